@@ -1,0 +1,66 @@
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Modeling;
+
+/// <summary>Multi-head self-attention whose logits come from the layer's <see cref="AttentionPositionEncoding"/>.</summary>
+public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
+{
+    private readonly Linear qkv;
+    private readonly AttentionPositionEncoding position;
+    private readonly Dropout attentionDropout;
+    private readonly Linear projection;
+    private readonly Dropout projectionDropout;
+    private readonly int numHeads;
+    private readonly int prefixTokens;
+
+    /// <summary>Creates one attention layer of <paramref name="config"/>, with its own position encoding.</summary>
+    public Attention(VitConfig config) : base(nameof(Attention))
+    {
+        qkv = nn.Linear(config.EmbedDim, 3 * config.EmbedDim);
+        position = PositionEncodingFactory.CreateAttentionEncoding(config);
+        attentionDropout = nn.Dropout(config.AttentionDropout);
+        projection = nn.Linear(config.EmbedDim, config.EmbedDim);
+        projectionDropout = nn.Dropout(config.Dropout);
+        numHeads = config.NumHeads;
+        prefixTokens = config.PrefixTokens;
+        RegisterComponents();
+    }
+
+    /// <summary>This layer's position encoding (for inspection: tables, SaPE² bias).</summary>
+    public AttentionPositionEncoding PositionEncoding => position;
+
+    /// <summary>(B, T, C) tokens to (B, T, C).</summary>
+    public override Tensor forward(Tensor x, PatchGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1], c = x.shape[2];
+        var (q, k, v) = Heads(x);                                         // each (B, h, T, d)
+        var mixed = Weights(q, k, grid).matmul(v)                         // (B, h, T, T) x (B, h, T, d) -> (B, h, T, d)
+            .transpose(1, 2).reshape(b, t, c);                            // (B, T, C)
+        return projectionDropout.forward(projection.forward(mixed)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The attention weights of tokens <paramref name="x"/> (B, T, C), after softmax and dropout: (B, heads, T, T).</summary>
+    public Tensor Weights(Tensor x, PatchGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, _) = Heads(x);
+        return Weights(q, k, grid).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Weights(Tensor q, Tensor k, PatchGrid grid) =>
+        attentionDropout.forward(position.Logits(q, k, grid, prefixTokens).softmax(-1));   // (B, h, T, T)
+
+    /// <summary>Queries, keys and values per head, each (B, h, T, d).</summary>
+    public (Tensor q, Tensor k, Tensor v) Heads(Tensor x)
+    {
+        long b = x.shape[0], t = x.shape[1], c = x.shape[2];
+        var split = qkv.forward(x)                                        // (B, T, 3C)
+            .reshape(b, t, 3, numHeads, c / numHeads)                     // (B, T, 3, h, d)
+            .permute(2, 0, 3, 1, 4);                                      // (3, B, h, T, d)
+        return (split[0], split[1], split[2]);
+    }
+}

@@ -1,0 +1,38 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+
+/// <summary>The two steps that contextual positions (CoPE, SaPE²) share: suffix-sum positions and their interpolation.</summary>
+internal static class PositionMath
+{
+    /// <summary>
+    /// Suffix sum over the last dimension (Eq. 10): <c>p[m] = Σ_{j ≥ m} g[j]</c>.
+    /// <code>g: [g0 g1 g2] -> p: [g0+g1+g2, g1+g2, g2]</code>
+    /// Written as one matmul with a lower-triangular ones matrix (<c>U[j, m] = 1 if j ≥ m</c>): the same function as
+    /// flip → cumsum → flip, without the slow cumsum over short strided rows.
+    /// </summary>
+    public static Tensor SuffixSum(Tensor gates)
+    {
+        long length = gates.shape[^1];
+        using var suffix = ones(length, length, dtype: gates.dtype, device: gates.device).tril();   // (L, L)
+        return gates.matmul(suffix);
+    }
+
+    /// <summary>
+    /// Linear interpolation of integer-position logits at fractional positions (Eq. 14):
+    /// <c>z = w·Z[⌈p⌉] + (1−w)·Z[⌊p⌋]</c>, <c>w = p − ⌊p⌋</c>. The indices carry no gradient; <c>w</c> does.
+    /// </summary>
+    /// <param name="logits">Z, shape (…, M): the logit of every integer position.</param>
+    /// <param name="positions">p, shape (…, K) with the same leading dimensions, within [0, M−1].</param>
+    /// <returns>z, shape (…, K).</returns>
+    public static Tensor Interpolate(Tensor logits, Tensor positions)
+    {
+        using var scope = NewDisposeScope();
+        var floor = positions.floor();
+        var weight = positions - floor;                                  // (…, K), differentiable
+        var lower = logits.gather(-1, floor.to(ScalarType.Int64));        // Z[⌊p⌋]
+        var upper = logits.gather(-1, positions.ceil().to(ScalarType.Int64));   // Z[⌈p⌉]
+        return (weight * upper + (1 - weight) * lower).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,32 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+
+/// <summary>
+/// RoPE-Axial: fixed frequencies <c>ω_k = 100^(−4k/d)</c>, k &lt; d/4; the first d/4 channel pairs rotate by
+/// <c>x·ω</c>, the last d/4 by <c>y·ω</c> (rope-vit's <c>compute_axial_cis</c>, θ = 100).
+/// </summary>
+public sealed class RopeAxial : RotaryAttention
+{
+    private const double Theta = 100.0;
+    private readonly int headDim;
+
+    /// <summary>Creates the encoding for heads of width <paramref name="headDim"/> (divisible by 4).</summary>
+    public RopeAxial(int headDim) : base(nameof(RopeAxial))
+    {
+        if (headDim % 4 != 0) throw new ArgumentOutOfRangeException(nameof(headDim), $"2D RoPE needs a head width divisible by 4; got {headDim}.");
+        this.headDim = headDim;
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    protected override Tensor Angles(Tensor columns, Tensor rows)
+    {
+        using var scope = NewDisposeScope();
+        var exponent = arange(0, headDim, 4, dtype: columns.dtype, device: columns.device).div(headDim);   // (d/4)
+        var frequencies = pow(Theta, exponent).reciprocal();                                                // (d/4)
+        var angles = cat(new[] { columns.outer(frequencies), rows.outer(frequencies) }, 1);                 // (N, d/2)
+        return angles.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,51 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+
+/// <summary>
+/// 2D rotary position embedding (Heo et al., ECCV 2024): the patch tokens' q and k are rotated pairwise by angles
+/// that depend on the patch's (x, y), so <c>q_i·k_j</c> depends on the positions only through their offset.
+/// Prefix tokens (CLS) are not rotated. Subclasses choose the angles.
+/// </summary>
+public abstract class RotaryAttention : AttentionPositionEncoding
+{
+    /// <summary>Creates the module under <paramref name="name"/>.</summary>
+    protected RotaryAttention(string name) : base(name) { }
+
+    /// <summary>Rotation angle of every channel pair at every patch: (N, d/2), or (heads, N, d/2) per head.</summary>
+    protected abstract Tensor Angles(Tensor columns, Tensor rows);
+
+    /// <inheritdoc />
+    public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens)
+    {
+        using var scope = NewDisposeScope();
+        var index = arange(grid.Count, dtype: query.dtype, device: query.device);
+        var columns = index.remainder(grid.Width);                                  // x of each patch, (N)
+        var rows = index.div(grid.Width, rounding_mode: RoundingMode.floor);        // y of each patch, (N)
+        var angles = Angles(columns, rows);
+        var logits = ScaledDotProduct(Rotate(query, angles, prefixTokens), Rotate(key, angles, prefixTokens));
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Rotates consecutive channel pairs of the patch tokens:
+    /// <code>x: [x0 x1 x2 x3 …] -> [x0·cos θ0 − x1·sin θ0, x0·sin θ0 + x1·cos θ0, x2·cos θ1 − x3·sin θ1, …]</code>
+    /// </summary>
+    /// <param name="x">(B, heads, P + N, d).</param>
+    /// <param name="angles">(N, d/2) or (heads, N, d/2).</param>
+    /// <param name="prefixTokens">P leading tokens left as they are.</param>
+    public static Tensor Rotate(Tensor x, Tensor angles, int prefixTokens)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], h = x.shape[1], t = x.shape[2], d = x.shape[3];
+        var patches = x.narrow(2, prefixTokens, t - prefixTokens).reshape(b, h, t - prefixTokens, d / 2, 2);  // (B, h, N, d/2, 2)
+        var even = patches.select(-1, 0);                                           // (B, h, N, d/2)
+        var odd = patches.select(-1, 1);
+        var cos = angles.cos();
+        var sin = angles.sin();
+        var rotated = stack(new[] { even * cos - odd * sin, even * sin + odd * cos }, -1).reshape(b, h, t - prefixTokens, d);
+        var result = prefixTokens == 0 ? rotated : cat(new[] { x.narrow(2, 0, prefixTokens), rotated }, 2);   // (B, h, P + N, d)
+        return result.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,58 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+
+/// <summary>
+/// SaPE² in one attention layer: its own tables E_x, E_y (d × M, shared by the heads, truncated-normal std 0.02)
+/// and the logits of Eq. 16, <c>a_in = (q_i·k_n + σ·b_in)/√d</c>, with the bias of <see cref="Sape2Bias"/> on patch
+/// pairs and 0 in the CLS row and column.
+/// </summary>
+public sealed class Sape2Attention : AttentionPositionEncoding
+{
+    private readonly Parameter tableX;   // E_x, (d, M)
+    private readonly Parameter tableY;   // E_y, (d, M)
+    private readonly double gateScale;
+    private readonly Sape2Mode mode;
+    private readonly double biasSign;
+    private readonly bool biasInsideScale;
+
+    /// <summary>Creates one layer's SaPE² from the model configuration.</summary>
+    public Sape2Attention(VitConfig config) : base(nameof(Sape2Attention))
+    {
+        int m = config.EffectiveSape2TableSize;
+        tableX = nn.Parameter(empty(config.HeadDim, m));
+        tableY = nn.Parameter(empty(config.HeadDim, m));
+        nn.init.trunc_normal_(tableX, std: 0.02);
+        nn.init.trunc_normal_(tableY, std: 0.02);
+        gateScale = config.EffectiveSape2GateScale;
+        mode = config.Sape2Mode;
+        biasSign = config.Sape2BiasSign;
+        biasInsideScale = config.Sape2BiasInsideScale;
+        RegisterComponents();
+    }
+
+    /// <summary>The bias b of Eq. 15 for the patch tokens of q and k, (B, heads, N, N).</summary>
+    public Tensor Bias(Tensor query, Tensor key, PatchGrid grid, int prefixTokens)
+    {
+        var patchQuery = query.narrow(2, prefixTokens, grid.Count);   // (B, h, N, d)
+        var patchKey = key.narrow(2, prefixTokens, grid.Count);
+        return Sape2Bias.Compute(patchQuery, patchKey, grid.Height, grid.Width,
+            tableX.to(query.dtype), tableY.to(query.dtype), gateScale, mode);
+    }
+
+    /// <inheritdoc />
+    public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens)
+    {
+        using var scope = NewDisposeScope();
+        double scale = 1.0 / Math.Sqrt(query.shape[^1]);
+        var content = query.matmul(key.transpose(-2, -1));                                   // (B, h, T, T)
+        var bias = PadForPrefix(Bias(query, key, grid, prefixTokens), prefixTokens);          // (B, h, T, T)
+        // Eq. 16: (q·k + σ·b)/√d; the option "outside" adds σ·b after the scaling.
+        var logits = biasInsideScale
+            ? (content + biasSign * bias) * scale
+            : content * scale + biasSign * bias;
+        return logits.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,51 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+
+/// <summary>
+/// Fixed 2D sinusoidal embedding (MAE's <c>get_2d_sincos_pos_embed</c>): the first half of the channels encodes the
+/// column x, the second half the row y, each as <c>[sin(pos·ω) | cos(pos·ω)]</c> with <c>ω_k = 10000^(−k/(C/4))</c>.
+/// Prefix tokens get zeros. Computed for the grid of each input, so it needs no resizing.
+/// </summary>
+public sealed class Sincos2DPositionEmbedding : TokenPositionEncoding
+{
+    private readonly int embedDim;
+
+    /// <summary>Creates the embedding for tokens of width <paramref name="embedDim"/> (divisible by 4).</summary>
+    public Sincos2DPositionEmbedding(int embedDim) : base(nameof(Sincos2DPositionEmbedding))
+    {
+        if (embedDim % 4 != 0) throw new ArgumentOutOfRangeException(nameof(embedDim), $"Must be divisible by 4; got {embedDim}.");
+        this.embedDim = embedDim;
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override Tensor Encode(Tensor tokens, PatchGrid grid, int prefixTokens)
+    {
+        using var scope = NewDisposeScope();
+        var table = Table(grid, embedDim, tokens.device).to(tokens.dtype);               // (N, C)
+        var padded = nn.functional.pad(table, new long[] { 0, 0, prefixTokens, 0 });     // (P + N, C)
+        return (tokens + padded).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The (N, C) table for <paramref name="grid"/>, row-major patches, in float64 precision cast to float32.</summary>
+    public static Tensor Table(PatchGrid grid, int embedDim, Device? device = null)
+    {
+        using var scope = NewDisposeScope();
+        var index = arange(grid.Count, dtype: ScalarType.Float64, device: device);
+        var x = index.remainder(grid.Width);                                      // column of each patch
+        var y = index.div(grid.Width, rounding_mode: RoundingMode.floor);         // row of each patch
+        var table = cat(new[] { Axis(x, embedDim / 2, device), Axis(y, embedDim / 2, device) }, 1);   // (N, C)
+        return table.to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>MAE's 1D embedding: (N, D) = [sin(pos ⊗ ω) | cos(pos ⊗ ω)], ω_k = 1 / 10000^(k / (D/2)).</summary>
+    private static Tensor Axis(Tensor positions, int dim, Device? device)
+    {
+        var omega = arange(dim / 2, dtype: ScalarType.Float64, device: device).div(dim / 2.0);
+        omega = pow(10000.0, omega).reciprocal();                                  // (D/2)
+        var angles = positions.outer(omega);                                      // (N, D/2)
+        return cat(new[] { angles.sin(), angles.cos() }, 1);                       // (N, D)
+    }
+}

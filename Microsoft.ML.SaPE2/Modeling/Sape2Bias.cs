@@ -1,0 +1,85 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+
+namespace Microsoft.ML.SaPE2.Modeling;
+
+/// <summary>
+/// The SaPE² attention bias of shared/SPEC-SAPE2.md (Eq. 9–15), as a pure function of one layer's queries, keys
+/// and embedding tables. <see cref="PositionEncodings.Sape2Attention"/> calls this same code.
+/// </summary>
+public static class Sape2Bias
+{
+    /// <summary>
+    /// Computes <c>b_in = ‖X_i − X_n‖₂ + ‖Y_i − Y_n‖₂</c> (Eq. 15) for every pair of patches, before the sign and the
+    /// <c>1/√d</c> of Eq. 16. Works in the dtype and on the device of its inputs.
+    /// </summary>
+    /// <param name="query">q, shape (batch, heads, gridHeight·gridWidth, headDim): patch tokens only, row-major.</param>
+    /// <param name="key">k, same shape as <paramref name="query"/>.</param>
+    /// <param name="gridHeight">H, patch rows.</param>
+    /// <param name="gridWidth">W, patch columns.</param>
+    /// <param name="tableX">E_x, shape (headDim, M): embeddings of the integer positions 0 … M−1 along rows.</param>
+    /// <param name="tableY">E_y, shape (headDim, M): the same along columns.</param>
+    /// <param name="gateScale">s of Eq. 9 (the spec's default is 1/√headDim).</param>
+    /// <param name="mode">Whether the embedding logits use k (<see cref="Sape2Mode.Key"/>) or q.</param>
+    /// <returns>The bias, shape (batch, heads, N, N): symmetric, non-negative, zero on the diagonal.</returns>
+    public static Tensor Compute(Tensor query, Tensor key, int gridHeight, int gridWidth,
+                                 Tensor tableX, Tensor tableY, double gateScale, Sape2Mode mode)
+    {
+        CheckShapes(query, key, gridHeight, gridWidth, tableX, tableY);
+        using var scope = NewDisposeScope();
+        long b = query.shape[0], h = query.shape[1], d = query.shape[3], m = tableX.shape[1];
+        int rows = gridHeight, cols = gridWidth, n = rows * cols;
+
+        // Patches on the grid: rows (x axis) and columns (y axis) as batch dimensions.
+        var qRows = query.reshape(b, h, rows, cols, d);                   // (B, h, H, W, d)
+        var kRows = key.reshape(b, h, rows, cols, d);                     // (B, h, H, W, d)
+        var qCols = qRows.transpose(2, 3);                                // (B, h, W, H, d)
+        var kCols = kRows.transpose(2, 3);                                // (B, h, W, H, d)
+
+        // Eq. 9: gates between patches of the same row / column, both sides of i, no mask.
+        var gateX = (gateScale * qRows.matmul(kRows.transpose(-1, -2))).sigmoid();   // (B, h, H, W, W): [r, i, j]
+        var gateY = (gateScale * qCols.matmul(kCols.transpose(-1, -2))).sigmoid();   // (B, h, W, H, H): [c, i, j]
+
+        // Eq. 10: p_im = Σ_{col(j) ≥ col(m)} g_ij, clamped to the last table entry.
+        var positionX = PositionMath.SuffixSum(gateX).clamp_max(m - 1);   // (B, h, H, W, W)
+        var positionY = PositionMath.SuffixSum(gateY).clamp_max(m - 1);   // (B, h, W, H, H)
+
+        // Eq. 13: Z_i[t] = v_i·E[:, t] for every integer position t.
+        var v = mode == Sape2Mode.Key ? key : query;                                     // (B, h, N, d)
+        var logitsX = v.matmul(tableX).reshape(b, h, rows, cols, m);                     // (B, h, H, W, M)
+        var logitsY = v.matmul(tableY).reshape(b, h, rows, cols, m).transpose(2, 3);     // (B, h, W, H, M)
+
+        // Eq. 14 and Eq. 12: X_i = [z_i1 … z_iW] over i's row, Y_i = [z_i1 … z_iH] over i's column.
+        var vectorsX = PositionMath.Interpolate(logitsX, positionX)     // (B, h, H, W, W)
+            .reshape(b * h, n, cols);                                                      // (B·h, N, W)
+        var vectorsY = PositionMath.Interpolate(logitsY, positionY)     // (B, h, W, H, H)
+            .transpose(2, 3).reshape(b * h, n, rows);                                  // (B·h, N, H)
+
+        // Eq. 15: b_in = ‖X_i − X_n‖₂ + ‖Y_i − Y_n‖₂. The direct (no-matmul) cdist is exact at zero distance
+        // (a true 0 on the diagonal) and its gradient there is 0, not NaN.
+        var bias = cdist(vectorsX, vectorsX, 2, compute_mode.donot_use_mm_for_euclid_dist)
+                 + cdist(vectorsY, vectorsY, 2, compute_mode.donot_use_mm_for_euclid_dist);   // (B·h, N, N)
+        return bias.reshape(b, h, n, n).MoveToOuterDisposeScope();
+    }
+
+    static void CheckShapes(Tensor query, Tensor key, int gridHeight, int gridWidth, Tensor tableX, Tensor tableY)
+    {
+        if (gridHeight <= 0 || gridWidth <= 0)
+            throw new ArgumentOutOfRangeException(nameof(gridHeight), $"The patch grid must be at least 1×1; got {gridHeight}×{gridWidth}.");
+        if (query.dim() != 4)
+            throw new ArgumentException($"query must be (batch, heads, N, headDim); got shape [{string.Join(", ", query.shape)}].", nameof(query));
+        if (!query.shape.SequenceEqual(key.shape))
+            throw new ArgumentException($"key must have the shape of query [{string.Join(", ", query.shape)}]; got [{string.Join(", ", key.shape)}].", nameof(key));
+        if (query.shape[2] != (long)gridHeight * gridWidth)
+            throw new ArgumentException($"query holds {query.shape[2]} tokens but the grid {gridHeight}×{gridWidth} has {gridHeight * gridWidth}; pass patch tokens only.", nameof(query));
+        long d = query.shape[3];
+        foreach (var (table, name) in new[] { (tableX, nameof(tableX)), (tableY, nameof(tableY)) })
+        {
+            if (table.dim() != 2 || table.shape[0] != d || table.shape[1] < 2)
+                throw new ArgumentException($"{name} must be (headDim = {d}, M ≥ 2); got shape [{string.Join(", ", table.shape)}].", name);
+        }
+        if (tableX.shape[1] != tableY.shape[1])
+            throw new ArgumentException($"tableX and tableY must have the same number of positions; got {tableX.shape[1]} and {tableY.shape[1]}.", nameof(tableY));
+    }
+}

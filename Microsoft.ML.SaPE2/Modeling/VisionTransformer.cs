@@ -1,0 +1,102 @@
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Modeling;
+
+/// <summary>
+/// A vision transformer (ViT/DeiT layout) whose position encoding is chosen by
+/// <see cref="VitConfig.PositionEncoding"/>: patch embedding, CLS token, token position encoding, pre-norm blocks,
+/// final norm and a linear head. Images of any size that the patch size divides run through the same weights.
+/// </summary>
+public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
+{
+    private readonly PatchEmbedding patchEmbedding;
+    private readonly Parameter? classToken;   // (1, 1, C) when Pooling is ClassToken
+    private readonly TokenPositionEncoding tokenPosition;
+    private readonly Dropout tokenDropout;
+    private readonly ModuleList<EncoderBlock> blocks;
+    private readonly LayerNorm norm;
+    private readonly Linear head;
+
+    /// <summary>Builds an untrained model of <paramref name="config"/>.</summary>
+    public VisionTransformer(VitConfig config) : base(nameof(VisionTransformer))
+    {
+        config.Validate();
+        Config = config;
+        patchEmbedding = new PatchEmbedding(config.InChannels, config.EmbedDim, config.PatchSize);
+        if (config.Pooling == PoolingKind.ClassToken)
+            classToken = nn.Parameter(zeros(1, 1, config.EmbedDim));
+        tokenPosition = PositionEncodingFactory.CreateTokenEncoding(config);
+        tokenDropout = nn.Dropout(config.Dropout);
+        blocks = new ModuleList<EncoderBlock>();
+        for (int i = 0; i < config.Depth; i++)   // stochastic depth grows linearly to DropPathRate (DeiT)
+            blocks.Add(new EncoderBlock(config, config.Depth == 1 ? config.DropPathRate : config.DropPathRate * i / (config.Depth - 1)));
+        norm = nn.LayerNorm(config.EmbedDim, eps: 1e-6);
+        head = nn.Linear(config.EmbedDim, config.NumClasses);
+        RegisterComponents();
+        InitializeWeights();
+    }
+
+    /// <summary>The configuration the model was built from.</summary>
+    public VitConfig Config { get; }
+
+    /// <summary>The encoder blocks, for inspection (attention maps, SaPE² tables).</summary>
+    public IReadOnlyList<EncoderBlock> Blocks => blocks.ToList();
+
+    /// <summary>The patch grid of (B, C, H, W) images.</summary>
+    public PatchGrid GridOf(Tensor images) => patchEmbedding.GridFor(images.shape[^2], images.shape[^1]);
+
+    /// <summary>(B, C, H, W) images to (B, classes) logits.</summary>
+    public override Tensor forward(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        return ForwardHead(ForwardFeatures(images)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>(B, C, H, W) images to the normalised final tokens (B, P + N, C).</summary>
+    public Tensor ForwardFeatures(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        var tokens = EmbedTokens(images, out var grid);                    // (B, P + N, C)
+        foreach (var block in blocks)
+            tokens = block.forward(tokens, grid);
+        return norm.forward(tokens).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The tokens that enter the first block, (B, P + N, C), and the input's patch grid.</summary>
+    public Tensor EmbedTokens(Tensor images, out PatchGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        grid = GridOf(images);
+        var tokens = patchEmbedding.forward(images);                        // (B, N, C)
+        if (classToken is not null)                                         // ViT: CLS first, then the patches
+            tokens = cat(new[] { classToken.expand(tokens.shape[0], -1, -1), tokens }, 1);   // (B, 1 + N, C)
+        tokens = tokenPosition.Encode(tokens, grid, Config.PrefixTokens);
+        return tokenDropout.forward(tokens).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Final tokens (B, P + N, C) to logits (B, classes): the CLS token's state, or the mean of the patches.</summary>
+    public Tensor ForwardHead(Tensor features)
+    {
+        using var scope = NewDisposeScope();
+        var pooled = classToken is not null ? features.select(1, 0) : features.mean(new long[] { 1 });   // (B, C)
+        return head.forward(pooled).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>timm's ViT initialisation: linear weights truncated-normal std 0.02 with zero bias; CLS token std 1e-6.</summary>
+    private void InitializeWeights()
+    {
+        using var noGrad = no_grad();
+        foreach (var module in modules())
+        {
+            if (module is Linear linear)
+            {
+                nn.init.trunc_normal_(linear.weight, std: 0.02);
+                if (linear.bias is not null) nn.init.zeros_(linear.bias);
+            }
+        }
+        if (classToken is not null) nn.init.normal_(classToken, std: 1e-6);
+    }
+}

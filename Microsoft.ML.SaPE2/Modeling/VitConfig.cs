@@ -1,0 +1,143 @@
+namespace Microsoft.ML.SaPE2.Modeling;
+
+/// <summary>Named sizes of the vision transformer.</summary>
+public enum VitPreset
+{
+    /// <summary>dim 64, depth 4, 2 heads: trains a few epochs on 2 CPU cores in seconds (tests, the sample).</summary>
+    Micro,
+    /// <summary>ViT-Tiny (DeiT-Ti): dim 192, depth 12, 3 heads.</summary>
+    Tiny,
+    /// <summary>ViT-Small (DeiT-S), the paper's backbone: dim 384, depth 12, 6 heads.</summary>
+    Small,
+}
+
+/// <summary>How the encoder's output becomes the image representation fed to the classifier.</summary>
+public enum PoolingKind
+{
+    /// <summary>A learned CLS token is prepended; its final state is classified (ViT/DeiT, the paper).</summary>
+    ClassToken,
+    /// <summary>No CLS token; the patch tokens' final states are averaged.</summary>
+    GlobalAverage,
+}
+
+/// <summary>
+/// Everything that defines the network's shape. Built with <see cref="FromPreset"/> and adjusted with
+/// <c>with</c>; every default is the choice of shared/SPEC-SAPE2.md or of DeiT's recipe.
+/// </summary>
+public sealed record VitConfig
+{
+    /// <summary>Input height in pixels the model is built for; any multiple of <see cref="PatchSize"/> runs later.</summary>
+    public int ImageHeight { get; init; } = 32;
+    /// <summary>Input width in pixels the model is built for.</summary>
+    public int ImageWidth { get; init; } = 32;
+    /// <summary>Side of a square patch; 4 gives the paper's 8×8 grid on 32×32 images.</summary>
+    public int PatchSize { get; init; } = 4;
+    /// <summary>1 for grayscale, 3 for RGB.</summary>
+    public int InChannels { get; init; } = 3;
+    /// <summary>Number of classes of the classification head.</summary>
+    public int NumClasses { get; init; } = 10;
+
+    /// <summary>Token width.</summary>
+    public int EmbedDim { get; init; } = 192;
+    /// <summary>Number of encoder blocks.</summary>
+    public int Depth { get; init; } = 12;
+    /// <summary>Attention heads; <see cref="EmbedDim"/> must divide by it.</summary>
+    public int NumHeads { get; init; } = 3;
+    /// <summary>Hidden width of the MLP as a multiple of <see cref="EmbedDim"/> (4, as in ViT).</summary>
+    public double MlpRatio { get; init; } = 4.0;
+
+    /// <summary>Dropout after the attention projection, in the MLP and on the tokens (0: DeiT trains without it).</summary>
+    public double Dropout { get; init; } = 0.0;
+    /// <summary>Dropout on the attention weights.</summary>
+    public double AttentionDropout { get; init; } = 0.0;
+    /// <summary>Stochastic depth of the last block; earlier blocks get linearly less (DeiT: 0.1).</summary>
+    public double DropPathRate { get; init; } = 0.1;
+
+    /// <summary>CLS token (the paper) or global average pooling.</summary>
+    public PoolingKind Pooling { get; init; } = PoolingKind.ClassToken;
+
+    /// <summary>The position encoding under study.</summary>
+    public PositionEncodingKind PositionEncoding { get; init; } = PositionEncodingKind.Sape2;
+    /// <summary>
+    /// Adds the learned absolute embedding to RoPE, CoPE and SaPE² (the paper's "+APE" rows; on by default because
+    /// SaPE²+APE is its best row). <see cref="PositionEncodingKind.None"/>, <see cref="PositionEncodingKind.Absolute"/>
+    /// and <see cref="PositionEncodingKind.Sincos2D"/> ignore it.
+    /// </summary>
+    public bool AbsolutePosition { get; init; } = true;
+    /// <summary>Which vector SaPE²'s embedding logits use (Eq. 13): the key (the paper's best) or the query.</summary>
+    public Sape2Mode Sape2Mode { get; init; } = Sape2Mode.Key;
+    /// <summary>SaPE² gate scale s of Eq. 9; 0 means 1/√headDim.</summary>
+    public double Sape2GateScale { get; init; } = 0.0;
+    /// <summary>Sign σ of the SaPE² bias in Eq. 16: +1 (the paper) or −1.</summary>
+    public double Sape2BiasSign { get; init; } = 1.0;
+    /// <summary>Whether the SaPE² bias is divided by √d together with q·k (Eq. 16) or added after the scaling.</summary>
+    public bool Sape2BiasInsideScale { get; init; } = true;
+    /// <summary>Number M of integer positions in each SaPE² table; 0 means max(H, W) + 1 of the training grid.</summary>
+    public int Sape2TableSize { get; init; } = 0;
+
+    /// <summary>Patch rows of the training grid.</summary>
+    public int GridHeight => ImageHeight / PatchSize;
+    /// <summary>Patch columns of the training grid.</summary>
+    public int GridWidth => ImageWidth / PatchSize;
+    /// <summary>Width of one attention head.</summary>
+    public int HeadDim => EmbedDim / NumHeads;
+    /// <summary>1 with a CLS token, 0 with global average pooling.</summary>
+    public int PrefixTokens => Pooling == PoolingKind.ClassToken ? 1 : 0;
+    /// <summary>The M actually used by SaPE² tables.</summary>
+    public int EffectiveSape2TableSize => Sape2TableSize > 0 ? Sape2TableSize : Math.Max(GridHeight, GridWidth) + 1;
+    /// <summary>The s actually used by SaPE² gates.</summary>
+    public double EffectiveSape2GateScale => Sape2GateScale > 0 ? Sape2GateScale : 1.0 / Math.Sqrt(HeadDim);
+
+    /// <summary>The named size <paramref name="preset"/> for square images of <paramref name="imageSize"/> pixels.</summary>
+    public static VitConfig FromPreset(VitPreset preset, int imageSize = 32, int patchSize = 4, int inChannels = 3, int numClasses = 10)
+    {
+        var size = new VitConfig { ImageHeight = imageSize, ImageWidth = imageSize, PatchSize = patchSize, InChannels = inChannels, NumClasses = numClasses };
+        return preset switch
+        {
+            VitPreset.Micro => size with { EmbedDim = 64, Depth = 4, NumHeads = 2, DropPathRate = 0.0 },
+            VitPreset.Tiny => size with { EmbedDim = 192, Depth = 12, NumHeads = 3 },
+            VitPreset.Small => size with { EmbedDim = 384, Depth = 12, NumHeads = 6 },
+            _ => throw new ArgumentOutOfRangeException(nameof(preset), $"Unknown preset {preset}."),
+        };
+    }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first setting that cannot build a model.</summary>
+    public void Validate()
+    {
+        Positive(ImageHeight, nameof(ImageHeight)); Positive(ImageWidth, nameof(ImageWidth));
+        Positive(PatchSize, nameof(PatchSize)); Positive(EmbedDim, nameof(EmbedDim));
+        Positive(Depth, nameof(Depth)); Positive(NumHeads, nameof(NumHeads));
+        if (InChannels is not (1 or 3))
+            throw new ArgumentOutOfRangeException(nameof(InChannels), $"Must be 1 (grayscale) or 3 (RGB); got {InChannels}.");
+        if (NumClasses < 2)
+            throw new ArgumentOutOfRangeException(nameof(NumClasses), $"Must be at least 2; got {NumClasses}.");
+        if (ImageHeight % PatchSize != 0 || ImageWidth % PatchSize != 0)
+            throw new ArgumentOutOfRangeException(nameof(PatchSize), $"Must divide the image size ({ImageHeight}×{ImageWidth}); got {PatchSize}.");
+        if (EmbedDim % NumHeads != 0)
+            throw new ArgumentOutOfRangeException(nameof(NumHeads), $"Must divide EmbedDim ({EmbedDim}); got {NumHeads}.");
+        bool rotary = PositionEncoding is PositionEncodingKind.RopeAxial or PositionEncodingKind.RopeMixed;
+        if (rotary && HeadDim % 4 != 0)
+            throw new ArgumentOutOfRangeException(nameof(NumHeads), $"2D RoPE needs a head width divisible by 4; EmbedDim/NumHeads = {HeadDim}.");
+        if (PositionEncoding == PositionEncodingKind.Sincos2D && EmbedDim % 4 != 0)
+            throw new ArgumentOutOfRangeException(nameof(EmbedDim), $"2D sin-cos needs EmbedDim divisible by 4; got {EmbedDim}.");
+        if (MlpRatio <= 0)
+            throw new ArgumentOutOfRangeException(nameof(MlpRatio), $"Must be positive; got {MlpRatio}.");
+        Probability(Dropout, nameof(Dropout)); Probability(AttentionDropout, nameof(AttentionDropout)); Probability(DropPathRate, nameof(DropPathRate));
+        if (Sape2GateScale < 0)
+            throw new ArgumentOutOfRangeException(nameof(Sape2GateScale), $"Must be positive, or 0 for 1/√headDim; got {Sape2GateScale}.");
+        if (Sape2BiasSign is not (1.0 or -1.0))
+            throw new ArgumentOutOfRangeException(nameof(Sape2BiasSign), $"Must be +1 or -1; got {Sape2BiasSign}.");
+        if (Sape2TableSize is < 0 or 1)
+            throw new ArgumentOutOfRangeException(nameof(Sape2TableSize), $"Must be at least 2, or 0 for max(H, W) + 1; got {Sape2TableSize}.");
+    }
+
+    static void Positive(int value, string name)
+    {
+        if (value <= 0) throw new ArgumentOutOfRangeException(name, $"Must be positive; got {value}.");
+    }
+
+    static void Probability(double value, string name)
+    {
+        if (value is < 0 or >= 1 || double.IsNaN(value)) throw new ArgumentOutOfRangeException(name, $"Should be within [0, 1); got {value}.");
+    }
+}
