@@ -1,0 +1,136 @@
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Tests.Modeling;
+
+[TestClass]
+public sealed class PositionEncodingTests
+{
+    [TestMethod]
+    [DataRow(PositionEncodingKind.RopeAxial)]
+    [DataRow(PositionEncodingKind.RopeMixed)]
+    public void RopeScoreDependsOnlyOnTheOffset(PositionEncodingKind kind)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(1);
+        var config = VitConfig.FromPreset(VitPreset.Micro, imageSize: 24, patchSize: 4) with { PositionEncoding = kind };   // 6×6 grid
+        using var rope = (RotaryAttention)PositionEncodingFactory.CreateAttentionEncoding(config);
+        var grid = new PatchGrid(6, 6);
+        // The same query vector at every patch and the same key vector at every patch: only positions differ.
+        var q = randn(1, config.NumHeads, 1, config.HeadDim).expand(1, config.NumHeads, 36, config.HeadDim);
+        var k = randn(1, config.NumHeads, 1, config.HeadDim).expand(1, config.NumHeads, 36, config.HeadDim);
+        var logits = rope.Logits(q, k, grid, prefixTokens: 0);                        // (1, h, 36, 36)
+
+        // (row 1, col 1) → (row 3, col 4) and (row 2, col 0) → (row 4, col 3): the same offset (+2, +3).
+        var a = logits[0, .., 1 * 6 + 1, 3 * 6 + 4];
+        var b = logits[0, .., 2 * 6 + 0, 4 * 6 + 3];
+        TensorAssert.AreClose(a, b, 1e-5, $"{kind} scores of two pairs with the same offset");
+        // A different offset gives a different score, so the rotation is really there.
+        var c = logits[0, .., 1 * 6 + 1, 3 * 6 + 5];
+        Assert.IsTrue((a - c).abs().max().item<float>() > 1e-4, $"{kind} scores do not change with the offset.");
+    }
+
+    [TestMethod]
+    public void RopeLeavesTheClassTokenUnrotated()
+    {
+        using var scope = NewDisposeScope();
+        var x = randn(2, 3, 5, 8);
+        var angles = rand(4, 4) * 6;
+        var rotated = RotaryAttention.Rotate(x, angles, prefixTokens: 1);
+        TensorAssert.AreClose(x.select(2, 0), rotated.select(2, 0), 0, "CLS token after rotation");
+        TensorAssert.AreClose(x.narrow(2, 1, 4).norm(-1), rotated.narrow(2, 1, 4).norm(-1), 1e-5, "norms of rotated patch tokens");
+    }
+
+    [TestMethod]
+    public void CopeWithAllGatesOpenGivesIntegerSuffixCounts()
+    {
+        using var scope = NewDisposeScope();
+        var positions = CopeAttention.Positions(ones(1, 1, 5, 5), maxPosition: 5);
+        var expected = tensor(new float[] { 5, 4, 3, 2, 1 }).expand(1, 1, 5, 5);
+        TensorAssert.AreClose(expected, positions, 0, "CoPE positions with gates forced to 1");
+        var clamped = CopeAttention.Positions(ones(1, 1, 5, 5), maxPosition: 3);
+        TensorAssert.AreClose(tensor(new float[] { 3, 3, 3, 2, 1 }).expand(1, 1, 5, 5), clamped, 0, "CoPE positions clamped at 3");
+    }
+
+    [TestMethod]
+    public void CopeStartsAsContentOnlyAttention()
+    {
+        using var scope = NewDisposeScope();
+        using var cope = new CopeAttention(headDim: 8, patchCount: 4);
+        var q = randn(1, 2, 5, 8);
+        var k = randn(1, 2, 5, 8);
+        var expected = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(8);
+        TensorAssert.AreClose(expected, cope.Logits(q, k, new PatchGrid(2, 2), prefixTokens: 1), 1e-6, "CoPE logits with its zero table");
+    }
+
+    [TestMethod]
+    public void Sincos2DHasMaeValues()
+    {
+        using var scope = NewDisposeScope();
+        var table = Sincos2DPositionEmbedding.Table(new PatchGrid(2, 3), embedDim: 8);   // x: channels 0–3, y: channels 4–7
+        Assert.AreEqual(6L, table.shape[0]);
+        // Patch 5 is row 1, column 2. Per axis (D = 4): ω = [1, 1/100]; [sin(p·ω0), sin(p·ω1), cos(p·ω0), cos(p·ω1)].
+        double[] expected =
+        {
+            Math.Sin(2), Math.Sin(0.02), Math.Cos(2), Math.Cos(0.02),
+            Math.Sin(1), Math.Sin(0.01), Math.Cos(1), Math.Cos(0.01),
+        };
+        TensorAssert.AreClose(tensor(expected), table[5], 1e-6, "sin-cos embedding of patch (1, 2)");
+        TensorAssert.AreClose(tensor(new double[] { 0, 0, 1, 1, 0, 0, 1, 1 }), table[0], 1e-7, "sin-cos embedding of patch (0, 0)");
+    }
+
+    [TestMethod]
+    public void Sincos2DLeavesTheClassTokenAlone()
+    {
+        using var scope = NewDisposeScope();
+        using var sincos = new Sincos2DPositionEmbedding(8);
+        var tokens = randn(2, 7, 8);
+        var encoded = sincos.Encode(tokens, new PatchGrid(2, 3), prefixTokens: 1);
+        TensorAssert.AreClose(tokens.select(1, 0), encoded.select(1, 0), 0, "CLS token");
+        TensorAssert.AreClose(Sincos2DPositionEmbedding.Table(new PatchGrid(2, 3), 8).expand(2, 6, 8),
+            encoded.narrow(1, 1, 6) - tokens.narrow(1, 1, 6), 1e-6, "added patch embedding");
+    }
+
+    [TestMethod]
+    public void AbsoluteEmbeddingResizesOnlyThePatchPart()
+    {
+        using var scope = NewDisposeScope();
+        using var ape = new AbsolutePositionEmbedding(embedDim: 4, new PatchGrid(2, 2), prefixTokens: 1);
+        var same = ape.Encode(zeros(1, 5, 4), new PatchGrid(2, 2), 1);
+        var larger = ape.Encode(zeros(1, 17, 4), new PatchGrid(4, 4), 1);
+        TensorAssert.AreClose(same.select(1, 0), larger.select(1, 0), 0, "the CLS row after resizing");
+        Assert.AreEqual(17L, larger.shape[1]);
+        var wrongPrefix = Assert.ThrowsExactly<ArgumentException>(() => ape.Encode(zeros(1, 4, 4), new PatchGrid(2, 2), 0));
+        StringAssert.Contains(wrongPrefix.Message, "prefix");
+    }
+
+    [TestMethod]
+    [DataRow(PositionEncodingKind.None, false, false)]
+    [DataRow(PositionEncodingKind.Absolute, false, true)]
+    [DataRow(PositionEncodingKind.Sincos2D, true, false)]
+    [DataRow(PositionEncodingKind.Sape2, true, true)]
+    [DataRow(PositionEncodingKind.Sape2, false, false)]
+    [DataRow(PositionEncodingKind.Cope, true, true)]
+    [DataRow(PositionEncodingKind.RopeMixed, true, true)]
+    public void AbsoluteEmbeddingCombinesAsTheSpecSays(PositionEncodingKind kind, bool absolutePosition, bool expected)
+    {
+        var config = new VitConfig { PositionEncoding = kind, AbsolutePosition = absolutePosition };
+        Assert.AreEqual(expected, PositionEncodingFactory.UsesAbsoluteEmbedding(config), $"{kind} with AbsolutePosition={absolutePosition}");
+    }
+
+    [TestMethod]
+    public void DefaultsFollowTheSpecDecisionTable()
+    {
+        var config = new VitConfig();
+        Assert.AreEqual(PositionEncodingKind.Sape2, config.PositionEncoding);
+        Assert.AreEqual(Sape2Mode.Key, config.Sape2Mode);
+        Assert.IsTrue(config.AbsolutePosition, "APE must be on by default (SaPE²+APE is the paper's best row).");
+        Assert.AreEqual(PoolingKind.ClassToken, config.Pooling);
+        Assert.AreEqual(1.0, config.Sape2BiasSign);
+        Assert.IsTrue(config.Sape2BiasInsideScale);
+        Assert.AreEqual(9, config.EffectiveSape2TableSize, "M = max(H, W) + 1 of the 8×8 training grid.");
+        Assert.AreEqual(1 / Math.Sqrt(64), config.EffectiveSape2GateScale, 1e-12);
+    }
+}
