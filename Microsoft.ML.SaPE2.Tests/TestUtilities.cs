@@ -20,3 +20,19 @@ internal static class TensorAssert
         Assert.IsTrue(finite.item<bool>(), $"{what} holds NaN or infinity.");
     }
 }
+
+/// <summary>Paths inside the repository (tests run from bin/, several folders below the root).</summary>
+internal static class RepositoryPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>The embedded Fashion-MNIST subset: train/ and test/, one sub-folder per class.</summary>
+    public static string FashionMnistMini => Path.Combine(Root, "Samples", "data", "fashion-mnist-mini");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "SaPE2MLNet.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"No SaPE2MLNet.sln above {AppContext.BaseDirectory}.");
+    }
+}

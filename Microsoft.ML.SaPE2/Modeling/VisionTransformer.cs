@@ -93,7 +93,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
         {
             if (module is Linear linear)
             {
-                nn.init.trunc_normal_(linear.weight, std: 0.02);
+                Initialization.TruncatedNormal(linear.weight, 0.02);
                 if (linear.bias is not null) nn.init.zeros_(linear.bias);
             }
         }

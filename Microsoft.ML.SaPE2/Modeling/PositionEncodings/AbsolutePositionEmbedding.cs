@@ -20,7 +20,7 @@ public sealed class AbsolutePositionEmbedding : TokenPositionEncoding
         trainingGrid = grid;
         tablePrefix = prefixTokens;
         table = nn.Parameter(empty(1, prefixTokens + grid.Count, embedDim));
-        nn.init.trunc_normal_(table, std: 0.02);
+        Initialization.TruncatedNormal(table, 0.02);
         RegisterComponents();
     }
 

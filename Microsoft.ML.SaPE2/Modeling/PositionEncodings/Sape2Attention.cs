@@ -24,8 +24,8 @@ public sealed class Sape2Attention : AttentionPositionEncoding
         int m = config.EffectiveSape2TableSize;
         tableX = nn.Parameter(empty(config.HeadDim, m));
         tableY = nn.Parameter(empty(config.HeadDim, m));
-        nn.init.trunc_normal_(tableX, std: 0.02);
-        nn.init.trunc_normal_(tableY, std: 0.02);
+        Initialization.TruncatedNormal(tableX, 0.02);
+        Initialization.TruncatedNormal(tableY, 0.02);
         gateScale = config.EffectiveSape2GateScale;
         mode = config.Sape2Mode;
         biasSign = config.Sape2BiasSign;

@@ -1,0 +1,125 @@
+using SkiaSharp;
+
+namespace Microsoft.ML.SaPE2.Data;
+
+/// <summary>How images become model input: size, channels, aspect handling and the decompression-bomb limit.</summary>
+public sealed record ImageFormat
+{
+    /// <summary>Height in pixels after resizing.</summary>
+    public int Height { get; init; } = 32;
+    /// <summary>Width in pixels after resizing.</summary>
+    public int Width { get; init; } = 32;
+    /// <summary>1 (grayscale, as ITU-R BT.601 luma) or 3 (RGB). Alpha is dropped.</summary>
+    public int Channels { get; init; } = 3;
+    /// <summary>Crop the centre to the target aspect before resizing (no distortion) instead of stretching.</summary>
+    public bool KeepAspectByCenterCrop { get; init; }
+    /// <summary>Images with more pixels than this are refused before decoding (default 64 megapixels).</summary>
+    public long MaxPixels { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Bytes of one decoded image: Channels × Height × Width.</summary>
+    public int PixelCount => Channels * Height * Width;
+}
+
+/// <summary>
+/// Decodes PNG, JPEG, BMP, GIF (first frame) and WebP with SkiaSharp — the codec ML.NET's <c>MLImage</c> uses — into
+/// channel-first bytes (C, H, W) at the model's size. Every failure names the image's source.
+/// </summary>
+public static class ImageDecoder
+{
+    /// <summary>Decodes <paramref name="encoded"/> to <paramref name="format"/>; <paramref name="source"/> names it in errors.</summary>
+    /// <exception cref="InvalidOperationException">The bytes are empty, not a supported image, or over the pixel limit.</exception>
+    public static byte[] Decode(ReadOnlySpan<byte> encoded, ImageFormat format, string source)
+    {
+        if (encoded.IsEmpty)
+            throw new InvalidOperationException($"Image '{source}' is empty (0 bytes).");
+        using var data = SKData.CreateCopy(encoded);
+        using var codec = SKCodec.Create(data)
+            ?? throw new InvalidOperationException($"Image '{source}' is not a PNG, JPEG, BMP, GIF or WebP image, or it is corrupt.");
+        long pixels = (long)codec.Info.Width * codec.Info.Height;
+        if (pixels > format.MaxPixels)
+            throw new InvalidOperationException($"Image '{source}' is {codec.Info.Width}×{codec.Info.Height} = {pixels:N0} pixels, over the limit of {format.MaxPixels:N0}. Shrink it or raise MaxPixels.");
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        var result = codec.GetPixels(info, bitmap.GetPixels());
+        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+            throw new InvalidOperationException($"Image '{source}' could not be decoded ({result}); the file is probably corrupt.");
+        return FromRgba(bitmap, format);
+    }
+
+    /// <summary>Converts decoded RGBA pixels (<paramref name="width"/> × <paramref name="height"/>, row-major) to <paramref name="format"/>.</summary>
+    public static byte[] FromRgba(ReadOnlySpan<byte> rgba, int width, int height, ImageFormat format, string source)
+    {
+        if (width <= 0 || height <= 0 || rgba.Length != 4L * width * height)
+            throw new InvalidOperationException($"Image '{source}' has {rgba.Length} bytes, which is not {width}×{height} RGBA pixels.");
+        if ((long)width * height > format.MaxPixels)
+            throw new InvalidOperationException($"Image '{source}' is {width}×{height} pixels, over the limit of {format.MaxPixels:N0}.");
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        System.Runtime.InteropServices.Marshal.Copy(rgba.ToArray(), 0, bitmap.GetPixels(), rgba.Length);
+        return FromRgba(bitmap, format);
+    }
+
+    /// <summary>
+    /// Converts channel-first pixels (<paramref name="channels"/> = 1 or 3 planes of <paramref name="height"/> ×
+    /// <paramref name="width"/>, as in IDX and CIFAR files) to <paramref name="format"/>, resizing only when needed.
+    /// </summary>
+    public static byte[] FromPlanar(ReadOnlySpan<byte> planar, int channels, int height, int width, ImageFormat format, string source)
+    {
+        int plane = height * width;
+        if (channels is not (1 or 3) || planar.Length != channels * plane)
+            throw new InvalidOperationException($"Image '{source}' has {planar.Length} bytes, which is not {channels}×{height}×{width}.");
+        var rgba = new byte[4 * plane];
+        for (int i = 0; i < plane; i++)
+        {
+            rgba[4 * i] = planar[i];
+            rgba[4 * i + 1] = planar[(channels == 3 ? plane : 0) + i];
+            rgba[4 * i + 2] = planar[(channels == 3 ? 2 * plane : 0) + i];
+            rgba[4 * i + 3] = 255;
+        }
+        if (height == format.Height && width == format.Width && !format.KeepAspectByCenterCrop)
+            return ToChannelsFirst(rgba, format);
+        return FromRgba(rgba, width, height, format, source);
+    }
+
+    private static byte[] FromRgba(SKBitmap bitmap, ImageFormat format)
+    {
+        using var cropped = format.KeepAspectByCenterCrop ? CenterCrop(bitmap, (double)format.Width / format.Height) : null;
+        var input = cropped ?? bitmap;
+        var target = new SKImageInfo(format.Width, format.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var resized = input.Width == format.Width && input.Height == format.Height
+            ? input.Copy()
+            : input.Resize(target, SKFilterQuality.Low);   // Low = bilinear, without mipmaps
+        return ToChannelsFirst(resized.GetPixelSpan(), format);
+    }
+
+    private static SKBitmap? CenterCrop(SKBitmap bitmap, double aspect)
+    {
+        int width = bitmap.Width, height = bitmap.Height;
+        int cropWidth = Math.Min(width, Math.Max(1, (int)Math.Round(height * aspect)));
+        int cropHeight = Math.Min(height, Math.Max(1, (int)Math.Round(cropWidth / aspect)));
+        if (cropWidth == width && cropHeight == height) return null;
+        var subset = new SKBitmap();
+        var area = SKRectI.Create((width - cropWidth) / 2, (height - cropHeight) / 2, cropWidth, cropHeight);
+        if (!bitmap.ExtractSubset(subset, area)) { subset.Dispose(); return null; }
+        return subset;
+    }
+
+    private static byte[] ToChannelsFirst(ReadOnlySpan<byte> rgba, ImageFormat format)
+    {
+        int plane = format.Height * format.Width;
+        var output = new byte[format.PixelCount];
+        for (int i = 0; i < plane; i++)
+        {
+            byte r = rgba[4 * i], g = rgba[4 * i + 1], b = rgba[4 * i + 2];
+            if (format.Channels == 1)
+                output[i] = (byte)Math.Round(0.299 * r + 0.587 * g + 0.114 * b);
+            else
+            {
+                output[i] = r;
+                output[plane + i] = g;
+                output[2 * plane + i] = b;
+            }
+        }
+        return output;
+    }
+}

@@ -1,0 +1,69 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Data;
+
+/// <summary>
+/// Per-channel normalisation <c>(x − mean) / std</c> of pixels scaled to [0, 1]. The default maps [0, 1] to [−1, 1]
+/// (mean 0.5, std 0.5), which suits data whose statistics are unknown; <see cref="Compute"/> measures a data set's.
+/// </summary>
+public sealed record Normalization(float[] Mean, float[] Std)
+{
+    /// <summary>Mean and std 0.5 for every channel.</summary>
+    public static Normalization Default(int channels) =>
+        new(Enumerable.Repeat(0.5f, channels).ToArray(), Enumerable.Repeat(0.5f, channels).ToArray());
+
+    /// <summary>The per-channel mean and std of <paramref name="dataset"/>'s pixels, in [0, 1] units.</summary>
+    public static Normalization Compute(ImageDataset dataset)
+    {
+        int channels = dataset.Format.Channels, plane = dataset.Format.Height * dataset.Format.Width;
+        var sum = new double[channels];
+        var squares = new double[channels];
+        for (int i = 0; i < dataset.Count; i++)
+        {
+            var image = dataset.Image(i);
+            for (int c = 0; c < channels; c++)
+                foreach (byte b in image.Slice(c * plane, plane)) { double v = b / 255.0; sum[c] += v; squares[c] += v * v; }
+        }
+        double n = (double)dataset.Count * plane;
+        var mean = sum.Select(s => (float)(s / n)).ToArray();
+        var std = squares.Select((q, c) => (float)Math.Max(Math.Sqrt(Math.Max(q / n - mean[c] * (double)mean[c], 0)), 1e-3)).ToArray();
+        return new Normalization(mean, std);
+    }
+
+    /// <summary>Throws unless there is one positive std and one mean per channel.</summary>
+    public void Validate(int channels)
+    {
+        if (Mean.Length != channels || Std.Length != channels)
+            throw new ArgumentException($"Normalization needs {channels} mean and std values; got {Mean.Length} and {Std.Length}.");
+        if (Std.Any(s => !(s > 0)))
+            throw new ArgumentOutOfRangeException(nameof(Std), $"Every std must be positive; got [{string.Join(", ", Std)}].");
+    }
+}
+
+/// <summary>The one conversion from decoded bytes to model input, shared by training, evaluation and prediction.</summary>
+public static class Preprocessing
+{
+    /// <summary>(B·C·H·W) bytes to a float32 tensor (B, C, H, W) in [0, 1], on the CPU.</summary>
+    public static Tensor ToUnitRange(byte[] pixels, int count, ImageFormat format)
+    {
+        using var scope = NewDisposeScope();
+        var bytes = tensor(pixels, new long[] { count, format.Channels, format.Height, format.Width }, dtype: ScalarType.Byte);
+        return bytes.to(ScalarType.Float32).div_(255f).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>(B, C, H, W) in [0, 1] to normalised model input.</summary>
+    public static Tensor Normalize(Tensor unit, Normalization normalization)
+    {
+        using var scope = NewDisposeScope();
+        var mean = tensor(normalization.Mean).view(1, -1, 1, 1);
+        var std = tensor(normalization.Std).view(1, -1, 1, 1);
+        return ((unit - mean) / std).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Decoded images to normalised model input (B, C, H, W) on the CPU: <see cref="ToUnitRange"/> then <see cref="Normalize"/>.</summary>
+    public static Tensor ToModelInput(byte[] pixels, int count, ImageFormat format, Normalization normalization)
+    {
+        using var scope = NewDisposeScope();
+        return Normalize(ToUnitRange(pixels, count, format), normalization).MoveToOuterDisposeScope();
+    }
+}

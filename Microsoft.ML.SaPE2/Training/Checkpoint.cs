@@ -1,0 +1,147 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Modeling;
+
+namespace Microsoft.ML.SaPE2.Training;
+
+/// <summary>What a checkpoint file holds besides raw weights: enough to resume training or to predict.</summary>
+public sealed record CheckpointMetadata
+{
+    /// <summary>The architecture.</summary>
+    public required VitConfig Config { get; init; }
+    /// <summary>Input size and channels.</summary>
+    public required ImageFormat Format { get; init; }
+    /// <summary>Pixel normalisation.</summary>
+    public required Normalization Normalization { get; init; }
+    /// <summary>Class names in output order.</summary>
+    public required IReadOnlyList<string> ClassNames { get; init; }
+    /// <summary>Per-epoch figures so far.</summary>
+    public required IReadOnlyList<EpochMetrics> History { get; init; }
+    /// <summary>Epochs completed.</summary>
+    public int EpochsCompleted { get; init; }
+    /// <summary>Optimiser steps taken.</summary>
+    public long Step { get; init; }
+    /// <summary>Best validation accuracy so far (−1 without validation).</summary>
+    public double BestAccuracy { get; init; } = -1;
+    /// <summary>Epoch of the best weights, counted from 1.</summary>
+    public int BestEpoch { get; init; }
+    /// <summary>Epochs since the best one (early stopping).</summary>
+    public int EpochsWithoutImprovement { get; init; }
+}
+
+/// <summary>
+/// Reads and writes checkpoint files, atomically: the file is written beside its target and then moved over it, so a
+/// crash mid-write leaves the previous checkpoint intact.
+/// </summary>
+/// <remarks>
+/// *** Binary format ***
+/// bytes   "SAPE2CKP" magic
+/// int32   format version (1)
+/// string  metadata as JSON (<see cref="CheckpointMetadata"/>)
+/// then four length-prefixed (int64) sections, each empty when absent:
+///         model weights (TorchSharp Module.save), best weights so far, EMA weights, AdamW state
+/// </remarks>
+public static class Checkpoint
+{
+    private static readonly byte[] Magic = Encoding.ASCII.GetBytes("SAPE2CKP");
+    private const int FormatVersion = 1;
+
+    /// <summary>The contents of a checkpoint.</summary>
+    public sealed record Contents(CheckpointMetadata Metadata, byte[] Weights, byte[] BestWeights, byte[] EmaWeights, byte[] OptimizerState);
+
+    /// <summary>Writes <paramref name="contents"/> to <paramref name="path"/> atomically.</summary>
+    public static void Write(string path, Contents contents)
+    {
+        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(folder);
+        string temporary = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            using (var writer = new BinaryWriter(file))
+            {
+                writer.Write(Magic);
+                writer.Write(FormatVersion);
+                writer.Write(JsonSerializer.Serialize(contents.Metadata));
+                foreach (var section in new[] { contents.Weights, contents.BestWeights, contents.EmaWeights, contents.OptimizerState })
+                {
+                    writer.Write((long)section.Length);
+                    writer.Write(section);
+                }
+                writer.Flush();
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Reads a checkpoint, with clear errors for a file that is not one, is newer, or is truncated.</summary>
+    public static Contents Read(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
+        try
+        {
+            using var reader = new BinaryReader(File.OpenRead(path));
+            if (!reader.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
+                throw new InvalidOperationException($"'{path}' is not a SaPE2MLNet checkpoint.");
+            int version = reader.ReadInt32();
+            if (version != FormatVersion)
+                throw new InvalidOperationException($"Checkpoint '{path}' has format version {version}; this library reads version {FormatVersion}. Use the library version that wrote it.");
+            var metadata = JsonSerializer.Deserialize<CheckpointMetadata>(reader.ReadString())
+                ?? throw new InvalidOperationException($"Checkpoint '{path}' has no metadata.");
+            var sections = new byte[4][];
+            for (int i = 0; i < sections.Length; i++)
+            {
+                long length = reader.ReadInt64();
+                if (length < 0 || length > reader.BaseStream.Length - reader.BaseStream.Position)
+                    throw new InvalidOperationException($"Checkpoint '{path}' is truncated or corrupt (section {i + 1} claims {length} bytes).");
+                sections[i] = reader.ReadBytes((int)length);
+            }
+            return new Contents(metadata, sections[0], sections[1], sections[2], sections[3]);
+        }
+        catch (Exception e) when (e is EndOfStreamException or JsonException or IOException and not FileNotFoundException)
+        {
+            throw new InvalidOperationException($"Checkpoint '{path}' is truncated or corrupt: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Builds the classifier stored in a checkpoint (its best weights when present), on the CPU.</summary>
+    public static ImageClassifier LoadClassifier(string path)
+    {
+        var contents = Read(path);
+        var m = contents.Metadata;
+        var model = new VisionTransformer(m.Config);
+        ModelWeights.Load(model, contents.BestWeights.Length > 0 ? contents.BestWeights : contents.Weights, path);
+        return new ImageClassifier(model, m.Format, m.Normalization, m.ClassNames, m.History);
+    }
+}
+
+/// <summary>Module weights to and from bytes.</summary>
+public static class ModelWeights
+{
+    /// <summary>The module's weights in TorchSharp's format.</summary>
+    public static byte[] Save(TorchSharp.torch.nn.Module module)
+    {
+        using var stream = new MemoryStream();
+        module.save(stream);   // closes the stream; ToArray still works
+        return stream.ToArray();
+    }
+
+    /// <summary>Loads weights saved by <see cref="Save"/>; a mismatch names <paramref name="source"/>.</summary>
+    public static void Load(TorchSharp.torch.nn.Module module, byte[] weights, string source)
+    {
+        try
+        {
+            module.load(new MemoryStream(weights));
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or EndOfStreamException or IOException)
+        {
+            throw new InvalidOperationException($"The weights in '{source}' do not fit this model: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Modeling;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Training;
+
+/// <summary>
+/// A trained vision transformer with everything needed to use it: input format, normalisation, class names and the
+/// training history. Owns the module; <see cref="Dispose"/> frees its native memory.
+/// </summary>
+public sealed class ImageClassifier : IDisposable
+{
+    /// <summary>Wraps a trained <paramref name="model"/>.</summary>
+    public ImageClassifier(VisionTransformer model, ImageFormat format, Normalization normalization,
+                           IReadOnlyList<string> classNames, IReadOnlyList<EpochMetrics> history)
+    {
+        if (classNames.Count != model.Config.NumClasses)
+            throw new ArgumentException($"{classNames.Count} class names for a model with {model.Config.NumClasses} outputs.", nameof(classNames));
+        normalization.Validate(format.Channels);
+        Model = model;
+        Format = format;
+        Normalization = normalization;
+        ClassNames = classNames;
+        History = history;
+    }
+
+    /// <summary>The TorchSharp module.</summary>
+    public VisionTransformer Model { get; }
+    /// <summary>The architecture.</summary>
+    public VitConfig Config => Model.Config;
+    /// <summary>Input size and channels images are decoded to.</summary>
+    public ImageFormat Format { get; }
+    /// <summary>Pixel normalisation used in training.</summary>
+    public Normalization Normalization { get; }
+    /// <summary>Class names; output slot <c>i</c> is <c>ClassNames[i]</c>.</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>Per-epoch figures of the training run.</summary>
+    public IReadOnlyList<EpochMetrics> History { get; }
+
+    /// <summary>
+    /// Class probabilities of <paramref name="count"/> decoded images (bytes laid out as
+    /// <see cref="ImageDataset"/>'s), row-major (count × classes), computed in batches of <paramref name="batchSize"/>.
+    /// </summary>
+    public float[] PredictProbabilities(byte[] pixels, int count, int batchSize = 256)
+    {
+        if (pixels.Length != (long)count * Format.PixelCount)
+            throw new ArgumentException($"{pixels.Length} bytes do not hold {count} images of {Format.Channels}×{Format.Height}×{Format.Width}.", nameof(pixels));
+        int classes = ClassNames.Count;
+        var output = new float[count * classes];
+        var device = Model.parameters().First().device;
+        Model.eval();
+        using var noGrad = no_grad();
+        for (int start = 0; start < count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            int n = Math.Min(batchSize, count - start);
+            var chunk = pixels.AsSpan(start * Format.PixelCount, n * Format.PixelCount).ToArray();
+            var input = Preprocessing.ToModelInput(chunk, n, Format, Normalization).to(device);
+            var probabilities = Model.forward(input).softmax(-1).to(ScalarType.Float32).cpu();
+            probabilities.data<float>().CopyTo(output, start * classes);
+        }
+        return output;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Model.Dispose();
+}

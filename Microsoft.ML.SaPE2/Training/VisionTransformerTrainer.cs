@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Modeling;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Training;
+
+/// <summary>The outcome of a fit: the classifier with the best weights, and how the run ended.</summary>
+public sealed record TrainingResult(ImageClassifier Classifier, int BestEpoch, double? BestValidationAccuracy, bool Cancelled, bool StoppedEarly);
+
+/// <summary>
+/// Trains a <see cref="VisionTransformer"/> on an <see cref="ImageDataset"/>: AdamW with warm-up and cosine decay,
+/// gradient clipping, optional EMA, validation every epoch, best-weights selection, early stopping, atomic
+/// checkpoints and resume. Progress goes to an <see cref="IProgress{T}"/>; a cancellation stops within one step and
+/// still returns the best model so far.
+/// </summary>
+public static class VisionTransformerTrainer
+{
+    /// <summary>Trains a model of <paramref name="architecture"/> (its size, channel and class counts are taken from the data).</summary>
+    public static TrainingResult Fit(ImageDataset train, ImageDataset? validation, VitConfig architecture, TrainingOptions options,
+                                     IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        options.Validate();
+        CheckData(train, validation);
+        var config = architecture with
+        {
+            ImageHeight = train.Format.Height, ImageWidth = train.Format.Width,
+            InChannels = train.Format.Channels, NumClasses = train.ClassNames.Count,
+        };
+        config.Validate();
+        var normalization = options.Normalization ?? Normalization.Default(train.Format.Channels);
+        normalization.Validate(train.Format.Channels);
+
+        // Process-wide state, set once per fit (TorchSharp idiom 8).
+        torch.set_num_threads(options.Threads > 0 ? options.Threads : Environment.ProcessorCount);
+        torch.manual_seed(options.Seed);
+        var device = TrainingDevice.Resolve(options.Device);
+
+        var run = new Run(train, validation, config, normalization, options, device, progress, cancellation);
+        return run.Execute();
+    }
+
+    private static void CheckData(ImageDataset train, ImageDataset? validation)
+    {
+        if (train.Count == 0) throw new InvalidOperationException("The training set is empty: there are no images to learn from.");
+        int present = train.ClassCounts().Count(c => c > 0);
+        if (present < 2)
+            throw new InvalidOperationException($"Only one class found in the training labels ('{train.ClassNames[train.Labels[0]]}'). To build a multiclass classification model, the number of classes needs to be 2 or greater.");
+        if (validation is null) return;
+        if (validation.Count == 0) throw new InvalidOperationException("The validation set is empty; pass null to train without one.");
+        if (validation.Format != train.Format)
+            throw new InvalidOperationException($"The validation images are {validation.Format.Channels}×{validation.Format.Height}×{validation.Format.Width} but the training images are {train.Format.Channels}×{train.Format.Height}×{train.Format.Width}.");
+        if (!validation.ClassNames.SequenceEqual(train.ClassNames))
+            throw new InvalidOperationException("The validation set's classes differ from the training set's; load it with the training class names.");
+    }
+
+    /// <summary>Mean loss and accuracy of <paramref name="model"/> on <paramref name="data"/>, in evaluation mode.</summary>
+    public static (double Loss, double Accuracy) Evaluate(VisionTransformer model, ImageDataset data, Normalization normalization, int batchSize, Device device)
+    {
+        var loader = new BatchLoader(data, new LoaderOptions { BatchSize = batchSize, Normalization = normalization, Workers = 1 });
+        model.eval();
+        using var noGrad = no_grad();
+        double lossSum = 0;
+        long correct = 0;
+        foreach (var batch in loader.Epoch(0))
+        {
+            using var scope = NewDisposeScope();
+            using var owned = batch;
+            var labels = batch.Labels.to(device);
+            var logits = model.forward(batch.Images.to(device));
+            lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).ToDouble();
+            correct += logits.argmax(-1).eq(labels).sum().ToInt64();
+        }
+        return (lossSum / data.Count, (double)correct / data.Count);
+    }
+
+    /// <summary>One training run's state; Execute is the loop.</summary>
+    private sealed class Run
+    {
+        private readonly ImageDataset train;
+        private readonly ImageDataset? validation;
+        private readonly VitConfig config;
+        private readonly Normalization normalization;
+        private readonly TrainingOptions options;
+        private readonly Device device;
+        private readonly IProgress<TrainingProgress>? progress;
+        private readonly CancellationToken cancellation;
+        private readonly Stopwatch clock = Stopwatch.StartNew();
+        private readonly List<EpochMetrics> history = new();
+        private CheckpointMetadata state;
+        private byte[] bestWeights = Array.Empty<byte>();
+        private long stepsThisRun;
+
+        public Run(ImageDataset train, ImageDataset? validation, VitConfig config, Normalization normalization, TrainingOptions options,
+                   Device device, IProgress<TrainingProgress>? progress, CancellationToken cancellation)
+        {
+            (this.train, this.validation, this.config, this.normalization, this.options, this.device, this.progress, this.cancellation) =
+                (train, validation, config, normalization, options, device, progress, cancellation);
+            state = new CheckpointMetadata { Config = config, Format = train.Format, Normalization = normalization, ClassNames = train.ClassNames, History = history };
+        }
+
+        public TrainingResult Execute()
+        {
+            var model = new VisionTransformer(config);
+            model.to(device);
+            var (decayed, plain) = ParameterGroups.Split(model);
+            using var optimizer = optim.AdamW(new[]
+            {
+                new AdamW.ParamGroup(decayed, new AdamW.Options { weight_decay = options.WeightDecay }),
+                new AdamW.ParamGroup(plain, new AdamW.Options { weight_decay = 0 }),
+            }, lr: options.LearningRate);
+            using var ema = options.EmaDecay > 0 ? new ModelEma(model, options.EmaDecay) : null;
+            if (options.ResumeFrom is not null) Resume(model, ema, optimizer);
+
+            var loader = new BatchLoader(train, new LoaderOptions
+            {
+                BatchSize = options.BatchSize, Training = true, Augmentation = options.Augmentation, LabelSmoothing = options.LabelSmoothing,
+                Normalization = normalization, Workers = options.LoaderWorkers, Seed = options.Seed, PinMemory = device.type == DeviceType.CUDA,
+            });
+            int stepsPerEpoch = loader.BatchesPerEpoch;
+            if (stepsPerEpoch == 0) throw new InvalidOperationException($"The training set has {train.Count} image(s), too few for a batch of two.");
+            var schedule = new LearningRateSchedule(options.LearningRate, options.MinLearningRate,
+                (long)Math.Round(options.WarmupEpochs * stepsPerEpoch), (long)options.Epochs * stepsPerEpoch);
+
+            bool cancelled = false, stoppedEarly = false;
+            for (int epoch = state.EpochsCompleted; epoch < options.Epochs && !cancelled && !stoppedEarly; epoch++)
+            {
+                torch.manual_seed(options.Seed * 7919L + epoch);   // dropout and drop-path: repeatable per epoch, so resume is exact
+                var epochClock = Stopwatch.StartNew();
+                double lossSum = 0, lr = 0;
+                long correct = 0, seen = 0;
+                int step = 0;
+                model.train();
+                foreach (var batch in loader.Epoch(epoch, cancellation))
+                {
+                    using var owned = batch;
+                    lr = schedule.At(state.Step);
+                    var (loss, hits) = Step(model, optimizer, ema, batch, lr);
+                    if (!double.IsFinite(loss)) throw Diverged(epoch, step, loss);
+                    lossSum += loss * batch.Count; correct += hits; seen += batch.Count; step++; stepsThisRun++;
+                    state = state with { Step = state.Step + 1 };
+                    if (step % options.ProgressInterval == 0 && step < stepsPerEpoch)
+                        Report(epoch, step, stepsPerEpoch, lr, lossSum / seen, (double)correct / seen, seen / epochClock.Elapsed.TotalSeconds, null, epochCompleted: false);
+                    if (cancellation.IsCancellationRequested) { cancelled = true; break; }
+                }
+                if (cancelled && step < stepsPerEpoch) break;   // a partial epoch is neither validated nor checkpointed
+
+                var evaluated = ema?.Model ?? model;
+                (double Loss, double Accuracy)? score = validation is null ? null : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
+                var metrics = new EpochMetrics(epoch + 1, lossSum / seen, (double)correct / seen, score?.Loss, score?.Accuracy, lr, epochClock.Elapsed.TotalSeconds);
+                history.Add(metrics);
+                stoppedEarly = Select(evaluated, metrics);
+                SaveCheckpoints(model, ema, optimizer);
+                Report(epoch, step, stepsPerEpoch, lr, metrics.TrainLoss, metrics.TrainAccuracy, seen / epochClock.Elapsed.TotalSeconds, score, epochCompleted: true);
+            }
+
+            var final = ema?.Model ?? model;
+            if (bestWeights.Length > 0) ModelWeights.Load(final, bestWeights, "the best epoch");
+            if (!ReferenceEquals(final, model)) { ModelWeights.Load(model, ModelWeights.Save(final), "the EMA weights"); }
+            model.eval();
+            var classifier = new ImageClassifier(model, train.Format, normalization, train.ClassNames, history.ToArray());
+            double? best = state.BestAccuracy >= 0 ? state.BestAccuracy : null;
+            return new TrainingResult(classifier, state.BestEpoch, best, cancelled, stoppedEarly);
+        }
+
+        /// <summary>One optimiser step; returns the loss and the number of correct (unmixed) predictions.</summary>
+        private (double Loss, long Correct) Step(VisionTransformer model, AdamW optimizer, ModelEma? ema, Batch batch, double lr)
+        {
+            using var scope = NewDisposeScope();
+            foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+            var images = batch.Images.to(device, non_blocking: true);
+            var targets = batch.Targets!.to(device, non_blocking: true);
+            var logits = model.forward(images);                                          // (B, classes)
+            var loss = -(targets * logits.log_softmax(-1)).sum(-1).mean();               // soft-target cross-entropy
+            optimizer.zero_grad();
+            loss.backward();
+            if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), options.GradientClipNorm);
+            optimizer.step();
+            ema?.Update(model);
+            long correct = logits.argmax(-1).eq(batch.Labels.to(device)).sum().ToInt64();
+            return (loss.ToDouble(), correct);
+        }
+
+        /// <summary>Keeps the best weights; returns true when early stopping should end the run.</summary>
+        private bool Select(VisionTransformer evaluated, EpochMetrics metrics)
+        {
+            double accuracy = metrics.ValidationAccuracy ?? -1;
+            bool improved = metrics.ValidationAccuracy is null || accuracy > state.BestAccuracy;
+            if (improved)
+            {
+                bestWeights = ModelWeights.Save(evaluated);
+                state = state with { BestAccuracy = accuracy, BestEpoch = metrics.Epoch, EpochsWithoutImprovement = 0 };
+            }
+            else
+                state = state with { EpochsWithoutImprovement = state.EpochsWithoutImprovement + 1 };
+            state = state with { EpochsCompleted = metrics.Epoch, History = history.ToArray() };
+            return options.EarlyStoppingPatience > 0 && validation is not null && state.EpochsWithoutImprovement >= options.EarlyStoppingPatience;
+        }
+
+        private void SaveCheckpoints(VisionTransformer model, ModelEma? ema, AdamW optimizer)
+        {
+            if (options.CheckpointDirectory is null) return;
+            using var optimizerState = new MemoryStream();
+            using (var writer = new BinaryWriter(optimizerState, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
+            var emaWeights = ema is null ? Array.Empty<byte>() : ModelWeights.Save(ema.Model);
+            Checkpoint.Write(Path.Combine(options.CheckpointDirectory, "last.ckpt"),
+                new Checkpoint.Contents(state, ModelWeights.Save(model), bestWeights, emaWeights, optimizerState.ToArray()));
+            if (state.BestEpoch == state.EpochsCompleted)
+                Checkpoint.Write(Path.Combine(options.CheckpointDirectory, "best.ckpt"),
+                    new Checkpoint.Contents(state, bestWeights, Array.Empty<byte>(), Array.Empty<byte>(), Array.Empty<byte>()));
+        }
+
+        private void Resume(VisionTransformer model, ModelEma? ema, AdamW optimizer)
+        {
+            var saved = Checkpoint.Read(options.ResumeFrom!);
+            var m = saved.Metadata;
+            if (m.Config != config)
+                throw new InvalidOperationException($"Checkpoint '{options.ResumeFrom}' was trained with a different model configuration; resume with the same preset, image size and position encoding.");
+            if (!m.ClassNames.SequenceEqual(train.ClassNames))
+                throw new InvalidOperationException($"Checkpoint '{options.ResumeFrom}' has classes [{string.Join(", ", m.ClassNames)}], not the training set's [{string.Join(", ", train.ClassNames)}].");
+            ModelWeights.Load(model, saved.Weights, options.ResumeFrom!);
+            if (ema is not null) ModelWeights.Load(ema.Model, saved.EmaWeights.Length > 0 ? saved.EmaWeights : saved.Weights, options.ResumeFrom!);
+            if (saved.OptimizerState.Length > 0)
+                using (var reader = new BinaryReader(new MemoryStream(saved.OptimizerState))) optimizer.load_state_dict(reader);
+            bestWeights = saved.BestWeights;
+            history.AddRange(m.History);
+            state = m with { History = history.ToArray() };
+        }
+
+        private InvalidOperationException Diverged(int epoch, int step, double loss)
+        {
+            string kept = options.CheckpointDirectory is null
+                ? "Set CheckpointDirectory to keep the last good epoch on disk."
+                : $"The last good checkpoint is kept in '{Path.Combine(options.CheckpointDirectory, "last.ckpt")}'.";
+            return new InvalidOperationException($"Training diverged: the loss became {loss} at epoch {epoch + 1}, step {step + 1}. Lower the LearningRate or enable GradientClipNorm. {kept}");
+        }
+
+        private void Report(int epoch, int step, int stepsPerEpoch, double lr, double loss, double accuracy, double imagesPerSecond,
+                            (double Loss, double Accuracy)? score, bool epochCompleted)
+        {
+            if (progress is null) return;
+            long remainingSteps = (long)options.Epochs * stepsPerEpoch - ((long)epoch * stepsPerEpoch + step);
+            var elapsed = clock.Elapsed;
+            var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / Math.Max(1, stepsThisRun) * Math.Max(0, remainingSteps));
+            progress.Report(new TrainingProgress
+            {
+                Epoch = epoch + 1, Epochs = options.Epochs, Step = step, StepsPerEpoch = stepsPerEpoch, LearningRate = lr,
+                TrainLoss = loss, TrainAccuracy = accuracy, ValidationLoss = score?.Loss, ValidationAccuracy = score?.Accuracy,
+                ImagesPerSecond = imagesPerSecond, Elapsed = elapsed, EstimatedRemaining = remaining, EpochCompleted = epochCompleted,
+            });
+        }
+    }
+}
