@@ -133,17 +133,25 @@ public static class VisionTransformerTrainer
                 long correct = 0, seen = 0;
                 int step = 0;
                 model.train();
-                foreach (var batch in loader.Epoch(epoch, cancellation))
+                if (cancellation.IsCancellationRequested) { cancelled = true; break; }
+                try
                 {
-                    using var owned = batch;
-                    lr = schedule.At(state.Step);
-                    var (loss, hits) = Step(model, optimizer, ema, batch, lr);
-                    if (!double.IsFinite(loss)) throw Diverged(epoch, step, loss);
-                    lossSum += loss * batch.Count; correct += hits; seen += batch.Count; step++; stepsThisRun++;
-                    state = state with { Step = state.Step + 1 };
-                    if (step % options.ProgressInterval == 0 && step < stepsPerEpoch)
-                        Report(epoch, step, stepsPerEpoch, lr, lossSum / seen, (double)correct / seen, seen / epochClock.Elapsed.TotalSeconds, null, epochCompleted: false);
-                    if (cancellation.IsCancellationRequested) { cancelled = true; break; }
+                    foreach (var batch in loader.Epoch(epoch, cancellation))
+                    {
+                        using var owned = batch;
+                        lr = schedule.At(state.Step);
+                        var (loss, hits) = Step(model, optimizer, ema, batch, lr);
+                        if (!double.IsFinite(loss)) throw Diverged(epoch, step, loss);
+                        lossSum += loss * batch.Count; correct += hits; seen += batch.Count; step++; stepsThisRun++;
+                        state = state with { Step = state.Step + 1 };
+                        if (step % options.ProgressInterval == 0 && step < stepsPerEpoch)
+                            Report(epoch, step, stepsPerEpoch, lr, lossSum / seen, (double)correct / seen, seen / epochClock.Elapsed.TotalSeconds, null, epochCompleted: false);
+                        if (cancellation.IsCancellationRequested) { cancelled = true; break; }
+                    }
+                }
+                catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+                {
+                    cancelled = true;   // cancelled while waiting for a batch
                 }
                 if (cancelled && step < stepsPerEpoch) break;   // a partial epoch is neither validated nor checkpointed
 

@@ -1,0 +1,79 @@
+using Microsoft.ML.SaPE2.Data;
+using SkiaSharp;
+
+namespace Microsoft.ML.SaPE2.Tests.Data;
+
+[TestClass]
+public sealed class ImageDecoderTests
+{
+    static readonly ImageFormat Rgb8 = new() { Height = 6, Width = 8, Channels = 3 };
+
+    [TestMethod]
+    [DataRow(SKEncodedImageFormat.Png)]
+    [DataRow(SKEncodedImageFormat.Jpeg)]
+    [DataRow(SKEncodedImageFormat.Webp)]
+    public void DecodesEncodedFormatsChannelFirst(SKEncodedImageFormat encoding)
+    {
+        var pixels = ImageDecoder.Decode(TestImages.Encode(encoding), Rgb8, $"test.{encoding}");
+        Assert.AreEqual(3 * 6 * 8, pixels.Length);
+        int plane = 48;
+        // Pixel (row 2, col 1) is red, (row 2, col 6) is blue; JPEG may be off by a few levels.
+        Assert.IsTrue(pixels[2 * 8 + 1] > 230 && pixels[plane + 2 * 8 + 1] < 25 && pixels[2 * plane + 2 * 8 + 1] < 25, $"{encoding}: left pixel is not red.");
+        Assert.IsTrue(pixels[2 * 8 + 6] < 25 && pixels[2 * plane + 2 * 8 + 6] > 230, $"{encoding}: right pixel is not blue.");
+    }
+
+    [TestMethod]
+    public void DecodesBmpAndGif()
+    {
+        var bmp = ImageDecoder.Decode(TestImages.Bmp(5, 3, 10, 200, 30), new ImageFormat { Height = 3, Width = 5, Channels = 3 }, "test.bmp");
+        CollectionAssert.AreEqual(new byte[] { 10, 200, 30 }, new[] { bmp[0], bmp[15], bmp[30] }, "BMP colour");
+        var gif = ImageDecoder.Decode(TestImages.Gif(), new ImageFormat { Height = 1, Width = 1, Channels = 1 }, "test.gif");
+        Assert.AreEqual(255, gif[0], "GIF pixel");
+    }
+
+    [TestMethod]
+    public void ConvertsToGrayscaleAndDropsAlpha()
+    {
+        var gray = ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, alpha: 128), new ImageFormat { Height = 6, Width = 8, Channels = 1 }, "rgba.png");
+        Assert.AreEqual(48, gray.Length);
+        Assert.AreEqual((byte)Math.Round(0.299 * 255), gray[0], "red as BT.601 luma");
+        Assert.AreEqual((byte)Math.Round(0.114 * 255), gray[7], "blue as BT.601 luma");
+    }
+
+    [TestMethod]
+    public void ResizesAndCropsToAspect()
+    {
+        var png = TestImages.Encode(SKEncodedImageFormat.Png, width: 40, height: 10);   // red | blue halves
+        var stretched = ImageDecoder.Decode(png, new ImageFormat { Height = 4, Width = 4, Channels = 3 }, "wide.png");
+        Assert.IsTrue(stretched[0] > 200 && stretched[3] < 50, "Stretching keeps red left and blue right.");
+        var cropped = ImageDecoder.Decode(png, new ImageFormat { Height = 4, Width = 4, Channels = 3, KeepAspectByCenterCrop = true }, "wide.png");
+        Assert.IsTrue(cropped[0] > 200 && cropped[3] < 50, "The centre crop (columns 15–24) still straddles the halves.");
+        var tiny = ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, 1, 1), new ImageFormat { Height = 32, Width = 32, Channels = 3 }, "1x1.png");
+        Assert.AreEqual(3 * 32 * 32, tiny.Length, "A 1×1 image is resized up like any other.");
+    }
+
+    [TestMethod]
+    public void BadImagesNameTheirSource()
+    {
+        var empty = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(Array.Empty<byte>(), Rgb8, "empty.png"));
+        StringAssert.Contains(empty.Message, "empty.png");
+        StringAssert.Contains(empty.Message, "0 bytes");
+        var text = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode("hello, not an image"u8, Rgb8, "notes.jpg"));
+        StringAssert.Contains(text.Message, "notes.jpg");
+        var png = TestImages.Encode(SKEncodedImageFormat.Png, 64, 64);
+        var truncated = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(png.AsSpan(0, 30), Rgb8, "cut.png"));
+        StringAssert.Contains(truncated.Message, "cut.png");
+    }
+
+    [TestMethod]
+    public void RefusesDecompressionBombsBeforeDecoding()
+    {
+        var bomb = TestImages.PngHeaderOnly(20000, 20000);
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(bomb, Rgb8, "bomb.png"));
+        StringAssert.Contains(e.Message, "bomb.png");
+        StringAssert.Contains(e.Message, "20000×20000");
+        StringAssert.Contains(e.Message, "MaxPixels");
+        var strict = Rgb8 with { MaxPixels = 10 };
+        Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, 4, 4), strict, "small.png"));
+    }
+}
