@@ -1,19 +1,41 @@
 using Microsoft.ML.SaPE2.Modeling;
 using Sape2.Benchmarks;
+using TorchSharp;
+using static TorchSharp.torch;
 
-// Benchmark programs; each mode prints its figures with the machine it ran on. See Docs/benchmarks.md.
+// Benchmark programs. Each mode prints Markdown rows with the machine they ran on; Docs/benchmarks.md keeps them with
+// the command that produced them. `--out DIR` also writes the report to DIR/<mode>.md.
 string mode = args.Length > 0 ? args[0] : "help";
 string Arg(string name, string fallback) { int i = Array.IndexOf(args, "--" + name); return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback; }
 string repo = Arg("repo", FindRepositoryRoot());
+string? outDir = Arg("out", "");
+var console = Console.Out;
+using var file = string.IsNullOrEmpty(outDir) ? null : new StreamWriter(Path.Combine(Directory.CreateDirectory(outDir).FullName, $"{mode}.md"));
+TextWriter report = file is null ? console : new TeeWriter(console, file);
 
+report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
+torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
 switch (mode)
 {
     case "learn":
         var kinds = Arg("kinds", "None,Absolute,Sape2").Split(',').Select(Enum.Parse<PositionEncodingKind>);
-        LearnBenchmark.Run(Path.Combine(repo, "Samples", "data", "fashion-mnist-mini"), int.Parse(Arg("epochs", "4")), double.Parse(Arg("lr", "1e-3")), kinds, int.Parse(Arg("batch", "64")), int.Parse(Arg("patch", "7")));
+        LearnBenchmark.Run(Path.Combine(repo, "Samples", "data", "fashion-mnist-mini"), int.Parse(Arg("epochs", "10")), double.Parse(Arg("lr", "2e-3")), kinds, int.Parse(Arg("batch", "64")), int.Parse(Arg("patch", "7")));
         break;
+    case "pipeline":
+        report.WriteLine("| what | rate |");
+        report.WriteLine("|---|---|");
+        PipelineBenchmark.Run(CPU, VitPreset.Micro, 128, report);
+        break;
+    case "train-step":
+        TrainStepBenchmark.Run(new[] { (VitPreset.Micro, 128, 5), (VitPreset.Tiny, 32, 2) }, CPU, report);
+        break;
+    case "threads":
+        ThreadsBenchmark.Run(report);
+        break;
+    case "gpu":
+        return GpuBenchmark.Run(report);
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks learn|pipeline|train-step|threads|gpu [--options]");
+        Console.WriteLine("usage: Sape2.Benchmarks learn|pipeline|train-step|threads|gpu [--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N]");
         return mode == "help" ? 0 : 2;
 }
 return 0;
@@ -23,4 +45,14 @@ static string FindRepositoryRoot()
     for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         if (File.Exists(Path.Combine(dir.FullName, "SaPE2MLNet.sln"))) return dir.FullName;
     return Directory.GetCurrentDirectory();
+}
+
+/// <summary>Writes to the console and a report file at once.</summary>
+sealed class TeeWriter(TextWriter first, TextWriter second) : TextWriter
+{
+    public override System.Text.Encoding Encoding => first.Encoding;
+    public override void Write(char value) { first.Write(value); second.Write(value); }
+    public override void Write(string? value) { first.Write(value); second.Write(value); }
+    public override void WriteLine(string? value) { first.WriteLine(value); second.WriteLine(value); }
+    public override void Flush() { first.Flush(); second.Flush(); }
 }

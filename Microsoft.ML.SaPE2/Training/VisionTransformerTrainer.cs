@@ -105,12 +105,8 @@ public static class VisionTransformerTrainer
         {
             var model = new VisionTransformer(config);
             model.to(device);
-            var (decayed, plain) = ParameterGroups.Split(model);
-            using var optimizer = optim.AdamW(new[]
-            {
-                new AdamW.ParamGroup(decayed, new AdamW.Options { weight_decay = options.WeightDecay }),
-                new AdamW.ParamGroup(plain, new AdamW.Options { weight_decay = 0 }),
-            }, lr: options.LearningRate);
+            using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm);
+            var optimizer = stepper.Optimizer;
             using var ema = options.EmaDecay > 0 ? new ModelEma(model, options.EmaDecay) : null;
             if (options.ResumeFrom is not null) Resume(model, ema, optimizer);
 
@@ -140,7 +136,13 @@ public static class VisionTransformerTrainer
                     {
                         using var owned = batch;
                         lr = schedule.At(state.Step);
-                        var (loss, hits) = Step(model, optimizer, ema, batch, lr);
+                        double loss;
+                        long hits;
+                        using (NewDisposeScope())
+                        {
+                            (loss, hits) = stepper.Run(batch.Images.to(device, non_blocking: true), batch.Targets!.to(device, non_blocking: true), batch.Labels.to(device), lr);
+                            ema?.Update(model);
+                        }
                         if (!double.IsFinite(loss)) throw Diverged(epoch, step, loss);
                         lossSum += loss * batch.Count; correct += hits; seen += batch.Count; step++; stepsThisRun++;
                         state = state with { Step = state.Step + 1 };
@@ -171,24 +173,6 @@ public static class VisionTransformerTrainer
             var classifier = new ImageClassifier(model, train.Format, normalization, train.ClassNames, history.ToArray());
             double? best = state.BestAccuracy >= 0 ? state.BestAccuracy : null;
             return new TrainingResult(classifier, state.BestEpoch, best, cancelled, stoppedEarly);
-        }
-
-        /// <summary>One optimiser step; returns the loss and the number of correct (unmixed) predictions.</summary>
-        private (double Loss, long Correct) Step(VisionTransformer model, AdamW optimizer, ModelEma? ema, Batch batch, double lr)
-        {
-            using var scope = NewDisposeScope();
-            foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-            var images = batch.Images.to(device, non_blocking: true);
-            var targets = batch.Targets!.to(device, non_blocking: true);
-            var logits = model.forward(images);                                          // (B, classes)
-            var loss = -(targets * logits.log_softmax(-1)).sum(-1).mean();               // soft-target cross-entropy
-            optimizer.zero_grad();
-            loss.backward();
-            if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), options.GradientClipNorm);
-            optimizer.step();
-            ema?.Update(model);
-            long correct = logits.argmax(-1).eq(batch.Labels.to(device)).sum().ToInt64();
-            return (loss.ToDouble(), correct);
         }
 
         /// <summary>Keeps the best weights; returns true when early stopping should end the run.</summary>

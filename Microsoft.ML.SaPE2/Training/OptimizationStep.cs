@@ -1,0 +1,57 @@
+using Microsoft.ML.SaPE2.Modeling;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Training;
+
+/// <summary>
+/// One optimiser step of a model: soft-target cross-entropy, backward, gradient clipping and AdamW with weight decay
+/// on weight matrices only (<see cref="ParameterGroups"/>). The trainer and the benchmarks share it.
+/// </summary>
+public sealed class OptimizationStep : IDisposable
+{
+    private readonly VisionTransformer model;
+    private readonly double gradientClipNorm;
+
+    /// <summary>Creates AdamW for <paramref name="model"/> (already on its device).</summary>
+    public OptimizationStep(VisionTransformer model, double learningRate, double weightDecay, double gradientClipNorm)
+    {
+        this.model = model;
+        this.gradientClipNorm = gradientClipNorm;
+        var (decayed, plain) = ParameterGroups.Split(model);
+        Optimizer = optim.AdamW(new[]
+        {
+            new AdamW.ParamGroup(decayed, new AdamW.Options { weight_decay = weightDecay }),
+            new AdamW.ParamGroup(plain, new AdamW.Options { weight_decay = 0 }),
+        }, lr: learningRate);
+    }
+
+    /// <summary>The optimiser, for saving and restoring its state.</summary>
+    public AdamW Optimizer { get; }
+
+    /// <summary>
+    /// Trains on one batch at learning rate <paramref name="learningRate"/>; returns the loss and how many of the
+    /// (unmixed) <paramref name="labels"/> the model predicted. Inputs must be on the model's device.
+    /// </summary>
+    /// <param name="images">(B, C, H, W) normalised images.</param>
+    /// <param name="targets">(B, classes) soft targets.</param>
+    /// <param name="labels">(B) class indices.</param>
+    /// <param name="learningRate">The rate of this step (from the schedule).</param>
+    public (double Loss, long Correct) Run(Tensor images, Tensor targets, Tensor labels, double learningRate)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var group in Optimizer.ParamGroups) group.LearningRate = learningRate;
+        var logits = model.forward(images);                                          // (B, classes)
+        var loss = -(targets * logits.log_softmax(-1)).sum(-1).mean();               // soft-target cross-entropy
+        Optimizer.zero_grad();
+        loss.backward();
+        if (gradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), gradientClipNorm);
+        Optimizer.step();
+        long correct = logits.argmax(-1).eq(labels).sum().ToInt64();
+        return (loss.ToDouble(), correct);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Optimizer.Dispose();
+}
