@@ -24,6 +24,9 @@ public sealed class ImageClassifier : IDisposable
         History = history;
     }
 
+    private readonly ReaderWriterLockSlim lifetime = new(LockRecursionPolicy.SupportsRecursion);
+    private bool disposed;
+
     /// <summary>The TorchSharp module.</summary>
     public VisionTransformer Model { get; }
     /// <summary>The architecture.</summary>
@@ -42,6 +45,22 @@ public sealed class ImageClassifier : IDisposable
     /// <see cref="ImageDataset"/>'s), row-major (count × classes), computed in batches of <paramref name="batchSize"/>.
     /// </summary>
     public float[] PredictProbabilities(byte[] pixels, int count, int batchSize = 256)
+    {
+        // Many threads may predict at once; Dispose waits for them and later calls fail cleanly instead of
+        // touching freed native memory (ML.NET prediction engines dispose the model they own).
+        lifetime.EnterReadLock();
+        try
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            return Predict(pixels, count, batchSize);
+        }
+        finally
+        {
+            lifetime.ExitReadLock();
+        }
+    }
+
+    private float[] Predict(byte[] pixels, int count, int batchSize)
     {
         if (pixels.Length != (long)count * Format.PixelCount)
             throw new ArgumentException($"{pixels.Length} bytes do not hold {count} images of {Format.Channels}×{Format.Height}×{Format.Width}.", nameof(pixels));
@@ -62,6 +81,19 @@ public sealed class ImageClassifier : IDisposable
         return output;
     }
 
-    /// <inheritdoc />
-    public void Dispose() => Model.Dispose();
+    /// <summary>Frees the module's native memory once no prediction is running; later predictions throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        lifetime.EnterWriteLock();
+        try
+        {
+            if (disposed) return;
+            disposed = true;
+            Model.Dispose();
+        }
+        finally
+        {
+            lifetime.ExitWriteLock();
+        }
+    }
 }

@@ -1,0 +1,63 @@
+using Microsoft.ML;
+using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.MLNet;
+using SkiaSharp;
+
+namespace Microsoft.ML.SaPE2.Tests.MLNet;
+
+/// <summary>Rows and options shared by the ML.NET tests.</summary>
+internal static class MLNetTestData
+{
+    public sealed class ImagePathRow
+    {
+        public string ImagePath { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+
+    /// <summary>The first <paramref name="perClass"/> images of each class of the embedded Fashion-MNIST subset.</summary>
+    public static List<ImagePathRow> FashionRows(string split, int perClass)
+    {
+        string root = Path.Combine(RepositoryPaths.FashionMnistMini, split);
+        return Directory.GetDirectories(root).Order(StringComparer.Ordinal)
+            .SelectMany(dir => Directory.GetFiles(dir).Order(StringComparer.Ordinal).Take(perClass)
+                .Select(f => new ImagePathRow { ImagePath = Path.GetRelativePath(root, f), Label = Path.GetFileName(dir) }))
+            .ToList();
+    }
+
+    /// <summary>Quick options: Micro, 28×28 grayscale, patch 7, a few epochs without augmentation.</summary>
+    public static Sape2ImageClassificationTrainer.Options Quick(string label = "Label", string feature = "Image", int epochs = 3) => new()
+    {
+        LabelColumnName = label, FeatureColumnName = feature, Preset = VitPreset.Micro, ImageSize = 28, PatchSize = 7, Channels = 1,
+        Epochs = epochs, BatchSize = 64, LearningRate = 2e-3, WarmupEpochs = 1, Augmentation = AugmentationOptions.None with { RandomCropPadding = 2 },
+        LabelSmoothing = 0, Device = "cpu", Seed = 3,
+    };
+
+    /// <summary>Writes PNGs of <paramref name="classes"/> distinguishable synthetic classes into class folders; returns rows.</summary>
+    public static List<ImagePathRow> SyntheticFolder(string folder, int classes, int perClass, SKEncodedImageFormat encoding = SKEncodedImageFormat.Png, bool variedSizes = false)
+    {
+        var random = new Random(classes);
+        var rows = new List<ImagePathRow>();
+        for (int c = 0; c < classes; c++)
+        {
+            Directory.CreateDirectory(Path.Combine(folder, $"class{c:D3}"));
+            for (int i = 0; i < perClass; i++)
+            {
+                int width = variedSizes ? random.Next(40, 400) : 16, height = variedSizes ? random.Next(40, 300) : 16;
+                using var bitmap = new SKBitmap(width, height);
+                using (var canvas = new SKCanvas(bitmap))
+                {
+                    canvas.Clear(new SKColor((byte)(37 * c % 256), (byte)(91 * c % 256), (byte)(151 * c % 256)));
+                    using var paint = new SKPaint { Color = SKColors.White };
+                    canvas.DrawRect(c % 4 * width / 4f, c / 4 % 4 * height / 4f, width / 4f, height / 4f, paint);
+                }
+                using var image = SKImage.FromBitmap(bitmap);
+                using var data = image.Encode(encoding, 90);
+                string name = Path.Combine($"class{c:D3}", $"img{i}.{(encoding == SKEncodedImageFormat.Jpeg ? "jpg" : "png")}");
+                File.WriteAllBytes(Path.Combine(folder, name), data.ToArray());
+                rows.Add(new ImagePathRow { ImagePath = name, Label = $"class{c:D3}" });
+            }
+        }
+        return rows;
+    }
+}

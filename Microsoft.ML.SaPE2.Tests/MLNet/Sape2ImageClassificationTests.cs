@@ -1,0 +1,220 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.MLNet;
+using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
+
+namespace Microsoft.ML.SaPE2.Tests.MLNet;
+
+[TestClass]
+public sealed class Sape2ImageClassificationTests
+{
+    public TestContext TestContext { get; set; } = null!;
+    string folder = "";
+
+    [TestInitialize]
+    public void CreateFolder() => folder = Directory.CreateTempSubdirectory("sape2-mlnet-").FullName;
+
+    [TestCleanup]
+    public void DeleteFolder() => Directory.Delete(folder, recursive: true);
+
+    static IDataView Preprocessed(MLContext ml, IEnumerable<ImagePathRow> rows, string imageFolder, ITransformer? keys = null)
+    {
+        var data = ml.Data.LoadFromEnumerable(rows);
+        keys ??= ml.Transforms.Conversion.MapValueToKey("Label").Fit(data);
+        var loaded = ml.Transforms.LoadRawImageBytes("Image", imageFolder, "ImagePath").Fit(data).Transform(keys.Transform(data));
+        return loaded;
+    }
+
+    [TestMethod]
+    public void EndToEndTrainEvaluateSaveAndLoadInAFreshProcess()
+    {
+        var ml = new MLContext(seed: 1);
+        string trainFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "train"), testFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "test");
+        var trainRows = FashionRows("train", 300);
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(trainRows));
+        var train = Preprocessed(ml, trainRows, trainFolder, keys);
+        var test = Preprocessed(ml, FashionRows("test", 20), testFolder, keys);
+
+        var pipeline = ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick(epochs: 6))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
+        var model = pipeline.Fit(train);
+        var scored = model.Transform(test);
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        TestContext.WriteLine($"micro accuracy {metrics.MicroAccuracy:P1}, macro {metrics.MacroAccuracy:P1}, log-loss {metrics.LogLoss:F3}");
+        Assert.IsTrue(metrics.MicroAccuracy > 0.55, $"Held-out accuracy {metrics.MicroAccuracy:P1} is not clearly above chance (10%).");
+
+        var sape2 = ((IEnumerable<ITransformer>)model).OfType<Sape2ImageClassificationTransformer>().Single();
+        Assert.AreEqual(10, sape2.ClassNames.Count);
+        var scoreColumn = scored.Schema["Score"];
+        Assert.AreEqual(10, ((VectorDataViewType)scoreColumn.Type).Size, "Score is a known-size vector, one slot per class.");
+        VBuffer<ReadOnlyMemory<char>> slotNames = default;
+        scoreColumn.GetSlotNames(ref slotNames);
+        CollectionAssert.AreEqual(sape2.ClassNames.ToArray(), slotNames.DenseValues().Select(s => s.ToString()).ToArray(), "Score slot names are the class names in key order.");
+        Assert.IsInstanceOfType<KeyDataViewType>(scored.Schema["PredictedLabel"].Type);
+
+        // Save, then load in a fresh process with a fresh MLContext and compare every score bit for bit.
+        string zip = Path.Combine(folder, "model.zip");
+        ml.Model.Save(model, train.Schema, zip);
+        var imageFiles = Path.Combine(folder, "images");
+        Directory.CreateDirectory(imageFiles);
+        foreach (var row in FashionRows("test", 3)) File.Copy(Path.Combine(testFolder, row.ImagePath), Path.Combine(imageFiles, Path.GetFileName(row.ImagePath)));
+        string output = Path.Combine(folder, "scores.txt");
+        var (exitCode, errors) = ChildProcess.Run("score", zip, imageFiles, output);
+        Assert.AreEqual(0, exitCode, $"The child process failed: {errors}");
+        var childLines = File.ReadAllLines(output);
+        StringAssert.Contains(childLines[0], nameof(Sape2ImageClassificationTransformer), "The loaded chain exposes our own transformer type.");
+        var rows = Directory.GetFiles(imageFiles).Order(StringComparer.Ordinal).Select(f => new ChildProcess.ScoredImage { Image = File.ReadAllBytes(f) });
+        var here = model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").Select(s => string.Join(" ", s.Select(v => v.ToString("R")))).ToArray();
+        CollectionAssert.AreEqual(here, childLines.Skip(1).ToArray(), "Scores after loading in a fresh process differ.");
+
+        // Load in this process with a fresh context: Evaluate works and the transformer is ours.
+        var fresh = new MLContext();
+        var loaded = fresh.Model.Load(zip, out var loadedSchema);
+        var loadedMetrics = fresh.MulticlassClassification.Evaluate(loaded.Transform(test));
+        Assert.AreEqual(metrics.MicroAccuracy, loadedMetrics.MicroAccuracy, 1e-12, "Evaluate after load");
+        var loadedSape2 = ((IEnumerable<ITransformer>)loaded).OfType<Sape2ImageClassificationTransformer>().Single();
+        CollectionAssert.AreEqual(sape2.ClassNames.ToArray(), loadedSape2.ClassNames.ToArray());
+        Assert.AreEqual(PositionEncodingKind.Sape2, loadedSape2.Architecture.PositionEncoding);
+        Assert.AreEqual(6, loadedSape2.TrainingHistory.Count);
+        ((IDisposable)loaded).Dispose();
+    }
+
+    public sealed class FashionInput
+    {
+        public byte[] Image { get; set; } = Array.Empty<byte>();
+    }
+
+    public sealed class FashionOutput
+    {
+        public float[] Score { get; set; } = Array.Empty<float>();
+        public string PredictedLabelValue { get; set; } = "";
+    }
+
+    [TestMethod]
+    public void PredictionEnginesMatchTheBatchedTransformAndRunInParallel()
+    {
+        var ml = new MLContext(seed: 1);
+        string trainFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "train");
+        var rows = FashionRows("train", 12);
+        var data = Preprocessed(ml, rows, trainFolder);
+        var model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick(epochs: 1))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel")).Fit(data);
+        var batched = model.Transform(data).GetColumn<float[]>("Score").ToArray();   // 120 rows: two batches of 64 and one partial
+        var inputs = rows.Select(r => new FashionInput { Image = File.ReadAllBytes(Path.Combine(trainFolder, r.ImagePath)) }).ToArray();
+
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, thread =>
+        {
+            // ML.NET's prediction engines dispose the model they own; a shared model must not be owned by each engine.
+            using var engine = ml.Model.CreatePredictionEngine<FashionInput, FashionOutput>(model, new PredictionEngineOptions { OwnsTransformer = false });
+            for (int i = thread; i < inputs.Length; i += 8)
+            {
+                var single = engine.Predict(inputs[i]).Score;
+                float largest = single.Zip(batched[i], (a, b) => Math.Abs(a - b)).Max();
+                if (largest > 1e-5f) failures.Add($"row {i}: largest difference {largest}");
+            }
+        });
+        Assert.IsTrue(failures.IsEmpty, $"Prediction engines disagree with the batched transform: {string.Join("; ", failures.Take(5))}");
+
+        // An engine that owns the model disposes it (ML.NET's default); afterwards the model fails cleanly.
+        ml.Model.CreatePredictionEngine<FashionInput, FashionOutput>(model).Dispose();
+        var disposed = Assert.ThrowsExactly<ObjectDisposedException>(() => model.Transform(data).GetColumn<float[]>("Score").First());
+        StringAssert.Contains(disposed.ObjectName, "Sape2ImageClassificationTransformer");
+    }
+
+    [TestMethod]
+    public void ColumnErrorsNameTheColumnAndTypes()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = new[] { new { Image = "not bytes", Label = "a", Bytes = new byte[] { 1 } } };
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(data).Transform(data);
+
+        var missing = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification("LabelKey", "Photo").Fit(keyed));
+        StringAssert.Contains(missing.Message, "Could not find image column 'Photo'");
+        var wrongType = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification("LabelKey", "Image").Fit(keyed));
+        StringAssert.Contains(wrongType.Message, "Schema mismatch for image column 'Image'");
+        StringAssert.Contains(wrongType.Message, "String");
+        StringAssert.Contains(wrongType.Message, "VarVector<Byte>");
+        var labelNotKey = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification("Label", "Bytes").Fit(keyed));
+        StringAssert.Contains(labelNotKey.Message, "Schema mismatch for label column 'Label'");
+        StringAssert.Contains(labelNotKey.Message, "Key<UInt32>");
+        var badOption = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick().WithPatch(5)));
+        Assert.AreEqual("PatchSize", badOption.ParamName);
+        StringAssert.Contains(badOption.Message, "got 5");
+    }
+
+    [TestMethod]
+    public void MLImageInputsTrainAndPredict()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = SyntheticFolder(folder, classes: 3, perClass: 8);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", folder, "ImagePath"))
+            .Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick(epochs: 8).WithGrid(16, 4, 3)));
+        var model = pipeline.Fit(data);
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data));
+        Assert.IsTrue(metrics.MicroAccuracy > 0.6, $"training accuracy {metrics.MicroAccuracy:P0} on three easy classes");
+    }
+
+    [TestMethod]
+    [DataRow(2)]
+    [DataRow(100)]
+    public void HandlesTwoAndAHundredClasses(int classes)
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = SyntheticFolder(folder, classes, perClass: 2);
+        var data = Preprocessed(ml, rows, folder);
+        var model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick(epochs: 1).WithGrid(16, 4, 3)).Fit(data);
+        var scored = model.Transform(data);
+        Assert.AreEqual(classes, ((VectorDataViewType)scored.Schema["Score"].Type).Size);
+        Assert.AreEqual((ulong)classes, ((KeyDataViewType)scored.Schema["PredictedLabel"].Type).Count);
+        var first = scored.GetColumn<float[]>("Score").First();
+        Assert.AreEqual(1f, first.Sum(), 1e-4f, "Scores are probabilities.");
+        model.Dispose();
+    }
+
+    public sealed class NumberRow
+    {
+        public string ImagePath { get; set; } = "";
+        public float Label { get; set; }
+    }
+
+    public sealed class NumberPrediction
+    {
+        public float PredictedNumber { get; set; }
+    }
+
+    [TestMethod]
+    public void NumericLabelsRoundTripThroughSaveAndLoad()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = SyntheticFolder(folder, classes: 3, perClass: 4).Select(r => new NumberRow { ImagePath = r.ImagePath, Label = 10f * int.Parse(r.Label[5..]) + 7 }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadRawImageBytes("Image", folder, "ImagePath"))
+            .Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick(epochs: 1).WithGrid(16, 4, 3)))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedNumber", "PredictedLabel"));
+        var model = pipeline.Fit(data);
+        string zip = Path.Combine(folder, "numbers.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        var loaded = new MLContext().Model.Load(zip, out _);
+        var predicted = loaded.Transform(data).GetColumn<float>("PredictedNumber").ToArray();
+        Assert.IsTrue(predicted.All(p => p is 7f or 17f or 27f), $"Predicted labels must be the original numbers; got {string.Join(", ", predicted.Distinct())}.");
+        var sape2 = ((IEnumerable<ITransformer>)loaded).OfType<Sape2ImageClassificationTransformer>().Single();
+        CollectionAssert.AreEqual(new[] { "7", "17", "27" }, sape2.ClassNames.ToArray());
+    }
+}
+
+internal static class OptionsTestExtensions
+{
+    public static Sape2ImageClassificationTrainer.Options WithPatch(this Sape2ImageClassificationTrainer.Options o, int patch) { o.PatchSize = patch; return o; }
+    public static Sape2ImageClassificationTrainer.Options WithGrid(this Sape2ImageClassificationTrainer.Options o, int imageSize, int patch, int channels)
+    {
+        o.ImageSize = imageSize; o.PatchSize = patch; o.Channels = channels;
+        return o;
+    }
+}

@@ -1,0 +1,88 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace Microsoft.ML.SaPE2.MLNet;
+
+/// <summary>How the image column holds its images.</summary>
+internal enum ImageColumnKind
+{
+    /// <summary>Encoded file bytes, VarVector&lt;Byte&gt; (from <c>LoadRawImageBytes</c>).</summary>
+    EncodedBytes,
+    /// <summary>Decoded <see cref="MLImage"/> (from <c>LoadImages</c>).</summary>
+    Image,
+}
+
+/// <summary>One image read from a row, not yet converted to the model's format.</summary>
+internal readonly record struct RawImage(byte[] Data, int Width, int Height, ImageColumnKind Kind)
+{
+    /// <summary>Decodes (bytes) or converts (RGBA pixels) to <paramref name="format"/>; <paramref name="source"/> names the row in errors.</summary>
+    public byte[] ToModelPixels(ImageFormat format, string source) => Kind == ImageColumnKind.EncodedBytes
+        ? ImageDecoder.Decode(Data, format, source)
+        : ImageDecoder.FromRgba(Data, Width, Height, format, source);
+}
+
+/// <summary>Schema checks and readers for the trainer's image column (bytes or <see cref="MLImage"/>).</summary>
+internal static class ImageColumn
+{
+    private const string Expected = "VarVector<Byte> (from LoadRawImageBytes) or Image (from LoadImages)";
+
+    /// <summary>The column's kind, or an exception naming the column, the type found and the types expected.</summary>
+    public static ImageColumnKind KindOf(DataViewSchema schema, string name)
+    {
+        var column = schema.GetColumnOrNull(name)
+            ?? throw new ArgumentOutOfRangeException(nameof(name), $"Could not find image column '{name}'.");
+        if (column.Type is VectorDataViewType { ItemType: var item, IsKnownSize: false } && item == NumberDataViewType.Byte) return ImageColumnKind.EncodedBytes;
+        if (column.Type is ImageDataViewType) return ImageColumnKind.Image;
+        throw new ArgumentOutOfRangeException(nameof(name), $"Schema mismatch for image column '{name}': expected {Expected}, got {column.Type}.");
+    }
+
+    /// <summary>The same check on an estimator's input shape.</summary>
+    public static void Check(SchemaShape schema, string name)
+    {
+        if (!schema.TryFindColumn(name, out var column))
+            throw new ArgumentOutOfRangeException(nameof(name), $"Could not find image column '{name}'.");
+        bool bytes = column.Kind == SchemaShape.Column.VectorKind.VariableVector && column.ItemType == NumberDataViewType.Byte;
+        bool image = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is ImageDataViewType;
+        if (!bytes && !image)
+            throw new ArgumentOutOfRangeException(nameof(name), $"Schema mismatch for image column '{name}': expected {Expected}, got {Describe(column)}.");
+    }
+
+    /// <summary>A reader of the current row's image.</summary>
+    public static Func<RawImage> Reader(DataViewRow row, DataViewSchema.Column column)
+    {
+        if (KindOf(row.Schema, column.Name) == ImageColumnKind.EncodedBytes)
+        {
+            var getter = row.GetGetter<VBuffer<byte>>(column);
+            VBuffer<byte> buffer = default;
+            return () =>
+            {
+                getter(ref buffer);
+                return new RawImage(buffer.DenseValues().ToArray(), 0, 0, ImageColumnKind.EncodedBytes);
+            };
+        }
+        var imageGetter = row.GetGetter<MLImage>(column);
+        MLImage image = null!;
+        return () =>
+        {
+            imageGetter(ref image);
+            if (image is null) return new RawImage(Array.Empty<byte>(), 0, 0, ImageColumnKind.EncodedBytes);   // decodes to a clear "empty" error
+            return new RawImage(ToRgba(image), image.Width, image.Height, ImageColumnKind.Image);
+        };
+    }
+
+    private static byte[] ToRgba(MLImage image)
+    {
+        var pixels = image.Pixels.ToArray();
+        if (image.PixelFormat == MLPixelFormat.Bgra32)
+            for (int i = 0; i < pixels.Length; i += 4) (pixels[i], pixels[i + 2]) = (pixels[i + 2], pixels[i]);
+        return pixels;
+    }
+
+    private static string Describe(SchemaShape.Column column) => column.Kind switch
+    {
+        SchemaShape.Column.VectorKind.Scalar => $"{column.ItemType}",
+        SchemaShape.Column.VectorKind.Vector => $"Vector<{column.ItemType}>",
+        _ => $"VarVector<{column.ItemType}>",
+    };
+}

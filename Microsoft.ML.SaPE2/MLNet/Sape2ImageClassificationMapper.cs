@@ -1,0 +1,177 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.SaPE2.MLNet;
+
+public sealed partial class Sape2ImageClassificationTransformer
+{
+    /// <summary>Images scored together when a whole data view is transformed.</summary>
+    internal const int TransformBatchSize = 64;
+
+    /// <summary>
+    /// Maps a row's image to Score and PredictedLabel. With a <c>source</c> view (a Transform), it reads ahead on a
+    /// second cursor of that view and scores <see cref="TransformBatchSize"/> rows per network call, matching rows by
+    /// row ID; a row that is not the next one read ahead (a cursor over a subset, say) is scored on its own.
+    /// </summary>
+    private sealed class Mapper : MapperBase
+    {
+        private readonly Sape2ImageClassificationTransformer parent;
+        private readonly IDataView? source;
+        private readonly int imageColumn;
+
+        public Mapper(Sape2ImageClassificationTransformer parent, DataViewSchema inputSchema, IDataView? source)
+            : base(parent.Host, inputSchema, parent)
+        {
+            ObjectDisposedException.ThrowIf(parent.disposed, parent);
+            this.parent = parent;
+            this.source = source;
+            ImageColumn.KindOf(inputSchema, parent.FeatureColumnName);
+            imageColumn = inputSchema[parent.FeatureColumnName].Index;
+        }
+
+        protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
+        {
+            int classes = parent.ClassNames.Count;
+            var scoreAnnotations = new DataViewSchema.Annotations.Builder();
+            if (parent.label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues) is not null)
+            {
+                var names = new VBuffer<ReadOnlyMemory<char>>(classes, parent.ClassNames.Select(n => n.AsMemory()).ToArray());
+                scoreAnnotations.AddSlotNames(classes, (ref VBuffer<ReadOnlyMemory<char>> destination) => names.CopyTo(ref destination));
+            }
+            return new[]
+            {
+                new DataViewSchema.DetachedColumn(parent.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classes), scoreAnnotations.ToAnnotations()),
+                new DataViewSchema.DetachedColumn(parent.PredictedLabelColumnName, parent.label.Type, parent.label.Annotations),
+            };
+        }
+
+        public override Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
+        {
+            var scorer = new RowScorer(parent, input, source, imageColumn);
+            disposer = scorer.Dispose;
+            var getters = new Delegate[2];
+            if (activeOutput(0))
+                getters[0] = (ValueGetter<VBuffer<float>>)((ref VBuffer<float> destination) =>
+                {
+                    var probabilities = scorer.Probabilities();
+                    var editor = VBufferEditor.Create(ref destination, probabilities.Length);
+                    probabilities.CopyTo(editor.Values);
+                    destination = editor.Commit();
+                });
+            if (activeOutput(1))
+                getters[1] = (ValueGetter<uint>)((ref uint destination) =>
+                {
+                    var probabilities = scorer.Probabilities();
+                    int best = 0;
+                    for (int i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[best]) best = i;
+                    destination = (uint)best + 1;   // keys count from 1
+                });
+            return getters;
+        }
+
+        protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action disposer)
+        {
+            var getters = CreateGetters(input, i => i == iinfo, out disposer);
+            return getters[iinfo];
+        }
+
+        protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput) =>
+            column => (activeOutput(0) || activeOutput(1)) && column == imageColumn;
+
+        protected override void SaveModel(ModelSaveContext ctx) => parent.SaveModel(ctx);
+    }
+
+    /// <summary>The probabilities of the current row of one cursor, computed once per row, batched when reading ahead works.</summary>
+    private sealed class RowScorer : IDisposable
+    {
+        private readonly Sape2ImageClassificationTransformer parent;
+        private readonly DataViewRow row;
+        private readonly Func<RawImage> readImage;
+        private readonly ValueGetter<DataViewRowId> readId;
+        private readonly Dictionary<DataViewRowId, float[]> ahead = new();
+        private DataViewRowCursor? lookahead;
+        private Func<RawImage>? readAheadImage;
+        private ValueGetter<DataViewRowId>? readAheadId;
+        private long position = -1;
+        private float[] current = Array.Empty<float>();
+
+        public RowScorer(Sape2ImageClassificationTransformer parent, DataViewRow row, IDataView? source, int imageColumn)
+        {
+            this.parent = parent;
+            this.row = row;
+            readImage = ImageColumn.Reader(row, row.Schema[imageColumn]);
+            readId = row.GetIdGetter();
+            if (source is not null)
+            {
+                lookahead = source.GetRowCursor(new[] { source.Schema[imageColumn] });
+                readAheadImage = ImageColumn.Reader(lookahead, lookahead.Schema[imageColumn]);
+                readAheadId = lookahead.GetIdGetter();
+            }
+        }
+
+        public float[] Probabilities()
+        {
+            if (row.Position == position) return current;
+            position = row.Position;
+            current = Batched() ?? Single();
+            return current;
+        }
+
+        private float[] Single()
+        {
+            var pixels = readImage().ToModelPixels(parent.Classifier.Format, $"row {row.Position} of column '{parent.FeatureColumnName}'");
+            return parent.Classifier.PredictProbabilities(pixels, 1);
+        }
+
+        private float[]? Batched()
+        {
+            if (lookahead is null) return null;
+            DataViewRowId id = default;
+            readId(ref id);
+            if (ahead.Remove(id, out var found)) return found;
+            ReadAhead();
+            if (ahead.Remove(id, out found)) return found;
+            StopReadingAhead();   // this cursor does not walk the view in order: score row by row from now on
+            return null;
+        }
+
+        private void ReadAhead()
+        {
+            ahead.Clear();
+            var ids = new List<DataViewRowId>(TransformBatchSize);
+            var images = new List<RawImage>(TransformBatchSize);
+            DataViewRowId id = default;
+            while (ids.Count < TransformBatchSize && lookahead!.MoveNext())
+            {
+                readAheadId!(ref id);
+                ids.Add(id);
+                images.Add(readAheadImage!());
+            }
+            if (ids.Count == 0) return;
+            var format = parent.Classifier.Format;
+            var pixels = new byte[ids.Count * format.PixelCount];
+            long first = lookahead!.Position - ids.Count + 1;
+            try
+            {
+                Parallel.For(0, ids.Count, i =>
+                    images[i].ToModelPixels(format, $"row {first + i} of column '{parent.FeatureColumnName}'").CopyTo(pixels, i * format.PixelCount));
+            }
+            catch (AggregateException e)   // report the bad row itself
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
+            var probabilities = parent.Classifier.PredictProbabilities(pixels, ids.Count, TransformBatchSize);
+            int classes = parent.ClassNames.Count;
+            for (int i = 0; i < ids.Count; i++) ahead[ids[i]] = probabilities.AsSpan(i * classes, classes).ToArray();
+        }
+
+        private void StopReadingAhead()
+        {
+            lookahead?.Dispose();
+            lookahead = null;
+            ahead.Clear();
+        }
+
+        public void Dispose() => StopReadingAhead();
+    }
+}

@@ -1,0 +1,167 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Training;
+
+[assembly: LoadableClass(typeof(Sape2ImageClassificationTransformer), null, typeof(SignatureLoadModel),
+    Sape2ImageClassificationTransformer.UserName, Sape2ImageClassificationTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(Sape2ImageClassificationTransformer), null, typeof(SignatureLoadRowMapper),
+    Sape2ImageClassificationTransformer.UserName, Sape2ImageClassificationTransformer.LoaderSignature)]
+
+namespace Microsoft.ML.SaPE2.MLNet;
+
+/// <summary>
+/// A trained SaPE² image classifier in an ML.NET pipeline: adds <c>Score</c> (one probability per class) and
+/// <c>PredictedLabel</c> (the label's key type). <see cref="ITransformer.Transform"/> scores rows in batches; a
+/// prediction engine scores one row at a time with the same network. Saved models load in a fresh process with a
+/// fresh <see cref="MLContext"/>. Owns the TorchSharp module: <see cref="Dispose"/> frees it.
+/// </summary>
+public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransformerBase, ITransformer, IDisposable
+{
+    internal const string LoaderSignature = "Sape2ImageClassifier";
+    internal const string UserName = "SaPE² Image Classification";
+    private const string WeightsEntry = "SaPE2Weights";
+    private readonly DataViewSchema.DetachedColumn label;
+    private bool disposed;
+
+    internal Sape2ImageClassificationTransformer(IHostEnvironment env, ImageClassifier classifier, string featureColumnName,
+                                                 DataViewSchema.DetachedColumn label, string scoreColumnName, string predictedLabelColumnName)
+        : base(env.Register(nameof(Sape2ImageClassificationTransformer)))
+    {
+        Classifier = classifier;
+        FeatureColumnName = featureColumnName;
+        this.label = label;
+        ScoreColumnName = scoreColumnName;
+        PredictedLabelColumnName = predictedLabelColumnName;
+    }
+
+    internal Sape2ImageClassificationTransformer(IHostEnvironment env, ImageClassifier classifier, string featureColumnName,
+                                                 DataViewSchema.Column label, string scoreColumnName, string predictedLabelColumnName)
+        : this(env, classifier, featureColumnName, new DataViewSchema.DetachedColumn(label), scoreColumnName, predictedLabelColumnName) { }
+
+    /// <summary>The trained network with its input format, normalisation, class names and training history.</summary>
+    public ImageClassifier Classifier { get; }
+    /// <summary>Class names in score-slot order (the label's key values as text).</summary>
+    public IReadOnlyList<string> ClassNames => Classifier.ClassNames;
+    /// <summary>The architecture, position encoding included.</summary>
+    public VitConfig Architecture => Classifier.Config;
+    /// <summary>Per-epoch training and validation figures.</summary>
+    public IReadOnlyList<EpochMetrics> TrainingHistory => Classifier.History;
+    /// <summary>The input image column.</summary>
+    public string FeatureColumnName { get; }
+    /// <summary>The label column the model was trained on (its key type is the predicted label's).</summary>
+    public string LabelColumnName => label.Name;
+    /// <summary>The output score column.</summary>
+    public string ScoreColumnName { get; }
+    /// <summary>The output predicted-label column.</summary>
+    public string PredictedLabelColumnName { get; }
+
+    /// <summary>The row-by-row mapper (prediction engines, GetRowToRowMapper).</summary>
+    protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema, source: null);
+
+    /// <summary>Adds the score and predicted-label columns to <paramref name="input"/>, scoring its rows in batches.</summary>
+    IDataView ITransformer.Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new RowToRowMapperTransform(Host, input, new Mapper(this, input.Schema, source: input), MakeRowMapper);
+    }
+
+    /// <inheritdoc cref="ITransformer.Transform"/>
+    public new IDataView Transform(IDataView input) => ((ITransformer)this).Transform(input);
+
+    /// <summary>Frees the TorchSharp module's native memory.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        Classifier.Dispose();
+    }
+
+    private static VersionInfo GetVersionInfo() => new(
+        modelSignature: "SAPE2IMG",
+        verWrittenCur: 0x00010001,    // 1.1: initial format
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(Sape2ImageClassificationTransformer).Assembly.FullName);
+
+    /// <summary>What the model entry records besides the weights.</summary>
+    private sealed record SavedMetadata(CheckpointMetadata Model, string WeightsSha256);
+
+    // *** Binary format ***
+    // VersionInfo (signature SAPE2IMG)
+    // string: feature column name
+    // string: label column name
+    // string: score column name
+    // string: predicted label column name
+    // int: number of classes
+    // bool: whether key values follow
+    // (type, value): the label's key values (BinarySaver), when present
+    // string: metadata JSON (architecture, input format, normalisation, class names, history, SHA-256 of the weights)
+    // binary stream "SaPE2Weights": TorchSharp module weights, raw
+    /// <summary>Writes the model entry; the format is described above.</summary>
+    protected override void SaveModel(ModelSaveContext ctx)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        ctx.SaveNonEmptyString(FeatureColumnName);
+        ctx.SaveNonEmptyString(label.Name);
+        ctx.SaveNonEmptyString(ScoreColumnName);
+        ctx.SaveNonEmptyString(PredictedLabelColumnName);
+        ctx.Writer.Write(ClassNames.Count);
+        LabelKeyValues.Save(Host, ctx, label);
+        var weights = ModelWeights.Save(Classifier.Model);
+        var metadata = new CheckpointMetadata
+        {
+            Config = Classifier.Config, Format = Classifier.Format, Normalization = Classifier.Normalization,
+            ClassNames = Classifier.ClassNames, History = Classifier.History,
+        };
+        ctx.Writer.Write(JsonSerializer.Serialize(new SavedMetadata(metadata, Convert.ToHexString(SHA256.HashData(weights)))));
+        ctx.SaveBinaryStream(WeightsEntry, writer => writer.Write(weights));
+    }
+
+    // Factory method for SignatureLoadRowMapper.
+    private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
+        => Create(env, ctx).MakeRowMapper(inputSchema);
+
+    // Factory method for SignatureLoadModel. Binary format: see SaveModel.
+    private static Sape2ImageClassificationTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        MLNetVersionGuard.Check();
+        ArgumentNullException.ThrowIfNull(env);
+        ctx.CheckAtModel(GetVersionInfo());
+        string feature = ctx.LoadNonEmptyString();
+        string labelName = ctx.LoadNonEmptyString();
+        string score = ctx.LoadNonEmptyString();
+        string predicted = ctx.LoadNonEmptyString();
+        int classes = ctx.Reader.ReadInt32();
+        if (classes < 2) throw new InvalidOperationException($"The saved SaPE² model is corrupt: it claims {classes} classes.");
+        var labelColumn = LabelKeyValues.Load(env, ctx, labelName, classes);
+        SavedMetadata saved;
+        try
+        {
+            saved = JsonSerializer.Deserialize<SavedMetadata>(ctx.Reader.ReadString()) ?? throw new JsonException("empty metadata");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidOperationException($"The saved SaPE² model's metadata is corrupt: {e.Message}", e);
+        }
+        byte[] weights = Array.Empty<byte>();
+        if (!ctx.TryLoadBinaryStream(WeightsEntry, reader => weights = reader.ReadBytes((int)reader.BaseStream.Length)))
+            throw new InvalidOperationException($"The saved SaPE² model has no '{WeightsEntry}' entry; the file is truncated or not a SaPE² model.");
+        if (!Convert.ToHexString(SHA256.HashData(weights)).Equals(saved.WeightsSha256, StringComparison.Ordinal))
+            throw new InvalidOperationException($"The saved SaPE² model's '{WeightsEntry}' entry does not match its checksum: the file was truncated or edited. Save the model again.");
+        var m = saved.Model;
+        if (m.ClassNames.Count != classes || m.Config.NumClasses != classes)
+            throw new InvalidOperationException($"The saved SaPE² model is inconsistent: {classes} classes in the header, {m.ClassNames.Count} names and {m.Config.NumClasses} outputs in the metadata.");
+        var model = new VisionTransformer(m.Config);
+        ModelWeights.Load(model, weights, $"the model's '{WeightsEntry}' entry");
+        var classifier = new ImageClassifier(model, m.Format, m.Normalization, m.ClassNames, m.History);
+        return new Sape2ImageClassificationTransformer(env, classifier, feature, labelColumn, score, predicted);
+    }
+}
