@@ -13,7 +13,7 @@ var console = Console.Out;
 using var file = string.IsNullOrEmpty(outDir) ? null : new StreamWriter(Path.Combine(Directory.CreateDirectory(outDir).FullName, $"{mode}.md"));
 TextWriter report = file is null ? console : new TeeWriter(console, file);
 
-report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
+if (mode != "model-file-load") report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
 torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
 switch (mode)
 {
@@ -32,10 +32,18 @@ switch (mode)
     case "threads":
         ThreadsBenchmark.Run(report);
         break;
+    case "model-file":
+        report.WriteLine("| what | figure |");
+        report.WriteLine("|---|---|");
+        ModelFileBenchmark.Run(report, withPredictions: !args.Contains("--no-predictions"));
+        break;
+    case "model-file-load":
+        ModelFileBenchmark.LoadChild(args[1]);
+        return 0;
     case "gpu":
         return GpuBenchmark.Run(report);
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks learn|pipeline|train-step|threads|gpu [--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N]");
+        Console.WriteLine("usage: Sape2.Benchmarks learn|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N]");
         return mode == "help" ? 0 : 2;
 }
 return 0;

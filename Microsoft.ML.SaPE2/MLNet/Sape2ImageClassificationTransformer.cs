@@ -159,7 +159,7 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         var m = saved.Model;
         if (m.ClassNames.Count != classes || m.Config.NumClasses != classes)
             throw new InvalidOperationException($"The saved SaPE² model is inconsistent: {classes} classes in the header, {m.ClassNames.Count} names and {m.Config.NumClasses} outputs in the metadata.");
-        var model = new VisionTransformer(m.Config);
+        var model = new VisionTransformer(m.Config, initialize: false);   // the saved weights replace every value
         ModelWeights.Load(model, weights, $"the model's '{WeightsEntry}' entry");
         var classifier = new ImageClassifier(model, m.Format, m.Normalization, m.ClassNames, m.History);
         return new Sape2ImageClassificationTransformer(env, classifier, feature, labelColumn, score, predicted);

@@ -21,7 +21,10 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
     private readonly Linear head;
 
     /// <summary>Builds an untrained model of <paramref name="config"/>.</summary>
-    public VisionTransformer(VitConfig config) : base(nameof(VisionTransformer))
+    public VisionTransformer(VitConfig config) : this(config, initialize: true) { }
+
+    /// <summary>Builds the model; <paramref name="initialize"/> false skips the ViT initialisation (for weights loaded right after).</summary>
+    internal VisionTransformer(VitConfig config, bool initialize) : base(nameof(VisionTransformer))
     {
         config.Validate();
         Config = config;
@@ -36,7 +39,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
         norm = nn.LayerNorm(config.EmbedDim, eps: 1e-6);
         head = nn.Linear(config.EmbedDim, config.NumClasses);
         RegisterComponents();
-        InitializeWeights();
+        if (initialize) InitializeWeights();
     }
 
     /// <summary>The configuration the model was built from.</summary>
