@@ -29,6 +29,9 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Leading tokens without a position (the CLS token, or none).</summary>
+    public int PrefixTokens => prefixTokens;
+
     /// <summary>This layer's position encoding (for inspection: tables, SaPE² bias).</summary>
     public AttentionPositionEncoding PositionEncoding => position;
 

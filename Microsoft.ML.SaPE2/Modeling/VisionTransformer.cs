@@ -68,6 +68,29 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
         return norm.forward(tokens).MoveToOuterDisposeScope();
     }
 
+    /// <summary>What one layer computed: attention weights (B, h, T, T) and, with SaPE², its bias (B, h, N, N).</summary>
+    public sealed record LayerInspection(Tensor Weights, Tensor? Sape2Bias);
+
+    /// <summary>
+    /// Runs <paramref name="images"/> through the model in evaluation mode and returns every layer's attention weights and
+    /// SaPE² bias (an explicit call rather than hooks). The caller owns the returned tensors.
+    /// </summary>
+    public IReadOnlyList<LayerInspection> Inspect(Tensor images, out PatchGrid grid)
+    {
+        eval();
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var layers = new List<LayerInspection>();
+        var tokens = EmbedTokens(images, out grid);
+        foreach (var block in blocks)
+        {
+            var (weights, bias) = block.Inspect(tokens, grid);
+            layers.Add(new LayerInspection(weights.MoveToOuterDisposeScope(), bias?.MoveToOuterDisposeScope()));
+            tokens = block.forward(tokens, grid);
+        }
+        return layers;
+    }
+
     /// <summary>The tokens that enter the first block, (B, P + N, C), and the input's patch grid.</summary>
     public Tensor EmbedTokens(Tensor images, out PatchGrid grid)
     {
