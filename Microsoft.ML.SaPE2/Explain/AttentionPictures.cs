@@ -36,7 +36,7 @@ public static class AttentionPictures
         {
             var maps = layers.Select(l => l.Sape2Bias![0].select(1, reference).reshape(-1, grid.Height, grid.Width)).ToList();   // per layer: (h, H, W)
             string path = Path.Combine(folder, "sape2-bias.png");
-            Grid(pixels, format, maps, grid, $"SaPE² bias from patch ({patchRow}, {patchColumn}); lower = closer", (patchRow, patchColumn), path);
+            Grid(pixels, format, maps, grid, $"SaPE2 bias from patch ({patchRow}, {patchColumn}); lower = closer", (patchRow, patchColumn), path);
             written.Add(path);
         }
         if (prefix > 0)

@@ -1,0 +1,85 @@
+using Microsoft.ML;
+using Microsoft.ML.SaPE2.Data;
+using SkiaSharp;
+
+namespace Sape2.Cli;
+
+/// <summary>One labelled image: encoded bytes plus where it came from.</summary>
+internal sealed class ImageRow
+{
+    public byte[] Image { get; set; } = Array.Empty<byte>();
+    public string Label { get; set; } = "";
+    public string Source { get; set; } = "";
+}
+
+/// <summary>Reads the inputs the tool accepts into rows: image folders, IDX files and CIFAR binaries.</summary>
+internal static class ImageRows
+{
+    /// <summary>The embedded sample data, found from the working directory or the tool's own folder.</summary>
+    public static string? EmbeddedData()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "Samples", "data", "fashion-mnist-mini");
+                if (Directory.Exists(candidate)) return candidate;
+            }
+        return null;
+    }
+
+    /// <summary>Every image of a class-per-folder tree, checked to be a readable image before training starts.</summary>
+    public static List<ImageRow> FromFolder(string root)
+    {
+        if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Folder '{root}' does not exist. Pass a folder with one sub-folder of images per class.");
+        var classes = Directory.GetDirectories(root).Order(StringComparer.Ordinal).ToArray();
+        if (classes.Length == 0) throw new InvalidOperationException($"Folder '{root}' has no class sub-folders. Put each class's images in a sub-folder named after the class.");
+        var rows = new List<ImageRow>();
+        foreach (var folder in classes)
+        {
+            var files = Directory.GetFiles(folder).Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToArray();
+            if (files.Length == 0) throw new InvalidOperationException($"Class folder '{folder}' holds no images (.png, .jpg, .jpeg, .bmp, .gif, .webp). Add images or remove the folder.");
+            foreach (var file in files)
+            {
+                var bytes = File.ReadAllBytes(file);
+                using (var data = SKData.CreateCopy(bytes))
+                using (var codec = SKCodec.Create(data))
+                    if (bytes.Length == 0 || codec is null)
+                        throw new InvalidOperationException($"Image '{file}' is empty, corrupt or not an image. Remove or replace it.");
+                rows.Add(new ImageRow { Image = bytes, Label = Path.GetFileName(folder), Source = file });
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>Rows from an ImageDataset (IDX, CIFAR), re-encoded as PNG so every input takes the same path.</summary>
+    public static List<ImageRow> FromDataset(ImageDataset dataset)
+    {
+        var format = dataset.Format;
+        return Enumerable.Range(0, dataset.Count).AsParallel().AsOrdered().Select(i =>
+        {
+            using var bitmap = new SKBitmap(format.Width, format.Height);
+            var pixels = dataset.Image(i);
+            int plane = format.Width * format.Height;
+            for (int p = 0; p < plane; p++)
+            {
+                byte r = pixels[p], g = format.Channels == 3 ? pixels[plane + p] : r, b = format.Channels == 3 ? pixels[2 * plane + p] : r;
+                bitmap.SetPixel(p % format.Width, p / format.Width, new SKColor(r, g, b));
+            }
+            using var image = SKImage.FromBitmap(bitmap);
+            return new ImageRow { Image = image.Encode(SKEncodedImageFormat.Png, 100).ToArray(), Label = dataset.ClassNames[dataset.Labels[i]], Source = dataset.Sources[i] };
+        }).ToList();
+    }
+
+    /// <summary>Stratified split: every <paramref name="every"/>-th image of each class goes to the second part.</summary>
+    public static (List<ImageRow> First, List<ImageRow> Second) Split(List<ImageRow> rows, int every)
+    {
+        var first = new List<ImageRow>();
+        var second = new List<ImageRow>();
+        foreach (var group in rows.GroupBy(r => r.Label))
+            foreach (var (row, i) in group.Select((r, i) => (r, i)))
+                (i % every == every - 1 ? second : first).Add(row);
+        return (first, second);
+    }
+
+    public static IDataView ToDataView(MLContext ml, IEnumerable<ImageRow> rows) => ml.Data.LoadFromEnumerable(rows);
+}

@@ -1,0 +1,175 @@
+using System.CommandLine;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Explain;
+using Microsoft.ML.SaPE2.MLNet;
+using Spectre.Console;
+
+namespace Sape2.Cli;
+
+/// <summary>The commands that use a saved model.zip: evaluate, predict, explain, info.</summary>
+internal static class ModelCommands
+{
+    private static Option<string> ModelOption() => new("--model") { Description = "A model.zip written by 'sape2 train'.", DefaultValueFactory = _ => Path.Combine("sape2-output", "model.zip") };
+
+    public static Command Evaluate(Option<bool> verbose)
+    {
+        var model = ModelOption();
+        var data = new Option<string>("--data") { Description = "Image folder with one sub-folder per class (the model's classes).", Required = true };
+        var command = new Command("evaluate", "Score a labelled image folder and print ML.NET's multiclass metrics and a confusion matrix.") { model, data };
+        command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
+        {
+            using var loaded = LoadedModel.Open(parse.GetValue(model)!);
+            var rows = ImageRows.FromFolder(parse.GetValue(data)!);
+            var classes = loaded.Sape2.ClassNames;
+            var unknown = rows.Select(r => r.Label).Distinct().Where(l => !classes.Contains(l)).ToList();
+            if (unknown.Count > 0) throw new InvalidOperationException($"Folder classes [{string.Join(", ", unknown)}] are not among the model's classes [{string.Join(", ", classes)}].");
+            var keyed = rows.Select(r => new KeyedRow { Image = r.Image, Label = (uint)(IndexOf(classes, r.Label) + 1) });
+            var definition = SchemaDefinition.Create(typeof(KeyedRow));
+            definition["Label"].ColumnType = new KeyDataViewType(typeof(uint), classes.Count);
+            var view = loaded.Context.Data.LoadFromEnumerable(keyed, definition);
+            var metrics = loaded.Context.MulticlassClassification.Evaluate(loaded.Model.Transform(view), "Label");
+            Report.Metrics(metrics, classes, $"{rows.Count} images of {parse.GetValue(data)}");
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command Predict(Option<bool> verbose)
+    {
+        var model = ModelOption();
+        var inputs = new Argument<string[]>("images") { Description = "Image files or folders of images.", Arity = ArgumentArity.OneOrMore };
+        var top = new Option<int>("--top") { Description = "How many classes to show per image.", DefaultValueFactory = _ => 3 };
+        var command = new Command("predict", "Classify images and show the top classes with their probabilities.") { model, inputs, top };
+        command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
+        {
+            using var loaded = LoadedModel.Open(parse.GetValue(model)!);
+            var files = parse.GetValue(inputs)!.SelectMany(Expand).ToList();
+            var rows = files.Select(f => new ImageRow { Image = File.ReadAllBytes(f), Source = f }).ToList();
+            var scores = loaded.Model.Transform(loaded.Context.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").ToList();
+            int k = Math.Clamp(parse.GetValue(top), 1, loaded.Sape2.ClassNames.Count);
+            var table = new Table().AddColumn("image").AddColumns(Enumerable.Range(1, k).Select(i => $"#{i}").ToArray());
+            for (int i = 0; i < files.Count; i++)
+            {
+                var best = scores[i].Select((p, c) => (p, c)).OrderByDescending(x => x.p).Take(k);
+                table.AddRow(best.Select(b => $"{Markup.Escape(loaded.Sape2.ClassNames[b.c])} {b.p:P1}").Prepend(Markup.Escape(Path.GetFileName(files[i]))).ToArray());
+            }
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command Explain(Option<bool> verbose)
+    {
+        var model = ModelOption();
+        var image = new Option<string>("--image") { Description = "The image to explain.", Required = true };
+        var patch = new Option<string?>("--patch") { Description = "Reference patch as ROW,COLUMN for the SaPE² bias map (default: the centre)." };
+        var output = new Option<string>("--out") { Description = "Folder for the pictures.", DefaultValueFactory = _ => "sape2-output" };
+        var command = new Command("explain", "Draw the SaPE² bias map of a patch and the CLS attention, per layer and head, over an image.") { model, image, patch, output };
+        command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
+        {
+            using var loaded = LoadedModel.Open(parse.GetValue(model)!);
+            string file = parse.GetValue(image)!;
+            if (!File.Exists(file)) throw new FileNotFoundException($"Image '{file}' does not exist.");
+            var classifier = loaded.Sape2.Classifier;
+            var pixels = ImageDecoder.Decode(File.ReadAllBytes(file), classifier.Format, file);
+            var config = classifier.Config;
+            var (row, column) = (config.GridHeight / 2, config.GridWidth / 2);
+            if (parse.GetValue(patch) is { } text)
+            {
+                var parts = text.Split(',');
+                if (parts.Length != 2 || !int.TryParse(parts[0], out row) || !int.TryParse(parts[1], out column))
+                    throw new ArgumentException($"--patch must be ROW,COLUMN (e.g. 3,4); got '{text}'.");
+            }
+            var written = AttentionPictures.Render(classifier, pixels, row, column, parse.GetValue(output)!);
+            AnsiConsole.MarkupLine($"Wrote {string.Join(", ", written.Select(Markup.Escape))}");
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command Info(Option<bool> verbose)
+    {
+        var model = ModelOption();
+        var command = new Command("info", "Show what a model.zip holds: classes, architecture, position encoding, training figures.") { model };
+        command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
+        {
+            using var loaded = LoadedModel.Open(parse.GetValue(model)!);
+            var s = loaded.Sape2;
+            var c = s.Architecture;
+            var table = new Table().AddColumns("property", "value");
+            table.AddRow("file", Markup.Escape($"{parse.GetValue(model)} ({new FileInfo(parse.GetValue(model)!).Length / 1048576.0:F1} MiB)"));
+            table.AddRow("classes", Markup.Escape($"{s.ClassNames.Count}: {string.Join(", ", s.ClassNames)}"));
+            table.AddRow("input", $"{c.ImageHeight}×{c.ImageWidth}×{c.InChannels}, patch {c.PatchSize} ({c.GridHeight}×{c.GridWidth} grid)");
+            table.AddRow("architecture", $"dim {c.EmbedDim}, depth {c.Depth}, heads {c.NumHeads}, {c.Pooling}");
+            table.AddRow("position encoding", $"{c.PositionEncoding}{(c.AbsolutePosition ? " + APE" : "")}{(c.PositionEncoding == Microsoft.ML.SaPE2.Modeling.PositionEncodingKind.Sape2 ? $", {c.Sape2Mode} mode, M = {c.EffectiveSape2TableSize}" : "")}");
+            table.AddRow("columns", Markup.Escape($"{s.FeatureColumnName} → {s.ScoreColumnName}, {s.PredictedLabelColumnName}"));
+            if (s.TrainingHistory.Count > 0)
+            {
+                var last = s.TrainingHistory[^1];
+                table.AddRow("training", $"{s.TrainingHistory.Count} epochs; last: train loss {last.TrainLoss:F3}, acc {last.TrainAccuracy:P1}; best validation acc {s.TrainingHistory.Max(h => h.ValidationAccuracy ?? 0):P1}");
+            }
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static IEnumerable<string> Expand(string path)
+    {
+        if (Directory.Exists(path))
+            return Directory.GetFiles(path, "*", SearchOption.AllDirectories).Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal);
+        if (File.Exists(path)) return new[] { path };
+        throw new FileNotFoundException($"'{path}' is neither an image file nor a folder.");
+    }
+
+    private static int IndexOf(IReadOnlyList<string> names, string name)
+    {
+        for (int i = 0; i < names.Count; i++) if (names[i] == name) return i;
+        return -1;
+    }
+
+    private sealed class KeyedRow
+    {
+        public byte[] Image { get; set; } = Array.Empty<byte>();
+        public uint Label { get; set; }
+    }
+
+    /// <summary>A model.zip loaded with a fresh MLContext, with its SaPE² transformer found.</summary>
+    private sealed class LoadedModel : IDisposable
+    {
+        private LoadedModel(MLContext context, ITransformer model, Sape2ImageClassificationTransformer sape2) => (Context, Model, Sape2) = (context, model, sape2);
+
+        public MLContext Context { get; }
+        public ITransformer Model { get; }
+        public Sape2ImageClassificationTransformer Sape2 { get; }
+
+        public static LoadedModel Open(string path)
+        {
+            if (!File.Exists(path)) throw new FileNotFoundException($"Model '{path}' does not exist. Train one with 'sape2 train' or pass --model.");
+            var context = new MLContext();
+            ITransformer model;
+            try
+            {
+                model = context.Model.Load(path, out _);
+            }
+            catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or System.Reflection.TargetInvocationException or InvalidOperationException)
+            {
+                throw new InvalidOperationException($"'{path}' is not a readable ML.NET model (truncated, corrupt or not a model.zip): {Innermost(e).Message}", e);
+            }
+            var sape2 = (model as IEnumerable<ITransformer> ?? new[] { model }).OfType<Sape2ImageClassificationTransformer>().FirstOrDefault();
+            if (sape2 is null)
+            {
+                (model as IDisposable)?.Dispose();
+                throw new InvalidOperationException($"'{path}' is an ML.NET model but holds no SaPE² image classifier.");
+            }
+            return new LoadedModel(context, model, sape2);
+        }
+
+        private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
+
+        public void Dispose() => (Model as IDisposable)?.Dispose();
+    }
+}

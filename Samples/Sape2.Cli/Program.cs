@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Sape2.Cli;
+using Spectre.Console;
+
+// sape2: train, evaluate, predict with and explain SaPE² vision transformers. Exit codes: 0 success, 1 a problem
+// with the input or the run (one line on stderr saying what and what to do), 2 bad command-line usage.
+var verbose = new Option<bool>("--verbose") { Description = "Show full exception details on errors." };
+var root = new RootCommand("Train, evaluate and explain SaPE² vision transformers (ML.NET + TorchSharp).") { verbose };
+root.Subcommands.Add(TrainCommand.Create(verbose));
+root.Subcommands.Add(ModelCommands.Evaluate(verbose));
+root.Subcommands.Add(ModelCommands.Predict(verbose));
+root.Subcommands.Add(ModelCommands.Explain(verbose));
+root.Subcommands.Add(ModelCommands.Info(verbose));
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
+    Console.Error.WriteLine("Run 'sape2 --help' for usage.");
+    return 2;
+}
+return parsed.Invoke();
+
+namespace Sape2.Cli
+{
+    /// <summary>Runs a command body and turns failures into one clear line and exit code 1.</summary>
+    internal static class Guard
+    {
+        public static int Run(bool verbose, Func<int> body)
+        {
+            try
+            {
+                return body();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                var inner = Innermost(e);
+                if (verbose) AnsiConsole.WriteException(e);
+                Console.Error.WriteLine($"error: {inner.Message}");
+                if (!verbose) Console.Error.WriteLine("(run with --verbose for details)");
+                return 1;
+            }
+        }
+
+        private static Exception Innermost(Exception e) =>
+            e is System.Reflection.TargetInvocationException or AggregateException && e.InnerException is not null ? Innermost(e.InnerException) : e;
+    }
+}

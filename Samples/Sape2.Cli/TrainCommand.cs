@@ -1,0 +1,141 @@
+using System.CommandLine;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Explain;
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2.Training;
+using Spectre.Console;
+
+namespace Sape2.Cli;
+
+/// <summary>`sape2 train`: the main job. With no input it trains on the embedded Fashion-MNIST subset.</summary>
+internal static class TrainCommand
+{
+    public static Command Create(Option<bool> verbose)
+    {
+        var data = new Option<string?>("--data") { Description = "Image folder (one sub-folder per class; train/ and test/ inside are used as such). Default: the embedded Fashion-MNIST subset." };
+        var idx = new Option<string[]?>("--idx") { Description = "IDX images and labels files (MNIST/Fashion-MNIST), e.g. --idx train-images.gz train-labels.gz", AllowMultipleArgumentsPerToken = true, Arity = new ArgumentArity(2, 2) };
+        var cifar = new Option<string[]?>("--cifar") { Description = "CIFAR-10 binary batch files (data_batch_1.bin …)", AllowMultipleArgumentsPerToken = true };
+        var cifar100 = new Option<bool>("--cifar100") { Description = "The --cifar files are CIFAR-100 (fine labels)." };
+        var output = new Option<string>("--out") { Description = "Folder for model.zip and the pictures.", DefaultValueFactory = _ => "sape2-output" };
+        var preset = new Option<VitPreset>("--preset") { Description = "Model size: Micro, Tiny or Small.", DefaultValueFactory = _ => VitPreset.Micro };
+        var encoding = new Option<PositionEncodingKind>("--encoding") { Description = "Position encoding: None, Absolute, Sincos2D, RopeAxial, RopeMixed, Cope, Sape2.", DefaultValueFactory = _ => PositionEncodingKind.Sape2 };
+        var noApe = new Option<bool>("--no-ape") { Description = "Do not add the learned absolute embedding to RoPE, CoPE or SaPE²." };
+        var mode = new Option<Sape2Mode>("--mode") { Description = "SaPE² mode: Key or Query.", DefaultValueFactory = _ => Sape2Mode.Key };
+        var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels (default 28 for the embedded data, else 32)." };
+        var patch = new Option<int?>("--patch") { Description = "Patch side in pixels (default 7 for the embedded data, else 4)." };
+        var channels = new Option<int?>("--channels") { Description = "1 (grayscale) or 3 (RGB) (default 1 for the embedded data, else 3)." };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 15 };
+        var batch = new Option<int>("--batch") { Description = "Images per step.", DefaultValueFactory = _ => 64 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 2e-3 };
+        var augment = new Option<string>("--augment") { Description = "light (crop and flip), full (DeiT recipe: RandAugment, Mixup/CutMix) or none.", DefaultValueFactory = _ => "light" };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
+        var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (0: one per core).", DefaultValueFactory = _ => 0 };
+        var command = new Command("train", "Train a model, evaluate it on held-out images, save model.zip and pictures.")
+        {
+            data, idx, cifar, cifar100, output, preset, encoding, noApe, mode, imageSize, patch, channels, epochs, batch, lr, augment, device, seed, threads,
+        };
+        augment.AcceptOnlyFromAmong("light", "full", "none");
+        command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
+        {
+            var (train, test, embedded) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100));
+            var options = new Sape2ImageClassificationTrainer.Options
+            {
+                LabelColumnName = "Label", FeatureColumnName = "Image", Preset = parse.GetValue(preset),
+                PositionEncoding = parse.GetValue(encoding), AbsolutePosition = !parse.GetValue(noApe), Sape2Mode = parse.GetValue(mode),
+                ImageSize = parse.GetValue(imageSize) ?? (embedded ? 28 : 32), PatchSize = parse.GetValue(patch) ?? (embedded ? 7 : 4),
+                Channels = parse.GetValue(channels) ?? (embedded ? 1 : 3), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
+                LearningRate = parse.GetValue(lr), WarmupEpochs = 1, LabelSmoothing = parse.GetValue(augment) == "full" ? 0.1 : 0,
+                Augmentation = parse.GetValue(augment) switch
+                {
+                    "none" => AugmentationOptions.None,
+                    "full" => new AugmentationOptions(),
+                    _ => AugmentationOptions.None with { RandomCropPadding = 2, HorizontalFlip = !embedded },
+                },
+                Device = parse.GetValue(device)!, Seed = parse.GetValue(seed), Threads = parse.GetValue(threads),
+            };
+            return Train(train, test, options, parse.GetValue(output)!);
+        }));
+        return command;
+    }
+
+    private static (List<ImageRow> Train, List<ImageRow> Test, bool Embedded) LoadInputs(string? data, string[]? idx, string[]? cifar, bool cifar100)
+    {
+        if (idx is { Length: 2 })
+        {
+            var rows = ImageRows.FromDataset(IdxFiles.Load(idx[0], idx[1], classNames: IdxFiles.FashionMnistClasses));
+            var (train, test) = ImageRows.Split(rows, every: 6);
+            return (train, test, false);
+        }
+        if (cifar is { Length: > 0 })
+        {
+            var rows = ImageRows.FromDataset(CifarFiles.Load(cifar, cifar100 ? CifarVariant.Cifar100 : CifarVariant.Cifar10));
+            var (train, test) = ImageRows.Split(rows, every: 6);
+            return (train, test, false);
+        }
+        bool embedded = data is null;
+        string root = data ?? ImageRows.EmbeddedData() ?? throw new DirectoryNotFoundException("The embedded sample data (Samples/data/fashion-mnist-mini) was not found; run from the repository or pass --data.");
+        if (Directory.Exists(Path.Combine(root, "train")) && Directory.Exists(Path.Combine(root, "test")))
+            return (ImageRows.FromFolder(Path.Combine(root, "train")), ImageRows.FromFolder(Path.Combine(root, "test")), embedded);
+        var (first, second) = ImageRows.Split(ImageRows.FromFolder(root), every: 5);
+        return (first, second, embedded);
+    }
+
+    private static int Train(List<ImageRow> trainRows, List<ImageRow> testRows, Sape2ImageClassificationTrainer.Options options, string output)
+    {
+        Directory.CreateDirectory(output);
+        var ml = new MLContext(seed: options.Seed);
+        var (fitRows, validationRows) = ImageRows.Split(trainRows, every: 10);
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ImageRows.ToDataView(ml, trainRows));
+        var trainView = keys.Transform(ImageRows.ToDataView(ml, fitRows));
+        options.ValidationSet = keys.Transform(ImageRows.ToDataView(ml, validationRows));
+        AnsiConsole.MarkupLine($"[bold]SaPE² ViT[/] {options.Preset} · {options.PositionEncoding}{(options.AbsolutePosition ? "+APE" : "")} · {options.ImageSize}×{options.ImageSize}×{options.Channels}, patch {options.PatchSize} · {fitRows.Count} training / {validationRows.Count} validation / {testRows.Count} test images · {trainRows.Select(r => r.Label).Distinct().Count()} classes");
+
+        ITransformer model = null!;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("starting", maxValue: 1);
+                options.Progress = new SynchronousProgress(p =>
+                {
+                    task.MaxValue = (double)p.Epochs * p.StepsPerEpoch;
+                    task.Value = (double)(p.Epoch - 1) * p.StepsPerEpoch + p.Step;
+                    task.Description = $"epoch {p.Epoch}/{p.Epochs} · loss {p.TrainLoss:F3} · acc {p.TrainAccuracy:P0} · {p.ImagesPerSecond:F0} img/s · ETA {p.EstimatedRemaining:mm\\:ss}";
+                    if (p.EpochCompleted)
+                        AnsiConsole.MarkupLine($"epoch {p.Epoch,3}: train loss {p.TrainLoss:F3}, acc {p.TrainAccuracy:P1} · validation loss {p.ValidationLoss:F3}, acc {p.ValidationAccuracy:P1} · {p.ImagesPerSecond:F0} images/s");
+                });
+                model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options)
+                    .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"))
+                    .Fit(trainView);
+            });
+
+        var testView = keys.Transform(ImageRows.ToDataView(ml, testRows));
+        var scored = model.Transform(testView);
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        var sape2 = ((IEnumerable<ITransformer>)model).OfType<Sape2ImageClassificationTransformer>().Single();
+        Report.Metrics(metrics, sape2.ClassNames, $"held-out test set ({testRows.Count} images)");
+
+        string zip = Path.Combine(output, "model.zip");
+        string temporary = zip + ".tmp";
+        ml.Model.Save(model, trainView.Schema, temporary);
+        File.Move(temporary, zip, overwrite: true);
+        var pictures = new List<string> { Path.Combine(output, "training-curves.png"), Path.Combine(output, "confusion-matrix.png") };
+        TrainingCurves.Render(sape2.TrainingHistory, pictures[0]);
+        ConfusionMatrixImage.Render(Report.Counts(metrics.ConfusionMatrix), sape2.ClassNames, pictures[1]);
+        var first = ImageDecoder.Decode(testRows[0].Image, sape2.Classifier.Format, testRows[0].Source);
+        var grid = sape2.Architecture;
+        pictures.AddRange(AttentionPictures.Render(sape2.Classifier, first, grid.GridHeight / 2, grid.GridWidth / 2, output));
+        AnsiConsole.MarkupLine($"Saved [green]{zip}[/] and pictures: {string.Join(", ", pictures.Select(Path.GetFileName))} (explained image: {Markup.Escape(Path.GetFileName(testRows[0].Source))}).");
+        ((IDisposable)model).Dispose();
+        return 0;
+    }
+
+    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}
