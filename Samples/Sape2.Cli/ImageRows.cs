@@ -70,14 +70,20 @@ internal static class ImageRows
         }).ToList();
     }
 
-    /// <summary>Stratified split: every <paramref name="every"/>-th image of each class goes to the second part.</summary>
+    /// <summary>
+    /// Stratified split: every <paramref name="every"/>-th image of each class goes to the second part, and a class
+    /// too small for that but with three images or more gives its last one.
+    /// </summary>
     public static (List<ImageRow> First, List<ImageRow> Second) Split(List<ImageRow> rows, int every)
     {
         var first = new List<ImageRow>();
         var second = new List<ImageRow>();
-        foreach (var group in rows.GroupBy(r => r.Label))
-            foreach (var (row, i) in group.Select((r, i) => (r, i)))
-                (i % every == every - 1 ? second : first).Add(row);
+        foreach (var group in rows.GroupBy(r => r.Label).Select(g => g.ToList()))
+            for (int i = 0; i < group.Count; i++)
+            {
+                bool held = i % every == every - 1 || (group.Count < every && group.Count >= 3 && i == group.Count - 1);
+                (held ? second : first).Add(group[i]);
+            }
         return (first, second);
     }
 

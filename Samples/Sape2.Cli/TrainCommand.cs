@@ -91,7 +91,8 @@ internal static class TrainCommand
         var (fitRows, validationRows) = ImageRows.Split(trainRows, every: 10);
         var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ImageRows.ToDataView(ml, trainRows));
         var trainView = keys.Transform(ImageRows.ToDataView(ml, fitRows));
-        options.ValidationSet = keys.Transform(ImageRows.ToDataView(ml, validationRows));
+        options.ValidationSet = validationRows.Count > 0 ? keys.Transform(ImageRows.ToDataView(ml, validationRows)) : null;
+        if (testRows.Count == 0) throw new InvalidOperationException("There are too few images to hold any out for testing; add images (at least 5 per class) or pass a folder with train/ and test/ sub-folders.");
         AnsiConsole.MarkupLine($"[bold]SaPE² ViT[/] {options.Preset} · {options.PositionEncoding}{(options.AbsolutePosition ? "+APE" : "")} · {options.ImageSize}×{options.ImageSize}×{options.Channels}, patch {options.PatchSize} · {fitRows.Count} training / {validationRows.Count} validation / {testRows.Count} test images · {trainRows.Select(r => r.Label).Distinct().Count()} classes");
 
         ITransformer model = null!;

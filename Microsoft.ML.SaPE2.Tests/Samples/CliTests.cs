@@ -1,0 +1,97 @@
+using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
+
+namespace Microsoft.ML.SaPE2.Tests.Samples;
+
+/// <summary>The `sape2` tool run in-process through its entry point: exit codes and one-line errors.</summary>
+[TestClass]
+public sealed class CliTests
+{
+    string folder = "";
+
+    [TestInitialize]
+    public void CreateFolder() => folder = Directory.CreateTempSubdirectory("sape2-cli-").FullName;
+
+    [TestCleanup]
+    public void DeleteFolder() => Directory.Delete(folder, recursive: true);
+
+    static (int ExitCode, string Errors) Run(params string[] args)
+    {
+        var entry = System.Reflection.Assembly.Load("sape2").EntryPoint!;
+        var errors = new StringWriter();
+        var originalError = Console.Error;
+        Console.SetError(errors);
+        try
+        {
+            return ((int)entry.Invoke(null, new object[] { args })!, errors.ToString());
+        }
+        finally
+        {
+            Console.SetError(originalError);
+        }
+    }
+
+    static void AssertOneLineError((int ExitCode, string Errors) result, string expected)
+    {
+        Assert.AreEqual(1, result.ExitCode, $"exit code; stderr: {result.Errors}");
+        var lines = result.Errors.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        StringAssert.StartsWith(lines[0], "error: ");
+        StringAssert.Contains(lines[0], expected);
+        Assert.IsFalse(result.Errors.Contains("   at "), $"A stack trace was printed without --verbose: {result.Errors}");
+    }
+
+    [TestMethod]
+    public void BadTrainingInputsGetOneClearLine()
+    {
+        AssertOneLineError(Run("train", "--data", Path.Combine(folder, "missing")), "does not exist");
+        Directory.CreateDirectory(Path.Combine(folder, "empty"));
+        AssertOneLineError(Run("train", "--data", Path.Combine(folder, "empty")), "no class sub-folders");
+        string one = Path.Combine(folder, "one");
+        SyntheticFolder(one, classes: 1, perClass: 10);
+        AssertOneLineError(Run("train", "--data", one, "--epochs", "1", "--out", Path.Combine(folder, "out")), "Only one class");
+        string corrupt = Path.Combine(folder, "corrupt");
+        SyntheticFolder(corrupt, classes: 2, perClass: 5);
+        File.WriteAllBytes(Path.Combine(corrupt, "class001", "broken.png"), new byte[] { 1, 2, 3 });
+        AssertOneLineError(Run("train", "--data", corrupt, "--epochs", "1"), "broken.png");
+    }
+
+    [TestMethod]
+    public void UsageErrorsExitWithTwo()
+    {
+        Assert.AreEqual(2, Run("train", "--epochs", "many").ExitCode);
+        Assert.AreEqual(2, Run("frobnicate").ExitCode);
+        Assert.AreEqual(0, Run("--help").ExitCode);
+    }
+
+    [TestMethod]
+    public void TrainsThenPredictsExplainsAndDescribes()
+    {
+        string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "out");
+        SyntheticFolder(data, classes: 3, perClass: 10);
+        Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "2", "--image-size", "16", "--patch", "4", "--out", output, "--device", "cpu").ExitCode);
+        foreach (var file in new[] { "model.zip", "training-curves.png", "confusion-matrix.png", "sape2-bias.png", "cls-attention.png" })
+            Assert.IsTrue(File.Exists(Path.Combine(output, file)), $"{file} was not written.");
+        string model = Path.Combine(output, "model.zip");
+        Assert.AreEqual(0, Run("predict", "--model", model, Path.Combine(data, "class000")).ExitCode);
+        Assert.AreEqual(0, Run("evaluate", "--model", model, "--data", data).ExitCode);
+        Assert.AreEqual(0, Run("info", "--model", model).ExitCode);
+        Assert.AreEqual(0, Run("explain", "--model", model, "--image", Path.Combine(data, "class001", "img0.png"), "--patch", "1,2", "--out", Path.Combine(folder, "explained")).ExitCode);
+        Assert.IsTrue(File.Exists(Path.Combine(folder, "explained", "sape2-bias.png")));
+        AssertOneLineError(Run("explain", "--model", model, "--image", Path.Combine(data, "class001", "img0.png"), "--patch", "9,9"), "outside");
+    }
+
+    [TestMethod]
+    public void BadModelFilesGetOneClearLine()
+    {
+        AssertOneLineError(Run("info", "--model", Path.Combine(folder, "none.zip")), "does not exist");
+        string notOurs = Path.Combine(folder, "notours.zip");
+        File.WriteAllText(notOurs, "this is not a zip");
+        AssertOneLineError(Run("info", "--model", notOurs), "not a readable ML.NET model");
+        string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "out");
+        SyntheticFolder(data, classes: 2, perClass: 6);
+        Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "1", "--image-size", "16", "--patch", "4", "--out", output).ExitCode);
+        var bytes = File.ReadAllBytes(Path.Combine(output, "model.zip"));
+        string truncated = Path.Combine(folder, "truncated.zip");
+        File.WriteAllBytes(truncated, bytes.AsSpan(0, bytes.Length / 2).ToArray());
+        AssertOneLineError(Run("info", "--model", truncated), "not a readable ML.NET model");
+    }
+}
