@@ -42,7 +42,7 @@ public static class CifarFiles
                 throw new InvalidOperationException($"'{file}' has {bytes.Length} bytes, not a whole number of {variant} records of {record} bytes. Is it the binary version, and the right variant?");
             int count = bytes.Length / record;
             var decoded = new byte[count][];
-            Parallel.For(0, count, i =>
+            ParallelDecoding.For(count, i =>
                 decoded[i] = ImageDecoder.FromPlanar(bytes.AsSpan(i * record + labelBytes, PixelBytes), 3, 32, 32, target, $"{file}#{i}"));
             for (int i = 0; i < count; i++)
             {

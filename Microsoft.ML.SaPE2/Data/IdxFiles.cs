@@ -39,7 +39,7 @@ public static class IdxFiles
         var names = classNames ?? Enumerable.Range(0, 10).Select(d => d.ToString()).ToArray();
         var target = format ?? new ImageFormat { Height = rows, Width = cols, Channels = 1 };
         var pixels = new byte[count * target.PixelCount];
-        Parallel.For(0, count, i =>
+        ParallelDecoding.For(count, i =>
         {
             var source = images.AsSpan(16 + i * rows * cols, rows * cols);
             ImageDecoder.FromPlanar(source, 1, rows, cols, target, $"{imagesPath}#{i}").CopyTo(pixels, i * target.PixelCount);

@@ -44,18 +44,8 @@ public static class ImageFolder
         }
 
         var pixels = new byte[files.Count * format.PixelCount];
-        try
-        {
-            Parallel.For(0, files.Count, i =>
-            {
-                var decoded = ImageDecoder.Decode(File.ReadAllBytes(files[i].Path), format, files[i].Path);
-                decoded.CopyTo(pixels, i * format.PixelCount);
-            });
-        }
-        catch (AggregateException e)   // report the first bad file itself, not a wrapper
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-        }
+        ParallelDecoding.For(files.Count, i =>
+            ImageDecoder.Decode(File.ReadAllBytes(files[i].Path), format, files[i].Path).CopyTo(pixels, i * format.PixelCount));
         var dataset = new ImageDataset(format, pixels, files.Select(f => f.Label).ToArray(), classes, files.Select(f => f.Path).ToArray());
         return new LoadResult(dataset, skipped);
     }

@@ -26,14 +26,7 @@ internal static class DataViewImages
         {
             var decoded = new byte[raw.Count][];
             long first = row - raw.Count;
-            try
-            {
-                Parallel.For(0, raw.Count, i => decoded[i] = raw[i].ToModelPixels(format, $"row {first + i} of column '{imageColumn}' ({what})"));
-            }
-            catch (AggregateException e)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            }
+            ParallelDecoding.For(raw.Count, i => decoded[i] = raw[i].ToModelPixels(format, $"row {first + i} of column '{imageColumn}' ({what})"));
             pixels.AddRange(decoded);
             raw.Clear();
         }

@@ -151,15 +151,8 @@ public sealed partial class Sape2ImageClassificationTransformer
             var format = parent.Classifier.Format;
             var pixels = new byte[ids.Count * format.PixelCount];
             long first = lookahead!.Position - ids.Count + 1;
-            try
-            {
-                Parallel.For(0, ids.Count, i =>
-                    images[i].ToModelPixels(format, $"row {first + i} of column '{parent.FeatureColumnName}'").CopyTo(pixels, i * format.PixelCount));
-            }
-            catch (AggregateException e)   // report the bad row itself
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            }
+            Data.ParallelDecoding.For(ids.Count, i =>
+                images[i].ToModelPixels(format, $"row {first + i} of column '{parent.FeatureColumnName}'").CopyTo(pixels, i * format.PixelCount));
             var probabilities = parent.Classifier.PredictProbabilities(pixels, ids.Count, TransformBatchSize);
             int classes = parent.ClassNames.Count;
             for (int i = 0; i < ids.Count; i++) ahead[ids[i]] = probabilities.AsSpan(i * classes, classes).ToArray();

@@ -157,7 +157,7 @@ internal static class ModelCommands
             }
             catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or System.Reflection.TargetInvocationException or InvalidOperationException)
             {
-                throw new InvalidOperationException($"'{path}' is not a readable ML.NET model (truncated, corrupt or not a model.zip): {Innermost(e).Message}", e);
+                throw new InvalidOperationException($"'{path}' is not a readable ML.NET model (truncated, corrupt or not a model.zip): {Guard.Innermost(e).Message}", e);
             }
             var sape2 = (model as IEnumerable<ITransformer> ?? new[] { model }).OfType<Sape2ImageClassificationTransformer>().FirstOrDefault();
             if (sape2 is null)
@@ -167,8 +167,6 @@ internal static class ModelCommands
             }
             return new LoadedModel(context, model, sape2);
         }
-
-        private static Exception Innermost(Exception e) => e.InnerException is null ? e : Innermost(e.InnerException);
 
         public void Dispose() => (Model as IDisposable)?.Dispose();
     }

@@ -41,7 +41,7 @@ namespace Sape2.Cli
             }
         }
 
-        private static Exception Innermost(Exception e) =>
+        public static Exception Innermost(Exception e) =>
             e is System.Reflection.TargetInvocationException or AggregateException && e.InnerException is not null ? Innermost(e.InnerException) : e;
     }
 }
