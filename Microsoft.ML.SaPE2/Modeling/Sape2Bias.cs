@@ -36,6 +36,9 @@ public static class Sape2Bias
         var kRows = key.reshape(b, h, rows, cols, d);                     // (B, h, H, W, d)
         var qCols = qRows.transpose(2, 3);                                // (B, h, W, H, d)
         var kCols = kRows.transpose(2, 3);                                // (B, h, W, H, d)
+        var v = mode == Sape2Mode.Key ? key : query;                      // (B, h, N, d)
+        if (rows == cols)
+            return SquareGrid(qRows, kRows, qCols, kCols, v, tableX, tableY, gateScale).MoveToOuterDisposeScope();
 
         // Eq. 9: gates between patches of the same row / column, both sides of i, no mask.
         var gateX = (gateScale * qRows.matmul(kRows.transpose(-1, -2))).sigmoid();   // (B, h, H, W, W): [r, i, j]
@@ -46,7 +49,6 @@ public static class Sape2Bias
         var positionY = PositionMath.SuffixSum(gateY).clamp_max(m - 1);   // (B, h, W, H, H)
 
         // Eq. 13: Z_i[t] = v_i·E[:, t] for every integer position t.
-        var v = mode == Sape2Mode.Key ? key : query;                                     // (B, h, N, d)
         var logitsX = v.matmul(tableX).reshape(b, h, rows, cols, m);                     // (B, h, H, W, M)
         var logitsY = v.matmul(tableY).reshape(b, h, rows, cols, m).transpose(2, 3);     // (B, h, W, H, M)
 
@@ -61,6 +63,26 @@ public static class Sape2Bias
         var bias = cdist(vectorsX, vectorsX, 2, compute_mode.donot_use_mm_for_euclid_dist)
                  + cdist(vectorsY, vectorsY, 2, compute_mode.donot_use_mm_for_euclid_dist);   // (B·h, N, N)
         return bias.reshape(b, h, n, n).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The same Eq. 9–15 for H = W = S, with the x and y axes stacked as one tensor through every step: half the
+    /// tensor operations (on a GPU the step is bound by launching small kernels, not by their arithmetic).
+    /// </summary>
+    private static Tensor SquareGrid(Tensor qRows, Tensor kRows, Tensor qCols, Tensor kCols, Tensor v, Tensor tableX, Tensor tableY, double gateScale)
+    {
+        long b = qRows.shape[0], h = qRows.shape[1], s = qRows.shape[2], m = tableX.shape[1], n = s * s;
+        var q = stack(new[] { qRows, qCols }, 2);                                         // (B, h, 2, S, S, d): axis 0 = x, 1 = y
+        var k = stack(new[] { kRows, kCols }, 2);                                         // (B, h, 2, S, S, d)
+        var gates = (gateScale * q.matmul(k.transpose(-1, -2))).sigmoid();               // Eq. 9: (B, h, 2, S, S, S)
+        var positions = PositionMath.SuffixSum(gates).clamp_max(m - 1);                   // Eq. 10
+        var logits = v.matmul(cat(new[] { tableX, tableY }, 1)).reshape(b, h, s, s, 2, m);   // Eq. 13, one matmul: (B, h, H, W, 2, M)
+        var stacked = stack(new[] { logits.select(4, 0), logits.select(4, 1).transpose(2, 3) }, 2);   // (B, h, 2, S, S, M)
+        var z = PositionMath.Interpolate(stacked, positions);                            // Eq. 14: (B, h, 2, S, S, S)
+        var vectors = stack(new[] { z.select(2, 0), z.select(2, 1).transpose(2, 3) })     // Eq. 12: (2, B, h, H, W, S)
+            .reshape(2 * b * h, n, s);                                                    // (2·B·h, N, S)
+        var distances = cdist(vectors, vectors, 2, compute_mode.donot_use_mm_for_euclid_dist);   // Eq. 15
+        return distances.reshape(2, b, h, n, n).sum(dim: 0);                              // (B, h, N, N)
     }
 
     static void CheckShapes(Tensor query, Tensor key, int gridHeight, int gridWidth, Tensor tableX, Tensor tableY)
