@@ -150,6 +150,8 @@ public sealed class Sape2ImageClassificationTests
     public void MLImageInputsTrainAndPredict()
     {
         var ml = new MLContext(seed: 1);
+        var log = new System.Collections.Concurrent.ConcurrentBag<string>();
+        ml.Log += (_, e) => log.Add(e.Message);
         var rows = SyntheticFolder(folder, classes: 3, perClass: 8);
         var data = ml.Data.LoadFromEnumerable(rows);
         var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
@@ -158,6 +160,7 @@ public sealed class Sape2ImageClassificationTests
         var model = pipeline.Fit(data);
         var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data));
         Assert.IsTrue(metrics.MicroAccuracy > 0.6, $"training accuracy {metrics.MicroAccuracy:P0} on three easy classes");
+        Assert.IsTrue(log.Any(m => m.Contains("Sape2ImageClassificationTrainer") && m.Contains("Epoch 8/8")), "mlContext.Log shows no per-epoch message from the Sape2ImageClassificationTrainer source.");
     }
 
     [TestMethod]

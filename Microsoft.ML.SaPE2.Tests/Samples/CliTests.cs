@@ -80,6 +80,38 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void TrainsFromCifarAndIdxFiles()
+    {
+        // Two tiny CIFAR-10 batches: class 0 dark, class 1 bright, 12 records each.
+        string cifar = Path.Combine(folder, "data_batch_1.bin");
+        var random = new Random(1);
+        using (var file = File.Create(cifar))
+            for (int i = 0; i < 24; i++)
+            {
+                var record = new byte[1 + 3072];
+                record[0] = (byte)(i % 2);
+                for (int p = 1; p < record.Length; p++) record[p] = (byte)(i % 2 == 0 ? random.Next(60) : 190 + random.Next(60));
+                file.Write(record);
+            }
+        Assert.AreEqual(0, Run("train", "--cifar", cifar, "--epochs", "1", "--image-size", "16", "--patch", "4", "--out", Path.Combine(folder, "cifar"), "--ema", "0.9", "--patience", "1").ExitCode);
+
+        string images = Path.Combine(folder, "images.idx"), labels = Path.Combine(folder, "labels.idx");
+        var idxImages = new List<byte>(); var idxLabels = new List<byte>();
+        void Int(List<byte> b, int v) => b.AddRange(BitConverter.GetBytes(v).Reverse());
+        Int(idxImages, 2051); Int(idxImages, 24); Int(idxImages, 8); Int(idxImages, 8);
+        Int(idxLabels, 2049); Int(idxLabels, 24);
+        for (int i = 0; i < 24; i++)
+        {
+            idxLabels.Add((byte)(i % 2));
+            for (int p = 0; p < 64; p++) idxImages.Add((byte)(i % 2 == 0 ? 20 : 230));
+        }
+        File.WriteAllBytes(images, idxImages.ToArray());
+        File.WriteAllBytes(labels, idxLabels.ToArray());
+        Assert.AreEqual(0, Run("train", "--idx", images, labels, "--epochs", "1", "--image-size", "8", "--patch", "4", "--channels", "1", "--out", Path.Combine(folder, "idx")).ExitCode);
+        Assert.IsTrue(File.Exists(Path.Combine(folder, "idx", "model.zip")));
+    }
+
+    [TestMethod]
     public void BadModelFilesGetOneClearLine()
     {
         AssertOneLineError(Run("info", "--model", Path.Combine(folder, "none.zip")), "does not exist");

@@ -34,9 +34,19 @@ internal static class TrainCommand
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0: one per core).", DefaultValueFactory = _ => 0 };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay on weight matrices.", DefaultValueFactory = _ => 0.05 };
+        var warmup = new Option<double>("--warmup") { Description = "Epochs of linear warm-up.", DefaultValueFactory = _ => 1 };
+        var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing (default 0.1 with --augment full, else 0)." };
+        var ema = new Option<double>("--ema") { Description = "Weight EMA decay, e.g. 0.999 (0: off).", DefaultValueFactory = _ => 0 };
+        var clip = new Option<double>("--clip") { Description = "Gradient clipping norm (0: off).", DefaultValueFactory = _ => 1.0 };
+        var patience = new Option<int>("--patience") { Description = "Early-stopping patience in epochs (0: off).", DefaultValueFactory = _ => 0 };
+        var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder for last.ckpt and best.ckpt after every epoch." };
+        var keepAspect = new Option<bool>("--keep-aspect") { Description = "Centre-crop images to the model's aspect before resizing." };
+        var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images with more pixels than this.", DefaultValueFactory = _ => 64L * 1024 * 1024 };
         var command = new Command("train", "Train a model, evaluate it on held-out images, save model.zip and pictures.")
         {
             data, idx, cifar, cifar100, output, preset, encoding, noApe, mode, imageSize, patch, channels, epochs, batch, lr, augment, device, seed, threads,
+            weightDecay, warmup, smoothing, ema, clip, patience, checkpoints, keepAspect, maxPixels,
         };
         augment.AcceptOnlyFromAmong("light", "full", "none");
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
@@ -48,7 +58,10 @@ internal static class TrainCommand
                 PositionEncoding = parse.GetValue(encoding), AbsolutePosition = !parse.GetValue(noApe), Sape2Mode = parse.GetValue(mode),
                 ImageSize = parse.GetValue(imageSize) ?? (embedded ? 28 : 32), PatchSize = parse.GetValue(patch) ?? (embedded ? 7 : 4),
                 Channels = parse.GetValue(channels) ?? (embedded ? 1 : 3), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
-                LearningRate = parse.GetValue(lr), WarmupEpochs = 1, LabelSmoothing = parse.GetValue(augment) == "full" ? 0.1 : 0,
+                LearningRate = parse.GetValue(lr), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing) ?? (parse.GetValue(augment) == "full" ? 0.1 : 0),
+                WeightDecay = parse.GetValue(weightDecay), EmaDecay = parse.GetValue(ema), GradientClipNorm = parse.GetValue(clip),
+                EarlyStoppingPatience = parse.GetValue(patience), CheckpointDirectory = parse.GetValue(checkpoints),
+                KeepAspectByCenterCrop = parse.GetValue(keepAspect), MaxPixels = parse.GetValue(maxPixels),
                 Augmentation = parse.GetValue(augment) switch
                 {
                     "none" => AugmentationOptions.None,
