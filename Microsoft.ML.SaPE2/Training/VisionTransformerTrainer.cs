@@ -106,9 +106,8 @@ public static class VisionTransformerTrainer
             var model = new VisionTransformer(config);
             model.to(device);
             using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm);
-            var optimizer = stepper.Optimizer;
             using var ema = options.EmaDecay > 0 ? new ModelEma(model, options.EmaDecay) : null;
-            if (options.ResumeFrom is not null) Resume(model, ema, optimizer);
+            if (options.ResumeFrom is not null) Resume(model, ema, stepper.Optimizer);
 
             var loader = new BatchLoader(train, new LoaderOptions
             {
@@ -123,47 +122,11 @@ public static class VisionTransformerTrainer
             bool cancelled = false, stoppedEarly = false;
             for (int epoch = state.EpochsCompleted; epoch < options.Epochs && !cancelled && !stoppedEarly; epoch++)
             {
-                torch.manual_seed(options.Seed * 7919L + epoch);   // dropout and drop-path: repeatable per epoch, so resume is exact
-                var epochClock = Stopwatch.StartNew();
-                double lossSum = 0, lr = 0;
-                long correct = 0, seen = 0;
-                int step = 0;
-                model.train();
                 if (cancellation.IsCancellationRequested) { cancelled = true; break; }
-                try
-                {
-                    foreach (var batch in loader.Epoch(epoch, cancellation))
-                    {
-                        using var owned = batch;
-                        lr = schedule.At(state.Step);
-                        double loss;
-                        long hits;
-                        using (NewDisposeScope())
-                        {
-                            (loss, hits) = stepper.Run(batch.Images.to(device, non_blocking: true), batch.Targets!.to(device, non_blocking: true), batch.Labels.to(device), lr);
-                            ema?.Update(model);
-                        }
-                        if (!double.IsFinite(loss)) throw Diverged(epoch, step, loss);
-                        lossSum += loss * batch.Count; correct += hits; seen += batch.Count; step++; stepsThisRun++;
-                        state = state with { Step = state.Step + 1 };
-                        if (step % options.ProgressInterval == 0 && step < stepsPerEpoch)
-                            Report(epoch, step, stepsPerEpoch, lr, lossSum / seen, (double)correct / seen, seen / epochClock.Elapsed.TotalSeconds, null, epochCompleted: false);
-                        if (cancellation.IsCancellationRequested) { cancelled = true; break; }
-                    }
-                }
-                catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
-                {
-                    cancelled = true;   // cancelled while waiting for a batch
-                }
-                if (cancelled && step < stepsPerEpoch) break;   // a partial epoch is neither validated nor checkpointed
-
-                var evaluated = ema?.Model ?? model;
-                (double Loss, double Accuracy)? score = validation is null ? null : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
-                var metrics = new EpochMetrics(epoch + 1, lossSum / seen, (double)correct / seen, score?.Loss, score?.Accuracy, lr, epochClock.Elapsed.TotalSeconds);
-                history.Add(metrics);
-                stoppedEarly = Select(evaluated, metrics);
-                SaveCheckpoints(model, ema, optimizer);
-                Report(epoch, step, stepsPerEpoch, lr, metrics.TrainLoss, metrics.TrainAccuracy, seen / epochClock.Elapsed.TotalSeconds, score, epochCompleted: true);
+                var totals = TrainEpoch(epoch, model, stepper, ema, loader, schedule, stepsPerEpoch);
+                cancelled = totals.Cancelled;
+                if (cancelled && totals.Steps < stepsPerEpoch) break;   // a partial epoch is neither validated nor checkpointed
+                stoppedEarly = FinishEpoch(epoch, totals, model, ema, stepper.Optimizer, stepsPerEpoch);
             }
 
             var final = ema?.Model ?? model;
@@ -173,6 +136,60 @@ public static class VisionTransformerTrainer
             var classifier = new ImageClassifier(model, train.Format, normalization, train.ClassNames, history.ToArray());
             double? best = state.BestAccuracy >= 0 ? state.BestAccuracy : null;
             return new TrainingResult(classifier, state.BestEpoch, best, cancelled, stoppedEarly);
+        }
+
+        /// <summary>Sums over one epoch's steps.</summary>
+        private sealed record EpochTotals(double LossSum, long Correct, long Seen, int Steps, double LearningRate, Stopwatch Clock, bool Cancelled);
+
+        /// <summary>One pass over the training data; stops within one step of a cancellation.</summary>
+        private EpochTotals TrainEpoch(int epoch, VisionTransformer model, OptimizationStep stepper, ModelEma? ema, BatchLoader loader, LearningRateSchedule schedule, int stepsPerEpoch)
+        {
+            torch.manual_seed(options.Seed * 7919L + epoch);   // dropout and drop-path: repeatable per epoch, so resume is exact
+            var clock = Stopwatch.StartNew();
+            double lossSum = 0, lr = 0;
+            long correct = 0, seen = 0;
+            int step = 0;
+            model.train();
+            try
+            {
+                foreach (var batch in loader.Epoch(epoch, cancellation))
+                {
+                    using var owned = batch;
+                    lr = schedule.At(state.Step);
+                    double loss;
+                    long hits;
+                    using (NewDisposeScope())
+                    {
+                        (loss, hits) = stepper.Run(batch.Images.to(device, non_blocking: true), batch.Targets!.to(device, non_blocking: true), batch.Labels.to(device), lr);
+                        ema?.Update(model);
+                    }
+                    if (!double.IsFinite(loss)) throw Diverged(epoch, step, loss);
+                    lossSum += loss * batch.Count; correct += hits; seen += batch.Count; step++; stepsThisRun++;
+                    state = state with { Step = state.Step + 1 };
+                    if (step % options.ProgressInterval == 0 && step < stepsPerEpoch)
+                        Report(epoch, step, stepsPerEpoch, lr, lossSum / seen, (double)correct / seen, seen / clock.Elapsed.TotalSeconds, null, epochCompleted: false);
+                    if (cancellation.IsCancellationRequested) return new EpochTotals(lossSum, correct, seen, step, lr, clock, Cancelled: true);
+                }
+            }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            {
+                return new EpochTotals(lossSum, correct, seen, step, lr, clock, Cancelled: true);   // cancelled while waiting for a batch
+            }
+            return new EpochTotals(lossSum, correct, seen, step, lr, clock, Cancelled: false);
+        }
+
+        /// <summary>Validates, keeps the best weights, writes checkpoints and reports; returns true when early stopping ends the run.</summary>
+        private bool FinishEpoch(int epoch, EpochTotals totals, VisionTransformer model, ModelEma? ema, AdamW optimizer, int stepsPerEpoch)
+        {
+            var evaluated = ema?.Model ?? model;
+            (double Loss, double Accuracy)? score = validation is null ? null : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
+            double loss = totals.LossSum / totals.Seen, accuracy = (double)totals.Correct / totals.Seen, imagesPerSecond = totals.Seen / totals.Clock.Elapsed.TotalSeconds;
+            var metrics = new EpochMetrics(epoch + 1, loss, accuracy, score?.Loss, score?.Accuracy, totals.LearningRate, totals.Clock.Elapsed.TotalSeconds);
+            history.Add(metrics);
+            bool stop = Select(evaluated, metrics);
+            SaveCheckpoints(model, ema, optimizer);
+            Report(epoch, totals.Steps, stepsPerEpoch, totals.LearningRate, loss, accuracy, imagesPerSecond, score, epochCompleted: true);
+            return stop;
         }
 
         /// <summary>Keeps the best weights; returns true when early stopping should end the run.</summary>
