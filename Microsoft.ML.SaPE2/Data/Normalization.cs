@@ -1,5 +1,3 @@
-using static TorchSharp.torch;
-
 namespace Microsoft.ML.SaPE2.Data;
 
 /// <summary>
