@@ -144,6 +144,10 @@ public sealed class Sape2ImageClassificationTests
         var badOption = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick().WithPatch(5)));
         Assert.AreEqual("PatchSize", badOption.ParamName);
         StringAssert.Contains(badOption.Message, "got 5");
+        var zeroStd = Quick();
+        zeroStd.Normalization = new Normalization(new[] { 0.5f }, new[] { 0f });
+        var std = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(zeroStd));
+        Assert.AreEqual("Std", std.ParamName);
     }
 
     [TestMethod]

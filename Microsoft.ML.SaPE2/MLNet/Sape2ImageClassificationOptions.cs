@@ -59,6 +59,8 @@ public sealed partial class Sape2ImageClassificationTrainer
         public int Channels = Defaults.Channels;
         /// <summary>Crop images to the model's aspect ratio before resizing instead of stretching them. Default false.</summary>
         public bool KeepAspectByCenterCrop;
+        /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5. <see cref="Data.Normalization.Compute"/> measures a data set's.</summary>
+        public Normalization? Normalization;
         /// <summary>Images with more pixels are refused (decompression bombs). Default 64 megapixels.</summary>
         public long MaxPixels = new ImageFormat().MaxPixels;
 

@@ -62,6 +62,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             throw new ArgumentOutOfRangeException(nameof(o.EarlyStoppingPatience), $"Early stopping (patience {o.EarlyStoppingPatience}) needs a ValidationSet.");
         Architecture(o, numClasses: 2).Validate();
         Training(o, seed: 0).Validate();
+        o.Normalization?.Validate(o.Channels);
     }
 
     internal static ImageFormat Format(Options o) => new()
@@ -85,6 +86,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, WarmupEpochs = o.WarmupEpochs,
         LabelSmoothing = o.LabelSmoothing, Augmentation = o.Augmentation, EmaDecay = o.EmaDecay, GradientClipNorm = o.GradientClipNorm,
         EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Threads = o.Threads, Seed = seed, CheckpointDirectory = o.CheckpointDirectory,
+        Normalization = o.Normalization,
     };
 
     /// <summary>Checks the input columns and describes the output columns.</summary>
