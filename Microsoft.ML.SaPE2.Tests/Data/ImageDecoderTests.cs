@@ -61,8 +61,15 @@ public sealed class ImageDecoderTests
         var text = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode("hello, not an image"u8, Rgb8, "notes.jpg"));
         StringAssert.Contains(text.Message, "notes.jpg");
         var png = TestImages.Encode(SKEncodedImageFormat.Png, 64, 64);
-        var truncated = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(png.AsSpan(0, 30), Rgb8, "cut.png"));
-        StringAssert.Contains(truncated.Message, "cut.png");
+        var headerOnly = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(png.AsSpan(0, 30), Rgb8, "cut.png"));
+        StringAssert.Contains(headerOnly.Message, "cut.png");
+        var noisy = new byte[64 * 64 * 4];
+        new Random(1).NextBytes(noisy);   // incompressible pixels, so cutting the file cuts rows
+        using var bitmap = new SKBitmap(new SKImageInfo(64, 64, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        System.Runtime.InteropServices.Marshal.Copy(noisy, 0, bitmap.GetPixels(), noisy.Length);
+        var big = SKImage.FromBitmap(bitmap).Encode(SKEncodedImageFormat.Png, 100).ToArray();
+        var halfData = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(big.AsSpan(0, big.Length / 2), Rgb8, "half.png"));
+        StringAssert.Contains(halfData.Message, "half.png");
     }
 
     [TestMethod]

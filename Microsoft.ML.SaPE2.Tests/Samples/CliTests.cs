@@ -52,6 +52,16 @@ public sealed class CliTests
         SyntheticFolder(corrupt, classes: 2, perClass: 5);
         File.WriteAllBytes(Path.Combine(corrupt, "class001", "broken.png"), new byte[] { 1, 2, 3 });
         AssertOneLineError(Run("train", "--data", corrupt, "--epochs", "1"), "broken.png");
+        File.Delete(Path.Combine(corrupt, "class001", "broken.png"));
+        var noisy = new byte[32 * 32 * 4];
+        new Random(2).NextBytes(noisy);   // incompressible pixels, so cutting the file cuts rows
+        using (var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(32, 32, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Unpremul)))
+        {
+            System.Runtime.InteropServices.Marshal.Copy(noisy, 0, bitmap.GetPixels(), noisy.Length);
+            var png = SkiaSharp.SKImage.FromBitmap(bitmap).Encode(SkiaSharp.SKEncodedImageFormat.Png, 100).ToArray();
+            File.WriteAllBytes(Path.Combine(corrupt, "class001", "cut.png"), png.AsSpan(0, png.Length / 2).ToArray());
+        }
+        AssertOneLineError(Run("train", "--data", corrupt, "--epochs", "1"), "cut.png");
     }
 
     [TestMethod]

@@ -23,7 +23,9 @@ public static class ImageDecoder
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
         var result = codec.GetPixels(info, bitmap.GetPixels());
-        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+        if (result == SKCodecResult.IncompleteInput)   // Skia fills the rest with zeros; a silently partial image is worse than an error
+            throw new InvalidOperationException($"Image '{source}' is truncated: its data ends before the last row. Replace the file.");
+        if (result != SKCodecResult.Success)
             throw new InvalidOperationException($"Image '{source}' could not be decoded ({result}); the file is probably corrupt.");
         return FromRgba(bitmap, format);
     }

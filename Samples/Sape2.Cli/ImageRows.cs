@@ -27,8 +27,8 @@ internal static class ImageRows
         return null;
     }
 
-    /// <summary>Every image of a class-per-folder tree, checked to be a readable image before training starts.</summary>
-    public static List<ImageRow> FromFolder(string root)
+    /// <summary>Every image of a class-per-folder tree, each decoded once before training starts so that a bad file is named.</summary>
+    public static List<ImageRow> FromFolder(string root, long maxPixels = 64L * 1024 * 1024)
     {
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Folder '{root}' does not exist. Pass a folder with one sub-folder of images per class.");
         var classes = Directory.GetDirectories(root).Order(StringComparer.Ordinal).ToArray();
@@ -40,15 +40,24 @@ internal static class ImageRows
             if (files.Length == 0) throw new InvalidOperationException($"Class folder '{folder}' holds no images (.png, .jpg, .jpeg, .bmp, .gif, .webp). Add images or remove the folder.");
             foreach (var file in files)
             {
-                var bytes = File.ReadAllBytes(file);
-                using (var data = SKData.CreateCopy(bytes))
-                using (var codec = SKCodec.Create(data))
-                    if (bytes.Length == 0 || codec is null)
-                        throw new InvalidOperationException($"Image '{file}' is empty, corrupt or not an image. Remove or replace it.");
-                rows.Add(new ImageRow { Image = bytes, Label = Path.GetFileName(folder), Source = file });
+                rows.Add(new ImageRow { Image = File.ReadAllBytes(file), Label = Path.GetFileName(folder), Source = file });
             }
         }
+        var probe = new ImageFormat { Height = 1, Width = 1, Channels = 1, MaxPixels = maxPixels };
+        ParallelCheck(rows, row => ImageDecoder.Decode(row.Image, probe, row.Source));
         return rows;
+    }
+
+    private static void ParallelCheck(List<ImageRow> rows, Action<ImageRow> check)
+    {
+        try
+        {
+            Parallel.ForEach(rows, check);
+        }
+        catch (AggregateException e)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
     }
 
     /// <summary>Rows from an ImageDataset (IDX, CIFAR), re-encoded as PNG so every input takes the same path.</summary>

@@ -51,7 +51,7 @@ internal static class TrainCommand
         augment.AcceptOnlyFromAmong("light", "full", "none");
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
-            var (train, test, embedded) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100));
+            var (train, test, embedded) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100), parse.GetValue(maxPixels));
             var options = new Sape2ImageClassificationTrainer.Options
             {
                 LabelColumnName = "Label", FeatureColumnName = "Image", Preset = parse.GetValue(preset),
@@ -75,7 +75,7 @@ internal static class TrainCommand
         return command;
     }
 
-    private static (List<ImageRow> Train, List<ImageRow> Test, bool Embedded) LoadInputs(string? data, string[]? idx, string[]? cifar, bool cifar100)
+    private static (List<ImageRow> Train, List<ImageRow> Test, bool Embedded) LoadInputs(string? data, string[]? idx, string[]? cifar, bool cifar100, long maxPixels)
     {
         if (idx is { Length: 2 })
         {
@@ -92,8 +92,8 @@ internal static class TrainCommand
         bool embedded = data is null;
         string root = data ?? ImageRows.EmbeddedData() ?? throw new DirectoryNotFoundException("The embedded sample data (Samples/data/fashion-mnist-mini) was not found; run from the repository or pass --data.");
         if (Directory.Exists(Path.Combine(root, "train")) && Directory.Exists(Path.Combine(root, "test")))
-            return (ImageRows.FromFolder(Path.Combine(root, "train")), ImageRows.FromFolder(Path.Combine(root, "test")), embedded);
-        var (first, second) = ImageRows.Split(ImageRows.FromFolder(root), every: 5);
+            return (ImageRows.FromFolder(Path.Combine(root, "train"), maxPixels), ImageRows.FromFolder(Path.Combine(root, "test"), maxPixels), embedded);
+        var (first, second) = ImageRows.Split(ImageRows.FromFolder(root, maxPixels), every: 5);
         return (first, second, embedded);
     }
 
