@@ -27,37 +27,18 @@ internal static class ImageRows
         return null;
     }
 
-    /// <summary>Every image of a class-per-folder tree, each decoded once before training starts so that a bad file is named.</summary>
+    /// <summary>
+    /// Every image of a class-per-folder tree. The library's <see cref="ImageFolder"/> checks the folder rules and
+    /// decodes every image once (to 1×1, cheaply), so a bad file is named before training starts.
+    /// </summary>
     public static List<ImageRow> FromFolder(string root, long maxPixels = 64L * 1024 * 1024)
     {
-        if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Folder '{root}' does not exist. Pass a folder with one sub-folder of images per class.");
-        var classes = Directory.GetDirectories(root).Order(StringComparer.Ordinal).ToArray();
-        if (classes.Length == 0) throw new InvalidOperationException($"Folder '{root}' has no class sub-folders. Put each class's images in a sub-folder named after the class.");
-        var rows = new List<ImageRow>();
-        foreach (var folder in classes)
-        {
-            var files = Directory.GetFiles(folder).Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToArray();
-            if (files.Length == 0) throw new InvalidOperationException($"Class folder '{folder}' holds no images (.png, .jpg, .jpeg, .bmp, .gif, .webp). Add images or remove the folder.");
-            foreach (var file in files)
-            {
-                rows.Add(new ImageRow { Image = File.ReadAllBytes(file), Label = Path.GetFileName(folder), Source = file });
-            }
-        }
         var probe = new ImageFormat { Height = 1, Width = 1, Channels = 1, MaxPixels = maxPixels };
-        ParallelCheck(rows, row => ImageDecoder.Decode(row.Image, probe, row.Source));
-        return rows;
-    }
-
-    private static void ParallelCheck(List<ImageRow> rows, Action<ImageRow> check)
-    {
-        try
+        var dataset = ImageFolder.Load(root, probe).Dataset;
+        return Enumerable.Range(0, dataset.Count).Select(i => new ImageRow
         {
-            Parallel.ForEach(rows, check);
-        }
-        catch (AggregateException e)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-        }
+            Image = File.ReadAllBytes(dataset.Sources[i]), Label = dataset.ClassNames[dataset.Labels[i]], Source = dataset.Sources[i],
+        }).ToList();
     }
 
     /// <summary>Rows from an ImageDataset (IDX, CIFAR), re-encoded as PNG so every input takes the same path.</summary>
