@@ -225,10 +225,4 @@ public sealed class TrainingEngineTests
         for (int i = 0; i < 5; i++) classifier.PredictProbabilities(new byte[300 * 64], 300, batchSize: 64);
         Assert.AreEqual(beforePredicting, Live(), "Predictions leave tensors behind.");
     }
-
-    /// <summary>IProgress that reports on the training thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
-    }
 }

@@ -147,9 +147,4 @@ internal static class TrainCommand
         ((IDisposable)model).Dispose();
         return 0;
     }
-
-    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
-    }
 }
