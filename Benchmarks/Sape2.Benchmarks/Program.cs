@@ -19,7 +19,20 @@ switch (mode)
 {
     case "learn":
         var kinds = Arg("kinds", "None,Absolute,Sape2").Split(',').Select(Enum.Parse<PositionEncodingKind>);
-        LearnBenchmark.Run(Path.Combine(repo, "Samples", "data", "fashion-mnist-mini"), int.Parse(Arg("epochs", "10")), double.Parse(Arg("lr", "2e-3")), kinds, int.Parse(Arg("batch", "64")), int.Parse(Arg("patch", "7")));
+        var setup = new LearnBenchmark.Setup(int.Parse(Arg("epochs", "10")), double.Parse(Arg("lr", "2e-3")), int.Parse(Arg("batch", "64")), int.Parse(Arg("patch", "7")))
+        {
+            Preset = Enum.Parse<VitPreset>(Arg("preset", "Micro")), Tokenizer = Enum.Parse<TokenizerKind>(Arg("tokenizer", "Patch")),
+            Pooling = Enum.Parse<PoolingKind>(Arg("pooling", "ClassToken")), Initialization = Enum.Parse<WeightInitialization>(Arg("init", "TruncatedNormal")),
+            EmbedDim = int.Parse(Arg("dim", "0")), Depth = int.Parse(Arg("depth", "0")), Heads = int.Parse(Arg("heads", "0")),
+            Padding = int.Parse(Arg("pad", "2")), Flip = args.Contains("--flip"), WeightDecay = double.Parse(Arg("wd", "0.05")),
+            LabelSmoothing = double.Parse(Arg("smoothing", "0")), Warmup = double.Parse(Arg("warmup", "1")), MixProbability = double.Parse(Arg("mix", "0")),
+            Clip = double.Parse(Arg("clip", "1")),
+        };
+        LearnBenchmark.Run(Path.Combine(repo, "Samples", "data", "fashion-mnist-mini"), setup, kinds);
+        break;
+    case "small-data":
+        SmallDataBenchmark.Run(Arg("data", Path.Combine(repo, "Samples", "data", "fashion-mnist-mini")), Arg("trainers", "sape2,lightgbm,sdca").Split(','),
+            int.Parse(Arg("pixels", "28")), report);
         break;
     case "pipeline":
         report.WriteLine("| what | rate |");
@@ -43,7 +56,7 @@ switch (mode)
     case "gpu":
         return GpuBenchmark.Run(report);
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks learn|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N]");
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR --trainers sape2,lightgbm,sdca --pixels N]");
         return mode == "help" ? 0 : 2;
 }
 return 0;

@@ -184,6 +184,78 @@ public sealed class Sape2ImageClassificationTests
         model.Dispose();
     }
 
+    [TestMethod]
+    public void DefaultCallChoosesFromTheDataLogsWhyAndExplicitOptionsWin()
+    {
+        var ml = new MLContext(seed: 1);
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info) log.Enqueue(e.RawMessage); };
+        string trainFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "train");
+        var data = Preprocessed(ml, FashionRows("train", 12), trainFolder);
+        // Only the column names, plus two explicit options (a short run for the test): those must win.
+        var options = new Sape2ImageClassificationTrainer.Options { LabelColumnName = "Label", FeatureColumnName = "Image", Epochs = 2, Device = "cpu" };
+        using var model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options).Fit(data);
+        var c = model.Architecture;
+        Assert.AreEqual((28, 28, 1), (c.ImageHeight, c.ImageWidth, c.InChannels), "size and channels from the grayscale 28×28 images");
+        Assert.AreEqual((TokenizerKind.Convolutional, 4, PoolingKind.SequencePooling, WeightInitialization.PyTorchDefault), (c.Tokenizer, c.PatchSize, c.Pooling, c.Initialization));
+        Assert.AreEqual(2, model.TrainingHistory.Count, "Epochs = 2 was set and must win over the automatic choice.");
+        foreach (var option in new[] { "ImageSize = 28", "Channels = 1", "Tokenizer = Convolutional", "PatchSize = 4", "Pooling = SequencePooling", "Initialization = PyTorchDefault", "Preset = Micro", "BatchSize = 15", "LearningRate = 0.003", "Augmentation = crop" })
+            Assert.IsTrue(log.Any(m => m.StartsWith($"SaPE² trainer: {option}") && m.Contains("(automatic: ")), $"The log does not explain the automatic {option}:\n{string.Join("\n", log)}");
+        Assert.IsFalse(log.Any(m => m.StartsWith("SaPE² trainer: Epochs =")), "Epochs was set by the user; it must not be reported as automatic.");
+
+        string zip = Path.Combine(folder, "auto.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        using var loaded = (Sape2ImageClassificationTransformer)new MLContext().Model.Load(zip, out _);
+        Assert.AreEqual(c, loaded.Architecture, "Tokenizer, pooling and initialisation are saved in model.zip and restored.");
+        var expected = model.Transform(data).GetColumn<float[]>("Score").Take(5).ToList();
+        var actual = loaded.Transform(data).GetColumn<float[]>("Score").Take(5).ToList();
+        for (int i = 0; i < expected.Count; i++) CollectionAssert.AreEqual(expected[i], actual[i], $"scores of row {i} after a round trip");
+    }
+
+    [TestMethod]
+    public void NewOptionsAreValidatedNamingThem()
+    {
+        var ml = new MLContext();
+        Sape2ImageClassificationTrainer.Options With(Action<Sape2ImageClassificationTrainer.Options> set) { var o = Quick(); set(o); return o; }
+        foreach (var (options, name) in new (Sape2ImageClassificationTrainer.Options, string)[]
+        {
+            (With(o => o.TrainingTimeInSeconds = double.NaN), "TrainingTimeInSeconds"),
+            (With(o => o.TrainingTimeInSeconds = -5), "TrainingTimeInSeconds"),
+            (With(o => { o.Tokenizer = TokenizerKind.Convolutional; o.PatchSize = 7; }), "PatchSize"),
+            (With(o => o.Tokenizer = (TokenizerKind)5), "Tokenizer"),
+            (With(o => o.Pooling = (PoolingKind)5), "Pooling"),
+            (With(o => o.Initialization = (WeightInitialization)5), "Initialization"),
+            (With(o => o.ImageSize = 0), "ImageSize"),
+            (With(o => o.Channels = 2), "Channels"),
+        })
+        {
+            var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(options));
+            Assert.AreEqual(name, error.ParamName, error.Message);
+        }
+    }
+
+    [TestMethod]
+    public void ModelFilesFromBeforeTheSmallDataOptionsStillLoad()
+    {
+        // TestData/model-b7d47da.zip was saved by the library at commit b7d47da (patch tokenizer, CLS token, no
+        // Tokenizer/Initialization fields in its metadata) with TestData/model-b7d47da.Program.cs.txt, which also
+        // wrote the scores it gave for three images.
+        string data = Path.Combine(RepositoryPaths.Root, "Microsoft.ML.SaPE2.Tests", "TestData");
+        var ml = new MLContext();
+        var model = ml.Model.Load(Path.Combine(data, "model-b7d47da.zip"), out _);
+        using var owner = (IDisposable)model;
+        var sape2 = ((IEnumerable<ITransformer>)model).OfType<Sape2ImageClassificationTransformer>().Single();
+        Assert.AreEqual((TokenizerKind.Patch, PoolingKind.ClassToken, WeightInitialization.TruncatedNormal), (sape2.Architecture.Tokenizer, sape2.Architecture.Pooling, sape2.Architecture.Initialization));
+        var images = File.ReadAllLines(Path.Combine(data, "model-b7d47da.images.txt"));
+        var rows = images.Select(i => new ImagePathRow { ImagePath = Path.Combine(RepositoryPaths.FashionMnistMini, i), Label = Path.GetFileName(Path.GetDirectoryName(i))! });
+        var scores = model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").ToList();
+        var expected = File.ReadAllLines(Path.Combine(data, "model-b7d47da.scores.txt"))
+            .Select(l => l.Split(' ').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray()).ToList();
+        for (int i = 0; i < expected.Count; i++)
+            for (int k = 0; k < expected[i].Length; k++)
+                Assert.AreEqual(expected[i][k], scores[i][k], 1e-5f, $"image {images[i]}, class {k}");
+    }
+
     public sealed class NumberRow
     {
         public string ImagePath { get; set; } = "";

@@ -38,6 +38,25 @@ public sealed class TrainingEngineTests
     };
 
     [TestMethod]
+    public void TimeLimitShrinksTheScheduleAndKeepsTheBestModel()
+    {
+        var progress = new List<TrainingProgress>();
+        var options = Quick(epochs: 100_000) with { TimeLimit = TimeSpan.FromSeconds(3) };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, seed: 1), Tiny8, options, new SynchronousProgress(progress.Add));
+        using var classifier = result.Classifier;
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(60), $"A 3 s limit took {clock.Elapsed.TotalSeconds:F0} s.");
+        Assert.IsTrue(result.ShortenedByTimeLimit, "The run must say the time limit shortened it.");
+        Assert.IsTrue(result.PlannedEpochs < 100_000 && result.PlannedEpochs >= classifier.History.Count - 1, $"planned {result.PlannedEpochs}, ran {classifier.History.Count}");
+        Assert.IsTrue(classifier.History.Count >= 1, "At least one (possibly partial) epoch is validated.");
+        var epochEnds = progress.Where(p => p.EpochCompleted).ToList();
+        Assert.IsTrue(epochEnds.Count >= 2 && epochEnds[^1].Epochs < epochEnds[0].Epochs, "Progress reports the shrunk epoch count.");
+        Assert.IsTrue(epochEnds[^1].LearningRate < 0.5 * options.LearningRate, $"The schedule anneals before the limit (last rate {epochEnds[^1].LearningRate:G3}).");
+        Assert.AreEqual(classifier.History.Max(h => h.ValidationAccuracy), result.BestValidationAccuracy, "The best epoch's weights are returned.");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => (Quick(1) with { TimeLimit = TimeSpan.Zero }).Validate());
+    }
+
+    [TestMethod]
     public void ScheduleWarmsUpThenDecaysByCosine()
     {
         var schedule = new LearningRateSchedule(Peak: 1.0, Minimum: 0.1, WarmupSteps: 4, TotalSteps: 14);

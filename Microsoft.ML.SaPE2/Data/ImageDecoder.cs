@@ -30,6 +30,25 @@ public static class ImageDecoder
         return FromRgba(bitmap, format);
     }
 
+    /// <summary>The stored size and colour of <paramref name="encoded"/>, from its header; <paramref name="source"/> names it in errors.</summary>
+    public static ImageShape Probe(ReadOnlySpan<byte> encoded, string source)
+    {
+        if (encoded.IsEmpty)
+            throw new InvalidOperationException($"Image '{source}' is empty (0 bytes).");
+        using var data = SKData.CreateCopy(encoded);
+        using var codec = SKCodec.Create(data)
+            ?? throw new InvalidOperationException($"Image '{source}' is not a PNG, JPEG, BMP, GIF or WebP image, or it is corrupt.");
+        return new ImageShape(codec.Info.Width, codec.Info.Height, codec.Info.ColorType == SKColorType.Gray8);
+    }
+
+    /// <summary>The shape of decoded RGBA pixels: grayscale when every pixel has R = G = B.</summary>
+    public static ImageShape Probe(ReadOnlySpan<byte> rgba, int width, int height)
+    {
+        bool gray = true;
+        for (int i = 0; i + 2 < rgba.Length && gray; i += 4) gray = rgba[i] == rgba[i + 1] && rgba[i + 1] == rgba[i + 2];
+        return new ImageShape(width, height, gray);
+    }
+
     /// <summary>Converts decoded RGBA pixels (<paramref name="width"/> × <paramref name="height"/>, row-major) to <paramref name="format"/>.</summary>
     public static byte[] FromRgba(ReadOnlySpan<byte> rgba, int width, int height, ImageFormat format, string source)
     {

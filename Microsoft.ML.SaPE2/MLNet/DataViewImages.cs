@@ -8,6 +8,19 @@ internal static class DataViewImages
 {
     private const int Chunk = 512;
 
+    /// <summary>The headers of the first <see cref="ImageSurvey.SampleSize"/> images of <paramref name="imageColumn"/>.</summary>
+    public static ImageSurvey Survey(IDataView data, string imageColumn, string what)
+    {
+        var image = data.Schema[imageColumn];
+        using var cursor = data.GetRowCursor(new[] { image });
+        var readImage = ImageColumn.Reader(cursor, image);
+        var shapes = new List<ImageShape>();
+        while (shapes.Count < ImageSurvey.SampleSize && cursor.MoveNext())
+            shapes.Add(readImage().Probe($"row {shapes.Count} of column '{imageColumn}' ({what})"));
+        if (shapes.Count == 0) throw new InvalidOperationException($"The {what} has no rows.");
+        return ImageSurvey.Of(shapes);
+    }
+
     public static ImageDataset Read(IDataView data, string imageColumn, string labelColumn, ImageFormat format, IReadOnlyList<string> classNames, string what)
     {
         var image = data.Schema[imageColumn];

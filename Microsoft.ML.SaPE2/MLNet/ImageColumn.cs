@@ -20,6 +20,11 @@ internal readonly record struct RawImage(byte[] Data, int Width, int Height, Ima
     public byte[] ToModelPixels(ImageFormat format, string source) => Kind == ImageColumnKind.EncodedBytes
         ? ImageDecoder.Decode(Data, format, source)
         : ImageDecoder.FromRgba(Data, Width, Height, format, source);
+
+    /// <summary>The stored size and colour, without decoding the pixels of an encoded image.</summary>
+    public ImageShape Probe(string source) => Kind == ImageColumnKind.EncodedBytes
+        ? ImageDecoder.Probe(Data, source)
+        : ImageDecoder.Probe(Data, Width, Height);
 }
 
 /// <summary>Schema checks and readers for the trainer's image column (bytes or <see cref="MLImage"/>).</summary>

@@ -17,21 +17,13 @@ public sealed partial class Sape2ImageClassificationTrainer
         public const string ScoreColumnName = "Score";
         /// <summary>Predicted label column.</summary>
         public const string PredictedLabelColumnName = "PredictedLabel";
-        /// <summary>Image side in pixels.</summary>
-        public const int ImageSize = 32;
-        /// <summary>Patch side in pixels.</summary>
-        public const int PatchSize = 4;
-        /// <summary>Color channels.</summary>
-        public const int Channels = 3;
-        /// <summary>Epochs.</summary>
-        public const int Epochs = 50;
-        /// <summary>Batch size.</summary>
-        public const int BatchSize = 128;
-        /// <summary>Peak learning rate.</summary>
-        public const double LearningRate = 1e-3;
     }
 
-    /// <summary>Every option of the SaPE² image-classification trainer. Defaults: <see cref="Defaults"/> and <see cref="TrainingOptions"/>.</summary>
+    /// <summary>
+    /// Every option of the SaPE² image-classification trainer. Options left null (or 0 where noted) are chosen by
+    /// <see cref="AutoRecipe"/> from the device, the images and their number, and logged through <c>MLContext.Log</c>;
+    /// a value you set always wins. Docs/small-data.md lists each rule.
+    /// </summary>
     public sealed class Options
     {
         /// <summary>The label column: a key type (use <c>MapValueToKey</c>). Default "Label".</summary>
@@ -45,18 +37,28 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>Data scored after every epoch to pick the best weights and for early stopping; null: train without validation.</summary>
         public IDataView? ValidationSet;
 
-        /// <summary>Model size. Default <see cref="VitPreset.Tiny"/>; <see cref="VitPreset.Micro"/> trains in minutes on a laptop CPU.</summary>
-        public VitPreset Preset = VitPreset.Tiny;
-        /// <summary>Images are resized to ImageSize × ImageSize pixels (unless <see cref="ImageHeight"/>/<see cref="ImageWidth"/> are set). Default 32.</summary>
-        public int ImageSize = Defaults.ImageSize;
+        /// <summary>Model size; null: automatic (Micro on a CPU; Tiny on a GPU with 10,000 images or more). The paper's backbone is <see cref="VitPreset.Small"/>.</summary>
+        public VitPreset? Preset;
+        /// <summary>Images are resized to ImageSize × ImageSize pixels (unless <see cref="ImageHeight"/>/<see cref="ImageWidth"/> are set); null: the images' median side, within [16, 32] on a CPU or [16, 64] on a GPU.</summary>
+        public int? ImageSize;
         /// <summary>Input height for non-square models; 0: <see cref="ImageSize"/>.</summary>
         public int ImageHeight;
         /// <summary>Input width for non-square models; 0: <see cref="ImageSize"/>.</summary>
         public int ImageWidth;
-        /// <summary>Patch side; must divide the image size. Default 4 (an 8×8 grid at 32×32, the paper's setting).</summary>
-        public int PatchSize = Defaults.PatchSize;
-        /// <summary>1 (grayscale) or 3 (RGB). Default 3.</summary>
-        public int Channels = Defaults.Channels;
+        /// <summary>
+        /// Pixels per token along each side: the patch side with <see cref="TokenizerKind.Patch"/> (it must divide the image
+        /// size; 4 gives the paper's 8×8 grid at 32×32), the token stride (2, 4, 8, 16 or 32) with
+        /// <see cref="TokenizerKind.Convolutional"/>. Null: the smallest power of two that gives at most 8 tokens a side.
+        /// </summary>
+        public int? PatchSize;
+        /// <summary>1 (grayscale) or 3 (RGB); null: 1 when every surveyed training image is grayscale, else 3.</summary>
+        public int? Channels;
+        /// <summary>How images become tokens; null: <see cref="TokenizerKind.Convolutional"/>. The paper: <see cref="TokenizerKind.Patch"/>.</summary>
+        public TokenizerKind? Tokenizer;
+        /// <summary>How the final tokens become the image's features; null: <see cref="PoolingKind.SequencePooling"/>. The paper: <see cref="PoolingKind.ClassToken"/>.</summary>
+        public PoolingKind? Pooling;
+        /// <summary>Initialisation of the linear layers; null: <see cref="WeightInitialization.PyTorchDefault"/>. The paper: <see cref="WeightInitialization.TruncatedNormal"/>.</summary>
+        public WeightInitialization? Initialization;
         /// <summary>Crop images to the model's aspect ratio before resizing instead of stretching them. Default false.</summary>
         public bool KeepAspectByCenterCrop;
         /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5. <see cref="Data.Normalization.Compute"/> measures a data set's.</summary>
@@ -71,20 +73,28 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>SaPE² K mode (default, the paper's best) or Q mode.</summary>
         public Sape2Mode Sape2Mode = Sape2Mode.Key;
 
-        /// <summary>Passes over the training data. Default 50.</summary>
-        public int Epochs = Defaults.Epochs;
-        /// <summary>Images per step. Default 128.</summary>
-        public int BatchSize = Defaults.BatchSize;
-        /// <summary>Peak AdamW learning rate after warm-up. Default 1e-3.</summary>
-        public double LearningRate = Defaults.LearningRate;
+        /// <summary>Passes over the training data; null: about 60,000 image passes on a CPU (20 epochs of 3,000 images) or 2,000,000 on a GPU, within [5, 100] or [5, 300].</summary>
+        public int? Epochs;
+        /// <summary>
+        /// Wall-clock budget of <c>Fit</c> in seconds, image decoding included; null: none. The schedule shrinks to the
+        /// epochs that fit and the best weights so far are returned when it ends.
+        /// </summary>
+        public double? TrainingTimeInSeconds;
+        /// <summary>Images per step; null: 64 on a CPU, 128 on a GPU, or an eighth of the images when fewer.</summary>
+        public int? BatchSize;
+        /// <summary>Peak AdamW learning rate after warm-up; null: 3e-3 (the DeiT recipe's 1e-3 suits long runs).</summary>
+        public double? LearningRate;
         /// <summary>AdamW weight decay on weight matrices. Default 0.05.</summary>
         public double WeightDecay = new TrainingOptions().WeightDecay;
-        /// <summary>Epochs of linear warm-up. Default 5 (at most half the run).</summary>
-        public double WarmupEpochs = new TrainingOptions().WarmupEpochs;
-        /// <summary>Label smoothing within [0, 1). Default 0.1.</summary>
-        public double LabelSmoothing = new TrainingOptions().LabelSmoothing;
-        /// <summary>Training augmentation; <see cref="AugmentationOptions.None"/> turns it off. Default: crop, flip, RandAugment, Mixup/CutMix.</summary>
-        public AugmentationOptions Augmentation = new();
+        /// <summary>Epochs of linear warm-up (at most half the run); null: 1.</summary>
+        public double? WarmupEpochs;
+        /// <summary>Label smoothing within [0, 1); null: 0.</summary>
+        public double? LabelSmoothing;
+        /// <summary>
+        /// Training augmentation; <see cref="AugmentationOptions.None"/> turns it off and <c>new AugmentationOptions()</c> is
+        /// DeiT's (RandAugment, Mixup/CutMix). Null: random crop with about side/14 pixels of padding and horizontal flip.
+        /// </summary>
+        public AugmentationOptions? Augmentation;
         /// <summary>Weight EMA decay (e.g. 0.999); 0: off. Default 0.</summary>
         public double EmaDecay;
         /// <summary>Gradient clipping norm; 0: off. Default 1.</summary>

@@ -52,41 +52,64 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     {
         foreach (var (value, name) in new[] { (o.LabelColumnName, nameof(o.LabelColumnName)), (o.FeatureColumnName, nameof(o.FeatureColumnName)), (o.ScoreColumnName, nameof(o.ScoreColumnName)), (o.PredictedLabelColumnName, nameof(o.PredictedLabelColumnName)) })
             if (string.IsNullOrWhiteSpace(value)) throw new ArgumentOutOfRangeException(name, "Must name a column; got an empty name.");
-        if (o.ImageSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.ImageSize), $"Must be positive; got {o.ImageSize}.");
+        if (o.ImageSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.ImageSize), $"Must be positive, or null for automatic; got {o.ImageSize}.");
         if (o.ImageHeight < 0 || o.ImageWidth < 0) throw new ArgumentOutOfRangeException(nameof(o.ImageHeight), $"Must be 0 (use ImageSize) or positive; got {o.ImageHeight}×{o.ImageWidth}.");
-        if (o.PatchSize <= 0 || Format(o).Height % o.PatchSize != 0 || Format(o).Width % o.PatchSize != 0)
-            throw new ArgumentOutOfRangeException(nameof(o.PatchSize), $"Must divide the image size ({Format(o).Height}×{Format(o).Width}); got {o.PatchSize}.");
-        if (o.Channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(o.Channels), $"Must be 1 (grayscale) or 3 (RGB); got {o.Channels}.");
+        if (o.Channels is { } channels && channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(o.Channels), $"Must be 1 (grayscale) or 3 (RGB), or null for automatic; got {channels}.");
+        if (o.PatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.PatchSize), $"Must be positive, or null for automatic; got {o.PatchSize}.");
         if (o.MaxPixels <= 0) throw new ArgumentOutOfRangeException(nameof(o.MaxPixels), $"Must be positive; got {o.MaxPixels}.");
+        if (o.TrainingTimeInSeconds is { } seconds && !(seconds > 0 && double.IsFinite(seconds)))
+            throw new ArgumentOutOfRangeException(nameof(o.TrainingTimeInSeconds), $"Must be a positive number of seconds, or null for no limit; got {seconds}.");
         if (o.EarlyStoppingPatience > 0 && o.ValidationSet is null)
             throw new ArgumentOutOfRangeException(nameof(o.EarlyStoppingPatience), $"Early stopping (patience {o.EarlyStoppingPatience}) needs a ValidationSet.");
-        Architecture(o, numClasses: 2).Validate();
-        Training(o, seed: 0).Validate();
-        o.Normalization?.Validate(o.Channels);
+        // What can be checked before the data is seen: the options as set, with placeholders for the automatic ones.
+        var format = Format(o, provisional: (32, 3));
+        var recipe = AutoRecipe.Choose(1000, format.Height, format.Width, format.Channels, cuda: false);
+        Architecture(o, format, recipe, numClasses: 2).Validate();
+        Training(o, recipe, seed: 0, timeLimit: null).Validate();
+        if (o.Channels is { } known) o.Normalization?.Validate(known);
     }
 
-    internal static ImageFormat Format(Options o) => new()
+    /// <summary>The input format: the options, with <paramref name="provisional"/> size and channels where they are automatic.</summary>
+    internal static ImageFormat Format(Options o, (int Size, int Channels) provisional) => new()
     {
-        Height = o.ImageHeight > 0 ? o.ImageHeight : o.ImageSize,
-        Width = o.ImageWidth > 0 ? o.ImageWidth : o.ImageSize,
-        Channels = o.Channels, KeepAspectByCenterCrop = o.KeepAspectByCenterCrop, MaxPixels = o.MaxPixels,
+        Height = o.ImageHeight > 0 ? o.ImageHeight : o.ImageSize ?? provisional.Size,
+        Width = o.ImageWidth > 0 ? o.ImageWidth : o.ImageSize ?? provisional.Size,
+        Channels = o.Channels ?? provisional.Channels, KeepAspectByCenterCrop = o.KeepAspectByCenterCrop, MaxPixels = o.MaxPixels,
     };
 
-    private static VitConfig Architecture(Options o, int numClasses)
-    {
-        var format = Format(o);
-        return VitConfig.FromPreset(o.Preset, format.Height, o.PatchSize, o.Channels, numClasses) with
+    private static VitConfig Architecture(Options o, ImageFormat format, AutoRecipe.Recipe recipe, int numClasses) =>
+        VitConfig.FromPreset(o.Preset ?? recipe.Preset, format.Height, o.PatchSize ?? recipe.PatchSize, format.Channels, numClasses) with
         {
             ImageWidth = format.Width, PositionEncoding = o.PositionEncoding, AbsolutePosition = o.AbsolutePosition, Sape2Mode = o.Sape2Mode,
+            Tokenizer = o.Tokenizer ?? recipe.Tokenizer, Pooling = o.Pooling ?? recipe.Pooling, Initialization = o.Initialization ?? recipe.Initialization,
         };
-    }
 
-    private static TrainingOptions Training(Options o, int seed) => new()
+    private static TrainingOptions Training(Options o, AutoRecipe.Recipe recipe, int seed, TimeSpan? timeLimit) => new()
     {
-        Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, WarmupEpochs = o.WarmupEpochs,
-        LabelSmoothing = o.LabelSmoothing, Augmentation = o.Augmentation, EmaDecay = o.EmaDecay, GradientClipNorm = o.GradientClipNorm,
+        Epochs = o.Epochs ?? recipe.Epochs, BatchSize = o.BatchSize ?? recipe.BatchSize, LearningRate = o.LearningRate ?? recipe.LearningRate,
+        WeightDecay = o.WeightDecay, WarmupEpochs = o.WarmupEpochs ?? recipe.WarmupEpochs, LabelSmoothing = o.LabelSmoothing ?? recipe.LabelSmoothing,
+        Augmentation = o.Augmentation ?? recipe.Augmentation, EmaDecay = o.EmaDecay, GradientClipNorm = o.GradientClipNorm,
         EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Threads = o.Threads, Seed = seed, CheckpointDirectory = o.CheckpointDirectory,
-        Normalization = o.Normalization,
+        Normalization = o.Normalization, TimeLimit = timeLimit,
+    };
+
+    /// <summary>Whether the user set the option a <see cref="RecipeChoice"/> would fill.</summary>
+    private static bool IsSet(Options o, string option) => option switch
+    {
+        "ImageSize" => o.ImageSize.HasValue || (o.ImageHeight > 0 && o.ImageWidth > 0),
+        "Channels" => o.Channels.HasValue,
+        "Tokenizer" => o.Tokenizer.HasValue,
+        "PatchSize" => o.PatchSize.HasValue,
+        "Pooling" => o.Pooling.HasValue,
+        "Initialization" => o.Initialization.HasValue,
+        "Preset" => o.Preset.HasValue,
+        "Epochs" => o.Epochs.HasValue,
+        "BatchSize" => o.BatchSize.HasValue,
+        "LearningRate" => o.LearningRate.HasValue,
+        "WarmupEpochs" => o.WarmupEpochs.HasValue,
+        "LabelSmoothing" => o.LabelSmoothing.HasValue,
+        "Augmentation" => o.Augmentation is not null,
+        _ => throw new ArgumentOutOfRangeException(nameof(option), $"No option {option}."),
     };
 
     /// <summary>Checks the input columns and describes the output columns.</summary>
@@ -109,12 +132,23 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     public Sape2ImageClassificationTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         GetOutputSchema(SchemaShape.Create(input.Schema));
         var labelColumn = input.Schema[options.LabelColumnName];
         var classNames = LabelKeys.ClassNames(labelColumn);
-        var format = Format(options);
         using var ch = host.Start("Training");
+        bool cuda = TrainingDevice.Resolve(options.Device).type == TorchSharp.DeviceType.CUDA;
 
+        var choices = new List<RecipeChoice>();
+        var format = Format(options, provisional: (32, 3));
+        if (!IsSet(options, "ImageSize") || !IsSet(options, "Channels"))
+        {
+            var survey = DataViewImages.Survey(input, options.FeatureColumnName, "training data");
+            var (size, channels, formatChoices) = AutoRecipe.ChooseFormat(survey, cuda);
+            format = Format(options, provisional: (size, channels));
+            choices.AddRange(formatChoices);
+        }
+        options.Normalization?.Validate(format.Channels);
         var train = DataViewImages.Read(input, options.FeatureColumnName, options.LabelColumnName, format, classNames, "training data");
         ImageDataset? validation = null;
         if (options.ValidationSet is { } validationSet)
@@ -122,13 +156,28 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             GetOutputSchema(SchemaShape.Create(validationSet.Schema));
             validation = DataViewImages.Read(validationSet, options.FeatureColumnName, options.LabelColumnName, format, classNames, "validation set");
         }
-        ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, {options.Preset} {options.PositionEncoding}.");
+        var recipe = AutoRecipe.Choose(train.Count, format.Height, format.Width, format.Channels, cuda);
+        choices.AddRange(recipe.Choices);
+        var architecture = Architecture(options, format, recipe, classNames.Count);
+        ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, {format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
+        foreach (var choice in choices.Where(c => !IsSet(options, c.Option)))
+            ch.Info($"SaPE² trainer: {choice.Option} = {choice.Value} (automatic: {choice.Rule}).");
+        ch.Info($"SaPE² trainer: model {architecture.PositionEncoding}{(architecture.AbsolutePosition ? "+APE" : "")}, {architecture.Tokenizer} tokenizer, {architecture.GridHeight}×{architecture.GridWidth} tokens, dim {architecture.EmbedDim}, depth {architecture.Depth}, heads {architecture.NumHeads}, {architecture.Pooling}.");
 
+        TimeSpan? timeLimit = null;
+        if (options.TrainingTimeInSeconds is { } seconds)
+        {
+            timeLimit = TimeSpan.FromSeconds(Math.Max(seconds - clock.Elapsed.TotalSeconds, 0.001));   // decoding counts against the budget
+            if (clock.Elapsed.TotalSeconds >= seconds)
+                ch.Warning($"Reading the images took {clock.Elapsed.TotalSeconds:F1} s of the {seconds} s TrainingTimeInSeconds; training takes one step.");
+        }
         int seed = options.Seed ?? host.Rand.Next();
         var progress = new ProgressRelay(ch, options.Progress, options.MetricsCallback);
-        var result = VisionTransformerTrainer.Fit(train, validation, Architecture(options, classNames.Count), Training(options, seed), progress, options.CancellationToken);
+        var result = VisionTransformerTrainer.Fit(train, validation, architecture, Training(options, recipe, seed, timeLimit), progress, options.CancellationToken);
         if (result.Cancelled) ch.Warning("Training was cancelled; the best model so far is returned.");
-        ch.Info($"SaPE² trainer: done after {result.Classifier.History.Count} epoch(s); best epoch {result.BestEpoch}, validation accuracy {result.BestValidationAccuracy?.ToString("P2") ?? "n/a"}.");
+        if (result.ShortenedByTimeLimit)
+            ch.Info($"SaPE² trainer: TrainingTimeInSeconds = {options.TrainingTimeInSeconds} s shortened the run to {result.Classifier.History.Count} of {options.Epochs ?? recipe.Epochs} epoch(s).");
+        ch.Info($"SaPE² trainer: done after {result.Classifier.History.Count} epoch(s) in {clock.Elapsed.TotalSeconds:F1} s; best epoch {result.BestEpoch}, validation accuracy {result.BestValidationAccuracy?.ToString("P2") ?? "n/a"}.");
         return new Sape2ImageClassificationTransformer(host, result.Classifier, options.FeatureColumnName, labelColumn, options.ScoreColumnName, options.PredictedLabelColumnName);
     }
 

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.SaPE2.Modeling;
 
 /// <summary>Cuts the image into non-overlapping P×P patches and projects each to a token (one strided convolution).</summary>
-public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
+public sealed class PatchEmbedding : Tokenizer
 {
     private readonly Conv2d projection;
     private readonly int patchSize;
@@ -20,8 +20,8 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>The patch grid of an input of <paramref name="height"/> × <paramref name="width"/> pixels.</summary>
-    public PatchGrid GridFor(long height, long width)
+    /// <inheritdoc />
+    public override PatchGrid GridFor(long height, long width)
     {
         if (height % patchSize != 0 || width % patchSize != 0 || height == 0 || width == 0)
             throw new ArgumentException($"Input size {height}×{width} must be a positive multiple of the patch size {patchSize}.");
@@ -31,8 +31,7 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
     /// <summary>(B, C, H, W) images to (B, N, dim) tokens, row-major over the patch grid.</summary>
     public override Tensor forward(Tensor images)
     {
-        if (images.dim() != 4 || images.shape[1] != inChannels)
-            throw new ArgumentException($"Expected images (batch, {inChannels}, height, width); got shape [{string.Join(", ", images.shape)}].", nameof(images));
+        CheckImages(images, inChannels);
         GridFor(images.shape[2], images.shape[3]);
         using var scope = NewDisposeScope();
         var tokens = projection.forward(images)      // (B, dim, H/P, W/P)

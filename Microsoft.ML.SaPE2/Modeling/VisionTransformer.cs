@@ -7,13 +7,15 @@ namespace Microsoft.ML.SaPE2.Modeling;
 
 /// <summary>
 /// A vision transformer (ViT/DeiT layout) whose position encoding is chosen by
-/// <see cref="VitConfig.PositionEncoding"/>: patch embedding, CLS token, token position encoding, pre-norm blocks,
-/// final norm and a linear head. Images of any size that the patch size divides run through the same weights.
+/// <see cref="VitConfig.PositionEncoding"/>: tokenizer (patch embedding or convolutional stem), CLS token, token
+/// position encoding, pre-norm blocks, final norm, pooling and a linear head. Images of any size the tokenizer
+/// accepts run through the same weights.
 /// </summary>
 public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
 {
-    private readonly PatchEmbedding patchEmbedding;
+    private readonly Tokenizer patchEmbedding;   // any tokenizer; timm's name (patch_embed), and the weights' names in model files
     private readonly Parameter? classToken;   // (1, 1, C) when Pooling is ClassToken
+    private readonly SequencePooling? sequencePooling;
     private readonly TokenPositionEncoding tokenPosition;
     private readonly Dropout tokenDropout;
     private readonly ModuleList<EncoderBlock> blocks;
@@ -28,9 +30,11 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
     {
         config.Validate();
         Config = config;
-        patchEmbedding = new PatchEmbedding(config.InChannels, config.EmbedDim, config.PatchSize);
+        patchEmbedding = Tokenizer.Create(config);
         if (config.Pooling == PoolingKind.ClassToken)
             classToken = nn.Parameter(zeros(1, 1, config.EmbedDim));
+        if (config.Pooling == PoolingKind.SequencePooling)
+            sequencePooling = new SequencePooling(config.EmbedDim);
         tokenPosition = PositionEncodingFactory.CreateTokenEncoding(config);
         tokenDropout = nn.Dropout(config.Dropout);
         blocks = new ModuleList<EncoderBlock>();
@@ -39,7 +43,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
         norm = nn.LayerNorm(config.EmbedDim, eps: 1e-6);
         head = nn.Linear(config.EmbedDim, config.NumClasses);
         RegisterComponents();
-        if (initialize) InitializeWeights();
+        if (initialize && config.Initialization == WeightInitialization.TruncatedNormal) InitializeWeights();
     }
 
     /// <summary>The configuration the model was built from.</summary>
@@ -96,22 +100,31 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         grid = GridOf(images);
-        var tokens = patchEmbedding.forward(images);                        // (B, N, C)
+        var tokens = patchEmbedding.forward(images);                             // (B, N, C)
         if (classToken is not null)                                         // ViT: CLS first, then the patches
             tokens = cat(new[] { classToken.expand(tokens.shape[0], -1, -1), tokens }, 1);   // (B, 1 + N, C)
         tokens = tokenPosition.Encode(tokens, grid, Config.PrefixTokens);
         return tokenDropout.forward(tokens).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Final tokens (B, P + N, C) to logits (B, classes): the CLS token's state, or the mean of the patches.</summary>
+    /// <summary>Final tokens (B, P + N, C) to logits (B, classes): the CLS token's state, or the (weighted) mean of the patches.</summary>
     public Tensor ForwardHead(Tensor features)
     {
         using var scope = NewDisposeScope();
-        var pooled = classToken is not null ? features.select(1, 0) : features.mean(new long[] { 1 });   // (B, C)
+        var pooled = Config.Pooling switch                                  // (B, C)
+        {
+            PoolingKind.ClassToken => features.select(1, 0),
+            PoolingKind.SequencePooling => sequencePooling!.forward(features),
+            _ => features.mean(new long[] { 1 }),
+        };
         return head.forward(pooled).MoveToOuterDisposeScope();
     }
 
-    /// <summary>timm's ViT initialisation: linear weights truncated-normal std 0.02 with zero bias; CLS token std 1e-6.</summary>
+    /// <summary>
+    /// timm's ViT initialisation: linear weights truncated-normal std 0.02 with zero bias; CLS token std 1e-6. Without
+    /// it (<see cref="WeightInitialization.PyTorchDefault"/>) the layers keep TorchSharp's PyTorch-default initialisation
+    /// and the CLS token starts at zero; position tables are truncated-normal 0.02 either way.
+    /// </summary>
     private void InitializeWeights()
     {
         using var noGrad = no_grad();

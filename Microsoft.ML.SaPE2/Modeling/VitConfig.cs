@@ -18,6 +18,17 @@ public enum PoolingKind
     ClassToken,
     /// <summary>No CLS token; the patch tokens' final states are averaged.</summary>
     GlobalAverage,
+    /// <summary>No CLS token; a learned softmax weighting of the final tokens (CCT's sequence pooling).</summary>
+    SequencePooling,
+}
+
+/// <summary>How the weight matrices of the linear layers start.</summary>
+public enum WeightInitialization
+{
+    /// <summary>timm's ViT scheme: truncated normal, std 0.02, zero biases (tuned for long ImageNet runs; the paper's).</summary>
+    TruncatedNormal,
+    /// <summary>PyTorch's <c>nn.Linear</c> default (Kaiming-uniform, a = √5): learns much faster in short runs on small data.</summary>
+    PyTorchDefault,
 }
 
 /// <summary>
@@ -53,8 +64,12 @@ public sealed record VitConfig
     /// <summary>Stochastic depth of the last block; earlier blocks get linearly less (DeiT: 0.1).</summary>
     public double DropPathRate { get; init; } = 0.1;
 
-    /// <summary>CLS token (the paper) or global average pooling.</summary>
+    /// <summary>CLS token (the paper), global average pooling or sequence pooling.</summary>
     public PoolingKind Pooling { get; init; } = PoolingKind.ClassToken;
+    /// <summary>Linear patch embedding (the paper) or a convolutional stem; with the stem, <see cref="PatchSize"/> is its token stride.</summary>
+    public TokenizerKind Tokenizer { get; init; } = TokenizerKind.Patch;
+    /// <summary>How the linear layers are initialised (timm's truncated normal, the paper's, or PyTorch's default).</summary>
+    public WeightInitialization Initialization { get; init; } = WeightInitialization.TruncatedNormal;
 
     /// <summary>The position encoding under study.</summary>
     public PositionEncodingKind PositionEncoding { get; init; } = PositionEncodingKind.Sape2;
@@ -76,9 +91,9 @@ public sealed record VitConfig
     public int Sape2TableSize { get; init; } = 0;
 
     /// <summary>Patch rows of the training grid.</summary>
-    public int GridHeight => ImageHeight / PatchSize;
+    public int GridHeight => TokensAlong(ImageHeight);
     /// <summary>Patch columns of the training grid.</summary>
-    public int GridWidth => ImageWidth / PatchSize;
+    public int GridWidth => TokensAlong(ImageWidth);
     /// <summary>Width of one attention head.</summary>
     public int HeadDim => EmbedDim / NumHeads;
     /// <summary>1 with a CLS token, 0 with global average pooling.</summary>
@@ -111,7 +126,9 @@ public sealed record VitConfig
             throw new ArgumentOutOfRangeException(nameof(InChannels), $"Must be 1 (grayscale) or 3 (RGB); got {InChannels}.");
         if (NumClasses < 2)
             throw new ArgumentOutOfRangeException(nameof(NumClasses), $"Must be at least 2; got {NumClasses}.");
-        if (ImageHeight % PatchSize != 0 || ImageWidth % PatchSize != 0)
+        if (Tokenizer == TokenizerKind.Convolutional)
+            ConvolutionalTokenizer.StagesFor(PatchSize);
+        else if (ImageHeight % PatchSize != 0 || ImageWidth % PatchSize != 0)
             throw new ArgumentOutOfRangeException(nameof(PatchSize), $"Must divide the image size ({ImageHeight}×{ImageWidth}); got {PatchSize}.");
         if (EmbedDim % NumHeads != 0)
             throw new ArgumentOutOfRangeException(nameof(NumHeads), $"Must divide EmbedDim ({EmbedDim}); got {NumHeads}.");
@@ -123,12 +140,23 @@ public sealed record VitConfig
         if (MlpRatio <= 0)
             throw new ArgumentOutOfRangeException(nameof(MlpRatio), $"Must be positive; got {MlpRatio}.");
         Probability(Dropout, nameof(Dropout)); Probability(AttentionDropout, nameof(AttentionDropout)); Probability(DropPathRate, nameof(DropPathRate));
+        if (!Enum.IsDefined(Tokenizer)) throw new ArgumentOutOfRangeException(nameof(Tokenizer), $"Unknown tokenizer {Tokenizer}.");
+        if (!Enum.IsDefined(Pooling)) throw new ArgumentOutOfRangeException(nameof(Pooling), $"Unknown pooling {Pooling}.");
+        if (!Enum.IsDefined(Initialization)) throw new ArgumentOutOfRangeException(nameof(Initialization), $"Unknown initialisation {Initialization}.");
         if (Sape2GateScale < 0)
             throw new ArgumentOutOfRangeException(nameof(Sape2GateScale), $"Must be positive, or 0 for 1/√headDim; got {Sape2GateScale}.");
         if (Sape2BiasSign is not (1.0 or -1.0))
             throw new ArgumentOutOfRangeException(nameof(Sape2BiasSign), $"Must be +1 or -1; got {Sape2BiasSign}.");
         if (Sape2TableSize is < 0 or 1)
             throw new ArgumentOutOfRangeException(nameof(Sape2TableSize), $"Must be at least 2, or 0 for max(H, W) + 1; got {Sape2TableSize}.");
+    }
+
+    // Patch: P pixels a token; convolutional stem: each max-pool stage maps n pixels to ⌈n/2⌉ until the stride is P.
+    private int TokensAlong(int pixels)
+    {
+        if (Tokenizer == TokenizerKind.Patch) return pixels / PatchSize;
+        for (int stride = 1; stride < PatchSize; stride *= 2) pixels = (pixels + 1) / 2;
+        return pixels;
     }
 
     static void Positive(int value, string name)

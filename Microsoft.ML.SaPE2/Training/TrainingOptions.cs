@@ -31,6 +31,11 @@ public sealed record TrainingOptions
     public AugmentationOptions Augmentation { get; init; } = new();
     /// <summary>Pixel normalisation; null: mean 0.5 and std 0.5 per channel (<see cref="Normalization.Default"/>).</summary>
     public Normalization? Normalization { get; init; }
+    /// <summary>
+    /// Wall-clock budget of the run (null: none). The schedule is shrunk after each epoch to the epochs that still
+    /// fit, and a step that starts after the limit is not taken; the best weights so far are returned.
+    /// </summary>
+    public TimeSpan? TimeLimit { get; init; }
     /// <summary>Stop after this many epochs without a better validation accuracy (0: never stop early).</summary>
     public int EarlyStoppingPatience { get; init; }
     /// <summary>"auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".</summary>
@@ -63,6 +68,7 @@ public sealed record TrainingOptions
         if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), $"Must be 0 (off) or positive; got {EarlyStoppingPatience}.");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), $"Must be 0 (one per core) or positive; got {Threads}.");
         if (LoaderWorkers < 0) throw new ArgumentOutOfRangeException(nameof(LoaderWorkers), $"Must be 0 (one per core) or positive; got {LoaderWorkers}.");
+        if (TimeLimit is { } limit && !(limit > TimeSpan.Zero)) throw new ArgumentOutOfRangeException(nameof(TimeLimit), $"Must be positive, or null for none; got {limit}.");
         if (ProgressInterval <= 0) throw new ArgumentOutOfRangeException(nameof(ProgressInterval), $"Must be positive; got {ProgressInterval}.");
         Augmentation.Validate();
         TrainingDevice.Parse(Device);

@@ -8,13 +8,21 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.SaPE2.Training;
 
 /// <summary>The outcome of a fit: the classifier with the best weights, and how the run ended.</summary>
-public sealed record TrainingResult(ImageClassifier Classifier, int BestEpoch, double? BestValidationAccuracy, bool Cancelled, bool StoppedEarly);
+public sealed record TrainingResult(ImageClassifier Classifier, int BestEpoch, double? BestValidationAccuracy, bool Cancelled, bool StoppedEarly)
+{
+    /// <summary>True when <see cref="TrainingOptions.TimeLimit"/> shortened the run (fewer epochs planned, or the last one cut short).</summary>
+    public bool ShortenedByTimeLimit { get; init; }
+    /// <summary>The epochs the run planned at its end: <see cref="TrainingOptions.Epochs"/>, or fewer to fit the time limit.</summary>
+    public int PlannedEpochs { get; init; }
+}
 
 /// <summary>
 /// Trains a <see cref="VisionTransformer"/> on an <see cref="ImageDataset"/>: AdamW with warm-up and cosine decay,
 /// gradient clipping, optional EMA, validation every epoch, best-weights selection, early stopping, atomic
 /// checkpoints and resume. Progress goes to an <see cref="IProgress{T}"/>; a cancellation stops within one step and
-/// still returns the best model so far.
+/// still returns the best model so far. With a <see cref="TrainingOptions.TimeLimit"/> the schedule is shrunk after
+/// each epoch to the epochs that still fit, so the learning rate anneals before the time is up; if an epoch still
+/// overruns, it ends at the limit and is validated as it stands.
 /// </summary>
 public static class VisionTransformerTrainer
 {
@@ -92,6 +100,9 @@ public static class VisionTransformerTrainer
         private CheckpointMetadata state;
         private byte[] bestWeights = Array.Empty<byte>();
         private long stepsThisRun;
+        private int epochsThisRun;
+        private int plannedEpochs;
+        private bool shortened;
 
         public Run(ImageDataset train, ImageDataset? validation, VitConfig config, Normalization normalization, TrainingOptions options,
                    Device device, IProgress<TrainingProgress>? progress, CancellationToken cancellation)
@@ -116,17 +127,22 @@ public static class VisionTransformerTrainer
             });
             int stepsPerEpoch = loader.BatchesPerEpoch;
             if (stepsPerEpoch == 0) throw new InvalidOperationException($"The training set has {train.Count} image(s), too few for a batch of two.");
+            plannedEpochs = options.Epochs;
             var schedule = new LearningRateSchedule(options.LearningRate, options.MinLearningRate,
-                (long)Math.Round(options.WarmupEpochs * stepsPerEpoch), (long)options.Epochs * stepsPerEpoch);
+                (long)Math.Round(options.WarmupEpochs * stepsPerEpoch), (long)plannedEpochs * stepsPerEpoch);
 
-            bool cancelled = false, stoppedEarly = false;
-            for (int epoch = state.EpochsCompleted; epoch < options.Epochs && !cancelled && !stoppedEarly; epoch++)
+            bool cancelled = false, stoppedEarly = false, timeUp = false;
+            for (int epoch = state.EpochsCompleted; epoch < plannedEpochs && !cancelled && !stoppedEarly && !timeUp; epoch++)
             {
                 if (cancellation.IsCancellationRequested) { cancelled = true; break; }
                 var totals = TrainEpoch(epoch, model, stepper, ema, loader, schedule, stepsPerEpoch);
                 cancelled = totals.Cancelled;
                 if (cancelled && totals.Steps < stepsPerEpoch) break;   // a partial epoch is neither validated nor checkpointed
+                timeUp = totals.TimeUp;                                   // an epoch cut by the time limit is validated as it stands
+                if (totals.Steps == 0) break;
+                epochsThisRun++;
                 stoppedEarly = FinishEpoch(epoch, totals, model, ema, stepper.Optimizer, stepsPerEpoch);
+                schedule = FitScheduleToTimeLimit(schedule, epoch + 1, stepsPerEpoch);
             }
 
             var final = ema?.Model ?? model;
@@ -135,11 +151,31 @@ public static class VisionTransformerTrainer
             model.eval();
             var classifier = new ImageClassifier(model, train.Format, normalization, train.ClassNames, history.ToArray());
             double? best = state.BestAccuracy >= 0 ? state.BestAccuracy : null;
-            return new TrainingResult(classifier, state.BestEpoch, best, cancelled, stoppedEarly);
+            return new TrainingResult(classifier, state.BestEpoch, best, cancelled, stoppedEarly)
+            {
+                ShortenedByTimeLimit = shortened || timeUp, PlannedEpochs = plannedEpochs,
+            };
+        }
+
+        private bool TimeUp => options.TimeLimit is { } limit && clock.Elapsed >= limit;
+
+        /// <summary>
+        /// With a time limit, plans only the epochs that the mean epoch time so far still fits, and stretches the
+        /// cosine schedule over them, so the learning rate reaches its minimum before the limit.
+        /// </summary>
+        private LearningRateSchedule FitScheduleToTimeLimit(LearningRateSchedule schedule, int epochsDone, int stepsPerEpoch)
+        {
+            if (options.TimeLimit is not { } limit || epochsThisRun == 0) return schedule;
+            double secondsPerEpoch = clock.Elapsed.TotalSeconds / epochsThisRun;
+            int affordable = epochsDone + (int)Math.Floor((limit - clock.Elapsed).TotalSeconds / secondsPerEpoch);
+            if (affordable >= plannedEpochs) return schedule;
+            plannedEpochs = Math.Max(epochsDone, affordable);
+            shortened = true;
+            return schedule with { TotalSteps = Math.Max(schedule.WarmupSteps, (long)plannedEpochs * stepsPerEpoch) };
         }
 
         /// <summary>Sums over one epoch's steps.</summary>
-        private sealed record EpochTotals(double LossSum, long Correct, long Seen, int Steps, double LearningRate, Stopwatch Clock, bool Cancelled);
+        private sealed record EpochTotals(double LossSum, long Correct, long Seen, int Steps, double LearningRate, Stopwatch Clock, bool Cancelled, bool TimeUp = false);
 
         /// <summary>One pass over the training data; stops within one step of a cancellation.</summary>
         private EpochTotals TrainEpoch(int epoch, VisionTransformer model, OptimizationStep stepper, ModelEma? ema, BatchLoader loader, LearningRateSchedule schedule, int stepsPerEpoch)
@@ -169,6 +205,7 @@ public static class VisionTransformerTrainer
                     if (step % options.ProgressInterval == 0 && step < stepsPerEpoch)
                         Report(epoch, step, stepsPerEpoch, lr, lossSum / seen, (double)correct / seen, seen / clock.Elapsed.TotalSeconds, null, epochCompleted: false);
                     if (cancellation.IsCancellationRequested) return new EpochTotals(lossSum, correct, seen, step, lr, clock, Cancelled: true);
+                    if (TimeUp && step < stepsPerEpoch) return new EpochTotals(lossSum, correct, seen, step, lr, clock, Cancelled: false, TimeUp: true);
                 }
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
@@ -250,12 +287,12 @@ public static class VisionTransformerTrainer
                             (double Loss, double Accuracy)? score, bool epochCompleted)
         {
             if (progress is null) return;
-            long remainingSteps = (long)options.Epochs * stepsPerEpoch - ((long)epoch * stepsPerEpoch + step);
+            long remainingSteps = (long)plannedEpochs * stepsPerEpoch - ((long)epoch * stepsPerEpoch + step);
             var elapsed = clock.Elapsed;
             var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / Math.Max(1, stepsThisRun) * Math.Max(0, remainingSteps));
             progress.Report(new TrainingProgress
             {
-                Epoch = epoch + 1, Epochs = options.Epochs, Step = step, StepsPerEpoch = stepsPerEpoch, LearningRate = lr,
+                Epoch = epoch + 1, Epochs = plannedEpochs, Step = step, StepsPerEpoch = stepsPerEpoch, LearningRate = lr,
                 TrainLoss = loss, TrainAccuracy = accuracy, ValidationLoss = score?.Loss, ValidationAccuracy = score?.Accuracy,
                 ImagesPerSecond = imagesPerSecond, Elapsed = elapsed, EstimatedRemaining = remaining, EpochCompleted = epochCompleted,
             });

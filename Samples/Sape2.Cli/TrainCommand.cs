@@ -20,23 +20,27 @@ internal static class TrainCommand
         var cifar = new Option<string[]?>("--cifar") { Description = "CIFAR-10 binary batch files (data_batch_1.bin …)", AllowMultipleArgumentsPerToken = true };
         var cifar100 = new Option<bool>("--cifar100") { Description = "The --cifar files are CIFAR-100 (fine labels)." };
         var output = new Option<string>("--out") { Description = "Folder for model.zip and the pictures.", DefaultValueFactory = _ => "sape2-output" };
-        var preset = new Option<VitPreset>("--preset") { Description = "Model size: Micro, Tiny or Small.", DefaultValueFactory = _ => VitPreset.Micro };
+        var preset = new Option<VitPreset?>("--preset") { Description = "Model size: Micro, Tiny or Small (default: automatic)." };
+        var tokenizer = new Option<TokenizerKind?>("--tokenizer") { Description = "Patch (the paper's linear patches) or Convolutional (default: automatic)." };
+        var pooling = new Option<PoolingKind?>("--pooling") { Description = "ClassToken (the paper), GlobalAverage or SequencePooling (default: automatic)." };
+        var init = new Option<WeightInitialization?>("--init") { Description = "TruncatedNormal (the paper) or PyTorchDefault (default: automatic)." };
+        var time = new Option<double?>("--time") { Description = "Training time budget in seconds; the best model so far is kept when it ends." };
         var encoding = new Option<PositionEncodingKind>("--encoding") { Description = "Position encoding: None, Absolute, Sincos2D, RopeAxial, RopeMixed, Cope, Sape2.", DefaultValueFactory = _ => PositionEncodingKind.Sape2 };
         var noApe = new Option<bool>("--no-ape") { Description = "Do not add the learned absolute embedding to RoPE, CoPE or SaPE²." };
         var mode = new Option<Sape2Mode>("--mode") { Description = "SaPE² mode: Key or Query.", DefaultValueFactory = _ => Sape2Mode.Key };
-        var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels (default 28 for the embedded data, else 32)." };
-        var patch = new Option<int?>("--patch") { Description = "Patch side in pixels (default 7 for the embedded data, else 4)." };
-        var channels = new Option<int?>("--channels") { Description = "1 (grayscale) or 3 (RGB) (default 1 for the embedded data, else 3)." };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 15 };
-        var batch = new Option<int>("--batch") { Description = "Images per step.", DefaultValueFactory = _ => 64 };
-        var lr = new Option<double>("--lr") { Description = "Peak learning rate.", DefaultValueFactory = _ => 2e-3 };
-        var augment = new Option<string>("--augment") { Description = "light (crop and flip), full (DeiT recipe: RandAugment, Mixup/CutMix) or none.", DefaultValueFactory = _ => "light" };
+        var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels (default: the images' median side, at most 32 on a CPU)." };
+        var patch = new Option<int?>("--patch") { Description = "Pixels per token: patch side, or the convolutional tokenizer's stride (default: automatic)." };
+        var channels = new Option<int?>("--channels") { Description = "1 (grayscale) or 3 (RGB) (default: 1 when the images are grayscale)." };
+        var epochs = new Option<int?>("--epochs") { Description = "Passes over the training data (default: automatic, from the number of images)." };
+        var batch = new Option<int?>("--batch") { Description = "Images per step (default: automatic)." };
+        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (default: automatic)." };
+        var augment = new Option<string?>("--augment") { Description = "light (crop and flip), full (DeiT recipe: RandAugment, Mixup/CutMix) or none (default: automatic)." };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0: one per core).", DefaultValueFactory = _ => 0 };
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay on weight matrices.", DefaultValueFactory = _ => 0.05 };
-        var warmup = new Option<double>("--warmup") { Description = "Epochs of linear warm-up.", DefaultValueFactory = _ => 1 };
-        var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing (default 0.1 with --augment full, else 0)." };
+        var warmup = new Option<double?>("--warmup") { Description = "Epochs of linear warm-up (default: automatic)." };
+        var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing (default 0.1 with --augment full, else automatic)." };
         var ema = new Option<double>("--ema") { Description = "Weight EMA decay, e.g. 0.999 (0: off).", DefaultValueFactory = _ => 0 };
         var clip = new Option<double>("--clip") { Description = "Gradient clipping norm (0: off).", DefaultValueFactory = _ => 1.0 };
         var patience = new Option<int>("--patience") { Description = "Early-stopping patience in epochs (0: off).", DefaultValueFactory = _ => 0 };
@@ -45,20 +49,21 @@ internal static class TrainCommand
         var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images with more pixels than this.", DefaultValueFactory = _ => 64L * 1024 * 1024 };
         var command = new Command("train", "Train a model, evaluate it on held-out images, save model.zip and pictures.")
         {
-            data, idx, cifar, cifar100, output, preset, encoding, noApe, mode, imageSize, patch, channels, epochs, batch, lr, augment, device, seed, threads,
+            data, idx, cifar, cifar100, output, preset, tokenizer, pooling, init, time, encoding, noApe, mode, imageSize, patch, channels, epochs, batch, lr, augment, device, seed, threads,
             weightDecay, warmup, smoothing, ema, clip, patience, checkpoints, keepAspect, maxPixels,
         };
         augment.AcceptOnlyFromAmong("light", "full", "none");
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
-            var (train, test, embedded) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100), parse.GetValue(maxPixels));
+            var (train, test, _) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100), parse.GetValue(maxPixels));
             var options = new Sape2ImageClassificationTrainer.Options
             {
-                LabelColumnName = "Label", FeatureColumnName = "Image", Preset = parse.GetValue(preset),
+                LabelColumnName = "Label", FeatureColumnName = "Image", Preset = parse.GetValue(preset), Tokenizer = parse.GetValue(tokenizer),
+                Pooling = parse.GetValue(pooling), Initialization = parse.GetValue(init), TrainingTimeInSeconds = parse.GetValue(time),
                 PositionEncoding = parse.GetValue(encoding), AbsolutePosition = !parse.GetValue(noApe), Sape2Mode = parse.GetValue(mode),
-                ImageSize = parse.GetValue(imageSize) ?? (embedded ? 28 : 32), PatchSize = parse.GetValue(patch) ?? (embedded ? 7 : 4),
-                Channels = parse.GetValue(channels) ?? (embedded ? 1 : 3), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
-                LearningRate = parse.GetValue(lr), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing) ?? (parse.GetValue(augment) == "full" ? 0.1 : 0),
+                ImageSize = parse.GetValue(imageSize), PatchSize = parse.GetValue(patch),
+                Channels = parse.GetValue(channels), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
+                LearningRate = parse.GetValue(lr), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing) ?? (parse.GetValue(augment) == "full" ? 0.1 : null),
                 WeightDecay = parse.GetValue(weightDecay), EmaDecay = parse.GetValue(ema), GradientClipNorm = parse.GetValue(clip),
                 EarlyStoppingPatience = parse.GetValue(patience), CheckpointDirectory = parse.GetValue(checkpoints),
                 KeepAspectByCenterCrop = parse.GetValue(keepAspect), MaxPixels = parse.GetValue(maxPixels),
@@ -66,7 +71,8 @@ internal static class TrainCommand
                 {
                     "none" => AugmentationOptions.None,
                     "full" => new AugmentationOptions(),
-                    _ => AugmentationOptions.None with { RandomCropPadding = 2, HorizontalFlip = !embedded },
+                    "light" => AugmentationOptions.None with { RandomCropPadding = 2, HorizontalFlip = true },
+                    _ => null,
                 },
                 Device = parse.GetValue(device)!, Seed = parse.GetValue(seed), Threads = parse.GetValue(threads),
             };
@@ -106,7 +112,13 @@ internal static class TrainCommand
         var trainView = keys.Transform(ImageRows.ToDataView(ml, fitRows));
         options.ValidationSet = validationRows.Count > 0 ? keys.Transform(ImageRows.ToDataView(ml, validationRows)) : null;
         if (testRows.Count == 0) throw new InvalidOperationException("There are too few images to hold any out for testing; add images (at least 5 per class) or pass a folder with train/ and test/ sub-folders.");
-        AnsiConsole.MarkupLine($"[bold]SaPE² ViT[/] {options.Preset} · {options.PositionEncoding}{(options.AbsolutePosition ? "+APE" : "")} · {options.ImageSize}×{options.ImageSize}×{options.Channels}, patch {options.PatchSize} · {fitRows.Count} training / {validationRows.Count} validation / {testRows.Count} test images · {trainRows.Select(r => r.Label).Distinct().Count()} classes");
+        AnsiConsole.MarkupLine($"[bold]SaPE² ViT[/] {options.PositionEncoding}{(options.AbsolutePosition ? "+APE" : "")} · {fitRows.Count} training / {validationRows.Count} validation / {testRows.Count} test images · {trainRows.Select(r => r.Label).Distinct().Count()} classes");
+        // The trainer logs the configuration it chose (and why) through MLContext.Log; show those lines.
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info && e.RawMessage.StartsWith("SaPE² trainer: ", StringComparison.Ordinal) && !e.RawMessage.Contains(" training images, "))
+                AnsiConsole.MarkupLine($"[grey]{Markup.Escape(e.RawMessage["SaPE² trainer: ".Length..])}[/]");
+        };
 
         ITransformer model = null!;
         AnsiConsole.Progress()

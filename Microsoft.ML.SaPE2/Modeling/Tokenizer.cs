@@ -1,0 +1,42 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Modeling;
+
+/// <summary>How images become the transformer's patch tokens.</summary>
+public enum TokenizerKind
+{
+    /// <summary>ViT's linear patch embedding: one strided P×P convolution (the paper's backbone).</summary>
+    Patch,
+    /// <summary>
+    /// A small convolutional stem (Hassani et al. 2021, "Escaping the Big Data Paradigm with Compact Transformers"):
+    /// log₂P stages of 3×3 convolution → ReLU → 3×3 max-pool with stride 2, so each token sees overlapping
+    /// neighbourhoods. Learns far faster than <see cref="Patch"/> from a few thousand images.
+    /// </summary>
+    Convolutional,
+}
+
+/// <summary>Turns (B, C, H, W) images into (B, N, dim) tokens over a <see cref="PatchGrid"/>, row-major.</summary>
+public abstract class Tokenizer : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Creates the module under <paramref name="name"/>.</summary>
+    protected Tokenizer(string name) : base(name) { }
+
+    /// <summary>The token grid of an input of <paramref name="height"/> × <paramref name="width"/> pixels; throws when it has none.</summary>
+    public abstract PatchGrid GridFor(long height, long width);
+
+    /// <summary>The tokenizer <paramref name="config"/> asks for.</summary>
+    public static Tokenizer Create(VitConfig config) => config.Tokenizer switch
+    {
+        TokenizerKind.Patch => new PatchEmbedding(config.InChannels, config.EmbedDim, config.PatchSize),
+        TokenizerKind.Convolutional => new ConvolutionalTokenizer(config.InChannels, config.EmbedDim, config.PatchSize),
+        _ => throw new ArgumentOutOfRangeException(nameof(config), $"Unknown tokenizer {config.Tokenizer}."),
+    };
+
+    /// <summary>Throws naming the shape when <paramref name="images"/> is not (B, <paramref name="channels"/>, H, W).</summary>
+    protected static void CheckImages(Tensor images, int channels)
+    {
+        if (images.dim() != 4 || images.shape[1] != channels)
+            throw new ArgumentException($"Expected images (batch, {channels}, height, width); got shape [{string.Join(", ", images.shape)}].", nameof(images));
+    }
+}

@@ -1,0 +1,84 @@
+using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Modeling;
+
+namespace Microsoft.ML.SaPE2.Training;
+
+/// <summary>One automatic choice: the option it fills, the value and the rule behind it (logged, and listed in Docs/small-data.md).</summary>
+public sealed record RecipeChoice(string Option, string Value, string Rule);
+
+/// <summary>
+/// The defaults the trainer picks when an option is left unset, from the device, the images' size and the number of
+/// training images. Each rule is measured on the embedded Fashion-MNIST subset on a 2-core CPU (Docs/small-data.md);
+/// the aim is the best held-out accuracy a user gets in a few minutes of CPU time, not the paper's 400-epoch recipe,
+/// which stays reachable by setting the options (<see cref="VitPreset"/>, <see cref="TokenizerKind.Patch"/>,
+/// <see cref="PoolingKind.ClassToken"/>, <see cref="WeightInitialization.TruncatedNormal"/>, DeiT augmentation).
+/// </summary>
+public static class AutoRecipe
+{
+    /// <summary>The largest automatic image side on a CPU: beyond it a step costs more than small data repays.</summary>
+    public const int CpuMaxImageSide = 32;
+    /// <summary>The largest automatic image side on a GPU.</summary>
+    public const int GpuMaxImageSide = 64;
+    /// <summary>The smallest automatic image side.</summary>
+    public const int MinImageSide = 16;
+    /// <summary>The automatic token grid has at most this many tokens a side (7×7 for 28-pixel images).</summary>
+    public const int MaxGridSide = 8;
+    /// <summary>Image passes a CPU run aims at: about 3 minutes of Micro training on 2 cores (Docs/small-data.md).</summary>
+    public const int CpuImagePasses = 60_000;
+    /// <summary>Image passes a GPU run aims at.</summary>
+    public const int GpuImagePasses = 2_000_000;
+
+    /// <summary>Image side and channels, from a survey of the stored images.</summary>
+    public static (int ImageSize, int Channels, IReadOnlyList<RecipeChoice> Choices) ChooseFormat(ImageSurvey survey, bool cuda)
+    {
+        int cap = cuda ? GpuMaxImageSide : CpuMaxImageSide;
+        int side = Math.Clamp(survey.MedianSide, MinImageSide, cap);
+        int channels = survey.Grayscale ? 1 : 3;
+        return (side, channels, new[]
+        {
+            new RecipeChoice("ImageSize", $"{side}", $"the median stored side of {survey.Images} surveyed images ({survey.MedianWidth}×{survey.MedianHeight}), kept within [{MinImageSide}, {cap}] on {(cuda ? "a GPU" : "a CPU")}"),
+            new RecipeChoice("Channels", $"{channels}", survey.Grayscale ? "every surveyed image is grayscale" : "the surveyed images have colour"),
+        });
+    }
+
+    /// <summary>Architecture and training recipe for <paramref name="trainingImages"/> images of the chosen size.</summary>
+    public static Recipe Choose(int trainingImages, int imageHeight, int imageWidth, int channels, bool cuda)
+    {
+        int side = Math.Max(imageHeight, imageWidth);
+        int stride = 2;
+        while ((side + stride - 1) / stride > MaxGridSide && stride < 32) stride *= 2;
+        var preset = cuda && trainingImages >= 10_000 ? VitPreset.Tiny : VitPreset.Micro;
+        int batch = Math.Clamp(trainingImages / 8, 8, cuda ? 128 : 64);
+        int passes = cuda ? GpuImagePasses : CpuImagePasses;
+        int epochs = Math.Clamp((int)Math.Round((double)passes / trainingImages), 5, cuda ? 300 : 100);
+        int padding = Math.Max(1, (int)Math.Round(side / 14.0));
+        var augmentation = AugmentationOptions.None with { RandomCropPadding = padding, HorizontalFlip = true };
+        var choices = new List<RecipeChoice>
+        {
+            new("Tokenizer", $"{TokenizerKind.Convolutional}", "a convolutional stem learns far faster than linear patches from a few thousand images (CCT; measured)"),
+            new("PatchSize", $"{stride}", $"the smallest power-of-two token stride that gives at most {MaxGridSide} tokens a side ({(imageHeight + stride - 1) / stride}×{(imageWidth + stride - 1) / stride})"),
+            new("Pooling", $"{PoolingKind.SequencePooling}", "sequence pooling trains every token and every layer's SaPE² tables (a CLS head leaves the last layer's without gradient)"),
+            new("Initialization", $"{WeightInitialization.PyTorchDefault}", "PyTorch's default initialisation learns faster in short runs than timm's truncated normal (measured)"),
+            new("Preset", $"{preset}", cuda ? (preset == VitPreset.Tiny ? "a GPU and at least 10,000 images" : "fewer than 10,000 images: a small model overfits less") : "a CPU: Micro trains in minutes"),
+            new("Epochs", $"{epochs}", $"about {passes:N0} image passes on {(cuda ? "a GPU" : "a CPU")} ({trainingImages:N0} images), within [5, {(cuda ? 300 : 100)}]"),
+            new("BatchSize", $"{batch}", $"{(cuda ? 128 : 64)}, or an eighth of the images when fewer"),
+            new("LearningRate", "0.003", "a high rate suits small models and short runs (measured)"),
+            new("WarmupEpochs", "1", "one epoch: longer warm-up wastes a short run"),
+            new("LabelSmoothing", "0", "no smoothing: short runs underfit rather than overfit"),
+            new("Augmentation", $"crop (padding {padding}) and flip", "light augmentation: RandAugment and Mixup/CutMix only pay off over hundreds of epochs"),
+        };
+        return new Recipe(stride, preset, epochs, batch, 3e-3, 1, 0, augmentation, choices);
+    }
+
+    /// <summary>The values <see cref="Choose"/> picked, with the reasons in <see cref="Choices"/>.</summary>
+    public sealed record Recipe(int PatchSize, VitPreset Preset, int Epochs, int BatchSize, double LearningRate, double WarmupEpochs,
+                                double LabelSmoothing, AugmentationOptions Augmentation, IReadOnlyList<RecipeChoice> Choices)
+    {
+        /// <summary>Tokenizer of the recipe.</summary>
+        public TokenizerKind Tokenizer => TokenizerKind.Convolutional;
+        /// <summary>Pooling of the recipe.</summary>
+        public PoolingKind Pooling => PoolingKind.SequencePooling;
+        /// <summary>Initialisation of the recipe.</summary>
+        public WeightInitialization Initialization => WeightInitialization.PyTorchDefault;
+    }
+}
