@@ -13,8 +13,9 @@ var console = Console.Out;
 using var file = string.IsNullOrEmpty(outDir) ? null : new StreamWriter(Path.Combine(Directory.CreateDirectory(outDir).FullName, $"{mode}.md"));
 TextWriter report = file is null ? console : new TeeWriter(console, file);
 
-if (mode != "model-file-load") report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
-torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
+if (mode is not ("model-file-load" or "small-data-one")) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
+if (mode is not ("small-data" or "small-data-one"))   // those never load libtorch beside LightGBM; the trainer sets its threads
+    torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
 switch (mode)
 {
     case "learn":
@@ -31,9 +32,16 @@ switch (mode)
         LearnBenchmark.Run(Path.Combine(repo, "Samples", "data", "fashion-mnist-mini"), setup, kinds);
         break;
     case "small-data":
-        SmallDataBenchmark.Run(Arg("data", Path.Combine(repo, "Samples", "data", "fashion-mnist-mini")), Arg("trainers", "sape2,lightgbm,sdca").Split(','),
-            int.Parse(Arg("pixels", "28")), report);
+        int photos = int.Parse(Arg("synthetic-photos", "0"));
+        string smallData = photos > 0
+            ? SyntheticPhotos.Write(Directory.CreateTempSubdirectory("sape2-photos-").FullName, photos)
+            : Arg("data", Path.Combine(repo, "Samples", "data", "fashion-mnist-mini"));
+        SmallDataBenchmark.Run(smallData, Arg("trainers", "sape2,lightgbm,sdca").Split(','), int.Parse(Arg("pixels", "28")), report);
+        if (photos > 0) Directory.Delete(smallData, recursive: true);
         break;
+    case "small-data-one":
+        SmallDataBenchmark.RunOne(args[1], args[2], int.Parse(args[3]));
+        return 0;
     case "pipeline":
         report.WriteLine("| what | rate |");
         report.WriteLine("|---|---|");
@@ -56,7 +64,7 @@ switch (mode)
     case "gpu":
         return GpuBenchmark.Run(report);
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR --trainers sape2,lightgbm,sdca --pixels N]");
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] [--trainers sape2,lightgbm,sdca --pixels N]");
         return mode == "help" ? 0 : 2;
 }
 return 0;

@@ -19,44 +19,63 @@ internal static class SmallDataBenchmark
         public string Label { get; set; } = "";
     }
 
+    /// <summary>
+    /// Runs each trainer in a child process of its own (so each memory figure is that trainer's, and the native
+    /// libraries of libtorch and LightGBM, both OpenMP, never share a process) and prints one Markdown row each.
+    /// </summary>
     public static void Run(string dataRoot, IReadOnlyCollection<string> trainers, int pixelSide, TextWriter report)
     {
         string trainFolder = Path.Combine(dataRoot, "train"), testFolder = Path.Combine(dataRoot, "test");
-        var ml = new MLContext(seed: 1);
-        var train = ml.Data.LoadFromEnumerable(Rows(trainFolder));
-        var test = ml.Data.LoadFromEnumerable(Rows(testFolder));
-        report.WriteLine($"Data: `{Path.GetFileName(dataRoot)}`, {train.GetRowCount()} training / {test.GetRowCount()} test images; every trainer with default settings.");
+        report.WriteLine($"Data: `{Path.GetFileName(dataRoot)}`, {Rows(trainFolder).Count} training / {Rows(testFolder).Count} test images; every trainer with default settings, each in its own process.");
         report.WriteLine();
-        report.WriteLine("| trainer | held-out accuracy | macro accuracy | log-loss | `Fit` time |");
-        report.WriteLine("|---|---|---|---|---|");
+        report.WriteLine("| trainer | held-out accuracy | macro accuracy | log-loss | `Fit` time | peak memory of its process |");
+        report.WriteLine("|---|---|---|---|---|---|");
         report.Flush();
         foreach (string name in trainers)
         {
-            IEstimator<ITransformer> pipeline = name switch
+            var start = new ProcessStartInfo("dotnet")
             {
-                "sape2" => ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadRawImageBytes("Image", null, "ImagePath"))
-                    .Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(labelColumnName: "Label", featureColumnName: "Image")),
-                "lightgbm" => Pixels(ml, pixelSide).Append(ml.MulticlassClassification.Trainers.LightGbm()),
-                "sdca" => Pixels(ml, pixelSide).Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy()),
-                _ => throw new ArgumentException($"Unknown trainer '{name}': use sape2, lightgbm or sdca."),
+                ArgumentList = { typeof(SmallDataBenchmark).Assembly.Location, "small-data-one", name, dataRoot, pixelSide.ToString() },
+                RedirectStandardOutput = true,
             };
-            var clock = Stopwatch.StartNew();
-            var model = pipeline.Fit(train);
-            double seconds = clock.Elapsed.TotalSeconds;
-            var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
-            string title = name switch
-            {
-                "sape2" => "SaPE² (`Sape2ImageClassification(\"Label\", \"Image\")`)",
-                "lightgbm" => $"ML.NET LightGbm on {pixelSide}×{pixelSide} pixels",
-                _ => $"ML.NET SdcaMaximumEntropy on {pixelSide}×{pixelSide} pixels",
-            };
-            report.WriteLine($"| {title} | {metrics.MicroAccuracy:P1} | {metrics.MacroAccuracy:P1} | {metrics.LogLoss:F3} | {seconds:F0} s |");
+            using var child = Process.Start(start)!;
+            string row = child.StandardOutput.ReadToEnd().Split('\n').LastOrDefault(l => l.StartsWith("| ")) ?? "";
+            child.WaitForExit();
+            report.WriteLine(child.ExitCode == 0 && row.Length > 0 ? row : $"| {name} | failed (exit code {child.ExitCode}) | | | | |");
             report.Flush();
-            (model as IDisposable)?.Dispose();
         }
     }
 
-    private static IEnumerable<ImageRow> Rows(string folder) =>
+    /// <summary>The child process: fits one trainer, scores test/, prints its row.</summary>
+    public static void RunOne(string name, string dataRoot, int pixelSide)
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "train")));
+        var test = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "test")));
+        IEstimator<ITransformer> pipeline = name switch
+        {
+            "sape2" => ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadRawImageBytes("Image", null, "ImagePath"))
+                .Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(labelColumnName: "Label", featureColumnName: "Image")),
+            "lightgbm" => Pixels(ml, pixelSide).Append(ml.MulticlassClassification.Trainers.LightGbm()),
+            "sdca" => Pixels(ml, pixelSide).Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy()),
+            _ => throw new ArgumentException($"Unknown trainer '{name}': use sape2, lightgbm or sdca."),
+        };
+        var clock = Stopwatch.StartNew();
+        var model = pipeline.Fit(train);
+        double seconds = clock.Elapsed.TotalSeconds;
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
+        string title = name switch
+        {
+            "sape2" => "SaPE² (`Sape2ImageClassification(\"Label\", \"Image\")`)",
+            "lightgbm" => $"ML.NET LightGbm on {pixelSide}×{pixelSide} pixels",
+            _ => $"ML.NET SdcaMaximumEntropy on {pixelSide}×{pixelSide} pixels",
+        };
+        using var process = Process.GetCurrentProcess();
+        Console.WriteLine($"| {title} | {metrics.MicroAccuracy:P1} | {metrics.MacroAccuracy:P1} | {metrics.LogLoss:F3} | {seconds:F0} s | {process.PeakWorkingSet64 / (1 << 20):N0} MiB |");
+        (model as IDisposable)?.Dispose();
+    }
+
+    private static List<ImageRow> Rows(string folder) =>
         Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal)
             .SelectMany(d => Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal).Select(f => new ImageRow { ImagePath = f, Label = Path.GetFileName(d) }))
             .ToList();

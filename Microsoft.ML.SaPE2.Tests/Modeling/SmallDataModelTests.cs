@@ -82,6 +82,20 @@ public sealed class SmallDataModelTests
     }
 
     [TestMethod]
+    public void OneImageScoresAsInABatch()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(8);
+        using var model = new VisionTransformer(Compact(28, 28));
+        model.eval();
+        using var noGrad = no_grad();
+        var images = randn(3, 1, 28, 28);
+        var batched = model.forward(images);
+        for (int i = 0; i < 3; i++)
+            TensorAssert.AreClose(batched.narrow(0, i, 1), model.forward(images.narrow(0, i, 1)), 1e-5, $"image {i} alone");
+    }
+
+    [TestMethod]
     public void SequencePoolingIsASoftmaxWeightedMean()
     {
         using var scope = NewDisposeScope();

@@ -77,7 +77,8 @@ public sealed class CliTests
     {
         string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "out");
         SyntheticFolder(data, classes: 3, perClass: 10);
-        Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "2", "--image-size", "16", "--patch", "4", "--out", output, "--device", "cpu").ExitCode);
+        // A CLS head (not the automatic sequence pooling) so that the CLS-attention picture is drawn too.
+        Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "2", "--image-size", "16", "--patch", "4", "--pooling", "ClassToken", "--out", output, "--device", "cpu").ExitCode);
         foreach (var file in new[] { "model.zip", "training-curves.png", "confusion-matrix.png", "sape2-bias.png", "cls-attention.png" })
             Assert.IsTrue(File.Exists(Path.Combine(output, file)), $"{file} was not written.");
         string model = Path.Combine(output, "model.zip");

@@ -236,7 +236,9 @@ public sealed class TrainingEngineTests
         long shortRun = Residue(() => VisionTransformerTrainer.Fit(Stripes(32), null, Tiny8, Quick(1)).Classifier);
         long longRun = Residue(() => VisionTransformerTrainer.Fit(Stripes(96), Stripes(16, 1), Tiny8,
             Quick(3) with { CheckpointDirectory = Path.Combine(folder, "leak") }).Classifier);
-        Assert.AreEqual(shortRun, longRun, "Tensors left behind grow with the number of steps, epochs or checkpoints.");
+        // At most equal: a finalizer of a wrapper from before the measurement may run during the long fit and lower
+        // its count by one (seen: 23 vs 22 when other tests ran first); a leak per step or epoch raises it by dozens.
+        Assert.IsTrue(longRun <= shortRun, $"Tensors left behind grow with the number of steps, epochs or checkpoints (short run {shortRun}, long run {longRun}).");
 
         using var classifier = VisionTransformerTrainer.Fit(Stripes(32), null, Tiny8, Quick(1)).Classifier;
         SettleGarbage();

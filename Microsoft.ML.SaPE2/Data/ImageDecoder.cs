@@ -12,11 +12,8 @@ public static class ImageDecoder
     /// <exception cref="InvalidOperationException">The bytes are empty, not a supported image, or over the pixel limit.</exception>
     public static byte[] Decode(ReadOnlySpan<byte> encoded, ImageFormat format, string source)
     {
-        if (encoded.IsEmpty)
-            throw new InvalidOperationException($"Image '{source}' is empty (0 bytes).");
-        using var data = SKData.CreateCopy(encoded);
-        using var codec = SKCodec.Create(data)
-            ?? throw new InvalidOperationException($"Image '{source}' is not a PNG, JPEG, BMP, GIF or WebP image, or it is corrupt.");
+        using var data = CopyOf(encoded, source);
+        using var codec = CodecOf(data, source);
         long pixels = (long)codec.Info.Width * codec.Info.Height;
         if (pixels > format.MaxPixels)
             throw new InvalidOperationException($"Image '{source}' is {codec.Info.Width}×{codec.Info.Height} = {pixels:N0} pixels, over the limit of {format.MaxPixels:N0}. Shrink it or raise MaxPixels.");
@@ -33,11 +30,8 @@ public static class ImageDecoder
     /// <summary>The stored size and colour of <paramref name="encoded"/>, from its header; <paramref name="source"/> names it in errors.</summary>
     public static ImageShape Probe(ReadOnlySpan<byte> encoded, string source)
     {
-        if (encoded.IsEmpty)
-            throw new InvalidOperationException($"Image '{source}' is empty (0 bytes).");
-        using var data = SKData.CreateCopy(encoded);
-        using var codec = SKCodec.Create(data)
-            ?? throw new InvalidOperationException($"Image '{source}' is not a PNG, JPEG, BMP, GIF or WebP image, or it is corrupt.");
+        using var data = CopyOf(encoded, source);
+        using var codec = CodecOf(data, source);
         return new ImageShape(codec.Info.Width, codec.Info.Height, codec.Info.ColorType == SKColorType.Gray8);
     }
 
@@ -83,6 +77,13 @@ public static class ImageDecoder
             return ToChannelsFirst(rgba, format);
         return FromRgba(rgba, width, height, format, source);
     }
+
+    private static SKData CopyOf(ReadOnlySpan<byte> encoded, string source) => encoded.IsEmpty
+        ? throw new InvalidOperationException($"Image '{source}' is empty (0 bytes).")
+        : SKData.CreateCopy(encoded);
+
+    private static SKCodec CodecOf(SKData data, string source) => SKCodec.Create(data)
+        ?? throw new InvalidOperationException($"Image '{source}' is not a PNG, JPEG, BMP, GIF or WebP image, or it is corrupt.");
 
     private static byte[] FromRgba(SKBitmap bitmap, ImageFormat format)
     {

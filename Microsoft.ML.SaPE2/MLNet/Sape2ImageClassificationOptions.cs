@@ -73,7 +73,7 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>SaPE² K mode (default, the paper's best) or Q mode.</summary>
         public Sape2Mode Sape2Mode = Sape2Mode.Key;
 
-        /// <summary>Passes over the training data; null: about 60,000 image passes on a CPU (20 epochs of 3,000 images) or 2,000,000 on a GPU, within [5, 100] or [5, 300].</summary>
+        /// <summary>Passes over the training data; null: about 50,000 image passes on a CPU (17 epochs of 3,000 images) or 2,000,000 on a GPU, within [5, 100] or [5, 300].</summary>
         public int? Epochs;
         /// <summary>
         /// Wall-clock budget of <c>Fit</c> in seconds, image decoding included; null: none. The schedule shrinks to the
@@ -88,7 +88,7 @@ public sealed partial class Sape2ImageClassificationTrainer
         public double WeightDecay = new TrainingOptions().WeightDecay;
         /// <summary>Epochs of linear warm-up (at most half the run); null: 1.</summary>
         public double? WarmupEpochs;
-        /// <summary>Label smoothing within [0, 1); null: 0.</summary>
+        /// <summary>Label smoothing within [0, 1); null: 0.1.</summary>
         public double? LabelSmoothing;
         /// <summary>
         /// Training augmentation; <see cref="AugmentationOptions.None"/> turns it off and <c>new AugmentationOptions()</c> is

@@ -59,6 +59,11 @@ public sealed class ConvolutionalTokenizer : Tokenizer
     {
         CheckImages(images, inChannels);
         using var scope = NewDisposeScope();
+        // libtorch routes a CPU 3×3 convolution of one small image (batch 1, under 20,480 values) to NNPACK, which on
+        // CPUs it does not support fails and prints a warning on every call. Two copies take the oneDNN path instead;
+        // BatchNorm in evaluation mode treats rows independently, so the first row is the same function.
+        if (images.shape[0] == 1 && images.device_type == DeviceType.CPU && !training)
+            return forward(images.expand(2, -1, -1, -1)).narrow(0, 0, 1).MoveToOuterDisposeScope();
         return stem.forward(images)      // (B, dim, ⌈H/2^S⌉, ⌈W/2^S⌉)
             .flatten(2)                   // (B, dim, N)
             .transpose(1, 2)              // (B, N, dim)

@@ -35,13 +35,11 @@ public static class ModelBuilder
             .Append(mlContext.Transforms.LoadRawImageBytes("ImageSource_featurized", null, "ImageSource"))
             .Append(mlContext.Transforms.CopyColumns("Features", "ImageSource_featurized"));
 
-        // Set the training algorithm: a small SaPE² vision transformer, sized for 28×28 grayscale images.
+        // Set the training algorithm: a SaPE² vision transformer. Size, model and recipe are chosen from the images
+        // (see the log); the time budget keeps this sample short, and the best model within it is kept.
         var trainer = mlContext.MulticlassClassification.Trainers.Sape2ImageClassification(new Sape2ImageClassificationTrainer.Options
         {
-            LabelColumnName = "Label", FeatureColumnName = "Features",
-            Preset = VitPreset.Micro, ImageSize = 28, PatchSize = 7, Channels = 1,
-            Epochs = 8, BatchSize = 64, LearningRate = 2e-3, WarmupEpochs = 1,
-            Augmentation = AugmentationOptions.None with { RandomCropPadding = 2 }, LabelSmoothing = 0, Device = "auto",
+            LabelColumnName = "Label", FeatureColumnName = "Features", TrainingTimeInSeconds = 60,
         })
             .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel", "PredictedLabel"));
 

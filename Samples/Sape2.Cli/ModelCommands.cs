@@ -102,8 +102,8 @@ internal static class ModelCommands
             var table = new Table().AddColumns("property", "value");
             table.AddRow("file", Markup.Escape($"{parse.GetValue(model)} ({new FileInfo(parse.GetValue(model)!).Length / 1048576.0:F1} MiB)"));
             table.AddRow("classes", Markup.Escape($"{s.ClassNames.Count}: {string.Join(", ", s.ClassNames)}"));
-            table.AddRow("input", $"{c.ImageHeight}×{c.ImageWidth}×{c.InChannels}, patch {c.PatchSize} ({c.GridHeight}×{c.GridWidth} grid)");
-            table.AddRow("architecture", $"dim {c.EmbedDim}, depth {c.Depth}, heads {c.NumHeads}, {c.Pooling}");
+            table.AddRow("input", $"{c.ImageHeight}×{c.ImageWidth}×{c.InChannels}, {c.Tokenizer} tokenizer, {c.PatchSize} px a token ({c.GridHeight}×{c.GridWidth} grid)");
+            table.AddRow("architecture", $"dim {c.EmbedDim}, depth {c.Depth}, heads {c.NumHeads}, {c.Pooling}, {c.Initialization} initialisation");
             table.AddRow("position encoding", $"{c.PositionEncoding}{(c.AbsolutePosition ? " + APE" : "")}{(c.PositionEncoding == Microsoft.ML.SaPE2.Modeling.PositionEncodingKind.Sape2 ? $", {c.Sape2Mode} mode, M = {c.EffectiveSape2TableSize}" : "")}");
             table.AddRow("columns", Markup.Escape($"{s.FeatureColumnName} → {s.ScoreColumnName}, {s.PredictedLabelColumnName}"));
             if (s.TrainingHistory.Count > 0)

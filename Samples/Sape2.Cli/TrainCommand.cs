@@ -40,7 +40,7 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (0: one per core).", DefaultValueFactory = _ => 0 };
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay on weight matrices.", DefaultValueFactory = _ => 0.05 };
         var warmup = new Option<double?>("--warmup") { Description = "Epochs of linear warm-up (default: automatic)." };
-        var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing (default 0.1 with --augment full, else automatic)." };
+        var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing (default: automatic)." };
         var ema = new Option<double>("--ema") { Description = "Weight EMA decay, e.g. 0.999 (0: off).", DefaultValueFactory = _ => 0 };
         var clip = new Option<double>("--clip") { Description = "Gradient clipping norm (0: off).", DefaultValueFactory = _ => 1.0 };
         var patience = new Option<int>("--patience") { Description = "Early-stopping patience in epochs (0: off).", DefaultValueFactory = _ => 0 };
@@ -63,7 +63,7 @@ internal static class TrainCommand
                 PositionEncoding = parse.GetValue(encoding), AbsolutePosition = !parse.GetValue(noApe), Sape2Mode = parse.GetValue(mode),
                 ImageSize = parse.GetValue(imageSize), PatchSize = parse.GetValue(patch),
                 Channels = parse.GetValue(channels), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
-                LearningRate = parse.GetValue(lr), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing) ?? (parse.GetValue(augment) == "full" ? 0.1 : null),
+                LearningRate = parse.GetValue(lr), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing),
                 WeightDecay = parse.GetValue(weightDecay), EmaDecay = parse.GetValue(ema), GradientClipNorm = parse.GetValue(clip),
                 EarlyStoppingPatience = parse.GetValue(patience), CheckpointDirectory = parse.GetValue(checkpoints),
                 KeepAspectByCenterCrop = parse.GetValue(keepAspect), MaxPixels = parse.GetValue(maxPixels),
