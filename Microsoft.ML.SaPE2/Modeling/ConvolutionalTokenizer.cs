@@ -17,7 +17,10 @@ public sealed class ConvolutionalTokenizer : Tokenizer
     private readonly int stages;
     private readonly int inChannels;
 
-    /// <summary>Creates the stem for <paramref name="inChannels"/>-channel images, <paramref name="embedDim"/>-wide tokens and a power-of-two <paramref name="tokenStride"/>.</summary>
+    /// <summary>
+    /// Creates the stem for <paramref name="inChannels"/>-channel images, <paramref name="embedDim"/>-wide tokens and a
+    /// power-of-two <paramref name="tokenStride"/>.
+    /// </summary>
     public ConvolutionalTokenizer(int inChannels, int embedDim, int tokenStride) : base(nameof(ConvolutionalTokenizer))
     {
         stages = StagesFor(tokenStride);

@@ -37,6 +37,7 @@ public abstract class Tokenizer : nn.Module<Tensor, Tensor>
     protected static void CheckImages(Tensor images, int channels)
     {
         if (images.dim() != 4 || images.shape[1] != channels)
-            throw new ArgumentException($"Expected images (batch, {channels}, height, width); got shape [{string.Join(", ", images.shape)}].", nameof(images));
+            throw new ArgumentException(
+                $"Expected images (batch, {channels}, height, width); got shape [{string.Join(", ", images.shape)}].", nameof(images));
     }
 }

@@ -28,6 +28,13 @@ public static class AutoRecipe
     /// <summary>Image passes a GPU run aims at.</summary>
     public const int GpuImagePasses = 2_000_000;
 
+    /// <summary>Peak learning rate: a high rate suits small models and short runs (measured).</summary>
+    public const double LearningRate = 3e-3;
+    /// <summary>Label smoothing (DeiT's 0.1; about a point better than 0 on the embedded data).</summary>
+    public const double LabelSmoothing = 0.1;
+    /// <summary>Warm-up epochs: longer warm-up wastes a short run.</summary>
+    public const double WarmupEpochs = 1;
+
     /// <summary>Image side and channels, from a survey of the stored images.</summary>
     public static (int ImageSize, int Channels, IReadOnlyList<RecipeChoice> Choices) ChooseFormat(ImageSurvey survey, bool cuda)
     {
@@ -36,7 +43,8 @@ public static class AutoRecipe
         int channels = survey.Grayscale ? 1 : 3;
         return (side, channels, new[]
         {
-            new RecipeChoice("ImageSize", $"{side}", $"the median stored side of {survey.Images} surveyed images ({survey.MedianWidth}×{survey.MedianHeight}), kept within [{MinImageSide}, {cap}] on {(cuda ? "a GPU" : "a CPU")}"),
+            new RecipeChoice("ImageSize", $"{side}", $"the median stored side of {survey.Images} surveyed images " +
+                $"({survey.MedianWidth}×{survey.MedianHeight}), kept within [{MinImageSide}, {cap}] on {(cuda ? "a GPU" : "a CPU")}"),
             new RecipeChoice("Channels", $"{channels}", survey.Grayscale ? "every surveyed image is grayscale" : "the surveyed images have colour"),
         });
     }
@@ -49,29 +57,39 @@ public static class AutoRecipe
         while ((side + stride - 1) / stride > MaxGridSide && stride < 32) stride *= 2;
         var preset = cuda && trainingImages >= 10_000 ? VitPreset.Tiny : VitPreset.Micro;
         int batch = Math.Clamp(trainingImages / 8, 8, cuda ? 128 : 64);
-        int passes = cuda ? GpuImagePasses : CpuImagePasses;
-        int epochs = Math.Clamp((int)Math.Round((double)passes / trainingImages), 5, cuda ? 300 : 100);
+        int passes = cuda ? GpuImagePasses : CpuImagePasses, maxEpochs = cuda ? 300 : 100;
+        int epochs = Math.Clamp((int)Math.Round((double)passes / trainingImages), 5, maxEpochs);
         int padding = Math.Max(1, (int)Math.Round(side / 14.0));
         bool flip = channels == 3;
         var augmentation = AugmentationOptions.None with { RandomCropPadding = padding, HorizontalFlip = flip };
+        string device = cuda ? "a GPU" : "a CPU", grid = $"{(imageHeight + stride - 1) / stride}×{(imageWidth + stride - 1) / stride}";
         var choices = new List<RecipeChoice>
         {
-            new("Tokenizer", $"{TokenizerKind.Convolutional}", "a convolutional stem learns far faster than linear patches from a few thousand images (CCT; measured)"),
-            new("PatchSize", $"{stride}", $"the smallest power-of-two token stride that gives at most {MaxGridSide} tokens a side ({(imageHeight + stride - 1) / stride}×{(imageWidth + stride - 1) / stride})"),
-            new("Pooling", $"{PoolingKind.SequencePooling}", "sequence pooling trains every token and every layer's SaPE² tables (a CLS head leaves the last layer's without gradient)"),
-            new("Initialization", $"{WeightInitialization.PyTorchDefault}", "PyTorch's default initialisation learns faster in short runs than timm's truncated normal (measured)"),
-            new("Preset", $"{preset}", cuda ? (preset == VitPreset.Tiny ? "a GPU and at least 10,000 images" : "fewer than 10,000 images: a small model overfits less") : "a CPU: Micro trains in minutes"),
-            new("Epochs", $"{epochs}", $"about {passes:N0} image passes on {(cuda ? "a GPU" : "a CPU")} ({trainingImages:N0} images), within [5, {(cuda ? 300 : 100)}]"),
+            new("Tokenizer", $"{TokenizerKind.Convolutional}",
+                "a convolutional stem learns far faster than linear patches from a few thousand images (CCT; measured)"),
+            new("PatchSize", $"{stride}", $"the smallest power-of-two token stride that gives at most {MaxGridSide} tokens a side ({grid})"),
+            new("Pooling", $"{PoolingKind.SequencePooling}",
+                "sequence pooling trains every token and every layer's SaPE² tables (a CLS head leaves the last layer's without gradient)"),
+            new("Initialization", $"{WeightInitialization.PyTorchDefault}",
+                "PyTorch's default initialisation learns faster in short runs than timm's truncated normal (measured)"),
+            new("Preset", $"{preset}", !cuda ? "a CPU: Micro trains in minutes"
+                : preset == VitPreset.Tiny ? "a GPU and at least 10,000 images" : "fewer than 10,000 images: a small model overfits less"),
+            new("Epochs", $"{epochs}", $"about {passes:N0} image passes on {device} ({trainingImages:N0} images), within [5, {maxEpochs}]"),
             new("BatchSize", $"{batch}", $"{(cuda ? 128 : 64)}, or an eighth of the images when fewer"),
-            new("LearningRate", "0.003", "a high rate suits small models and short runs (measured)"),
-            new("WarmupEpochs", "1", "one epoch: longer warm-up wastes a short run"),
-            new("LabelSmoothing", "0.1", "0.1, as DeiT: on the embedded Fashion-MNIST subset it added about a point in 12- and 20-epoch runs"),
+            new("LearningRate", Invariant(LearningRate), "a high rate suits small models and short runs (measured)"),
+            new("WarmupEpochs", Invariant(WarmupEpochs), "one epoch: longer warm-up wastes a short run"),
+            new("LabelSmoothing", Invariant(LabelSmoothing),
+                "as DeiT; on the embedded Fashion-MNIST subset it added about a point in 12- and 20-epoch runs"),
             new("Augmentation", $"crop (padding {padding}){(flip ? " and flip" : "")}",
-                "light augmentation (RandAugment and Mixup/CutMix only pay off over hundreds of epochs); " +
-                (flip ? "mirroring for colour images (photographs)" : "no mirroring for grayscale images (digits and characters are not mirror-symmetric; Fashion-MNIST measured the same without)")),
+                "light augmentation (RandAugment and Mixup/CutMix only pay off over hundreds of epochs); " + (flip
+                    ? "mirroring for colour images (photographs)"
+                    : "no mirroring for grayscale images (digits and characters are not mirror-symmetric; " +
+                      "Fashion-MNIST measured the same without)")),
         };
-        return new Recipe(stride, preset, epochs, batch, 3e-3, 1, 0.1, augmentation, choices);
+        return new Recipe(stride, preset, epochs, batch, LearningRate, WarmupEpochs, LabelSmoothing, augmentation, choices);
     }
+
+    private static string Invariant(double value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The values <see cref="Choose"/> picked, with the reasons in <see cref="Choices"/>.</summary>
     public sealed record Recipe(int PatchSize, VitPreset Preset, int Epochs, int BatchSize, double LearningRate, double WarmupEpochs,
