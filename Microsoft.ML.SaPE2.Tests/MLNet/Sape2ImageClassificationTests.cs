@@ -227,6 +227,14 @@ public sealed class Sape2ImageClassificationTests
             (With(o => o.Initialization = (WeightInitialization)5), "Initialization"),
             (With(o => o.ImageSize = 0), "ImageSize"),
             (With(o => o.Channels = 2), "Channels"),
+            // NaN slipped through range checks written as "x < 0" (issue 15); every floating-point option is checked.
+            (With(o => o.WarmupEpochs = double.NaN), "WarmupEpochs"),
+            (With(o => o.GradientClipNorm = double.NaN), "GradientClipNorm"),
+            (With(o => o.WeightDecay = double.NaN), "WeightDecay"),
+            (With(o => o.LabelSmoothing = double.NaN), "LabelSmoothing"),
+            (With(o => o.EmaDecay = double.NaN), "EmaDecay"),
+            (With(o => o.LearningRate = double.PositiveInfinity), "LearningRate"),
+            (With(o => o.Augmentation = AugmentationOptions.None with { MixupAlpha = double.NaN }), "MixupAlpha"),
         })
         {
             var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(options));

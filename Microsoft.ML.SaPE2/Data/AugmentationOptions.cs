@@ -38,6 +38,8 @@ public sealed record AugmentationOptions
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
+        OptionChecks.Finite((ResizedCropMinScale, nameof(ResizedCropMinScale)), (RandAugmentMagnitude, nameof(RandAugmentMagnitude)),
+            (MixupAlpha, nameof(MixupAlpha)), (CutmixAlpha, nameof(CutmixAlpha)), (MixProbability, nameof(MixProbability)));
         if (RandomCropPadding < 0) throw new ArgumentOutOfRangeException(nameof(RandomCropPadding), $"Must be 0 or more; got {RandomCropPadding}.");
         if (ResizedCropMinScale is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(ResizedCropMinScale), $"Should be within (0, 1]; got {ResizedCropMinScale}.");
         if (RandAugmentOps < 0) throw new ArgumentOutOfRangeException(nameof(RandAugmentOps), $"Must be 0 or more; got {RandAugmentOps}.");

@@ -119,6 +119,8 @@ public sealed record VitConfig
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first setting that cannot build a model.</summary>
     public void Validate()
     {
+        OptionChecks.Finite((MlpRatio, nameof(MlpRatio)), (Dropout, nameof(Dropout)), (AttentionDropout, nameof(AttentionDropout)),
+            (DropPathRate, nameof(DropPathRate)), (Sape2GateScale, nameof(Sape2GateScale)), (Sape2BiasSign, nameof(Sape2BiasSign)));
         Positive(ImageHeight, nameof(ImageHeight)); Positive(ImageWidth, nameof(ImageWidth));
         Positive(PatchSize, nameof(PatchSize)); Positive(EmbedDim, nameof(EmbedDim));
         Positive(Depth, nameof(Depth)); Positive(NumHeads, nameof(NumHeads));

@@ -56,6 +56,8 @@ public sealed record TrainingOptions
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {
+        OptionChecks.Finite((LearningRate, nameof(LearningRate)), (MinLearningRate, nameof(MinLearningRate)), (WarmupEpochs, nameof(WarmupEpochs)),
+            (WeightDecay, nameof(WeightDecay)), (GradientClipNorm, nameof(GradientClipNorm)), (EmaDecay, nameof(EmaDecay)), (LabelSmoothing, nameof(LabelSmoothing)));
         if (Epochs <= 0) throw new ArgumentOutOfRangeException(nameof(Epochs), $"Must be positive; got {Epochs}.");
         if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), $"Must be at least 2; got {BatchSize}.");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), $"Must be positive; got {LearningRate}.");

@@ -22,18 +22,25 @@ internal static class ModelCommands
         {
             using var loaded = LoadedModel.Open(parse.GetValue(model)!);
             var rows = ImageRows.FromFolder(parse.GetValue(data)!);
-            var classes = loaded.Sape2.ClassNames;
-            var unknown = rows.Select(r => r.Label).Distinct().Where(l => !classes.Contains(l)).ToList();
-            if (unknown.Count > 0) throw new InvalidOperationException($"Folder classes [{string.Join(", ", unknown)}] are not among the model's classes [{string.Join(", ", classes)}].");
-            var keyed = rows.Select(r => new KeyedRow { Image = r.Image, Label = (uint)(IndexOf(classes, r.Label) + 1) });
-            var definition = SchemaDefinition.Create(typeof(KeyedRow));
-            definition["Label"].ColumnType = new KeyDataViewType(typeof(uint), classes.Count);
-            var view = loaded.Context.Data.LoadFromEnumerable(keyed, definition);
-            var metrics = loaded.Context.MulticlassClassification.Evaluate(loaded.Model.Transform(view), "Label");
-            Report.Metrics(metrics, classes, $"{rows.Count} images of {parse.GetValue(data)}");
+            Report.Metrics(EvaluateRows(loaded, rows), loaded.Sape2.ClassNames, $"{rows.Count} images of {parse.GetValue(data)}");
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>ML.NET's multiclass metrics of <paramref name="loaded"/> on labelled <paramref name="rows"/>.</summary>
+    internal static MulticlassClassificationMetrics EvaluateRows(LoadedModel loaded, IReadOnlyList<ImageRow> rows)
+    {
+        var classes = loaded.Sape2.ClassNames;
+        var unknown = rows.Select(r => r.Label).Distinct().Where(l => !classes.Contains(l)).ToList();
+        if (unknown.Count > 0) throw new InvalidOperationException($"Folder classes [{string.Join(", ", unknown)}] are not among the model's classes [{string.Join(", ", classes)}].");
+        // LoadFromEnumerable reads a key column's .NET value as the 0-based class index (it stores index + 1, 0 being
+        // "missing"); passing index + 1 shifted every label by one class (issue 15).
+        var keyed = rows.Select(r => new KeyedRow { Image = r.Image, Label = (uint)IndexOf(classes, r.Label) });
+        var definition = SchemaDefinition.Create(typeof(KeyedRow));
+        definition["Label"].ColumnType = new KeyDataViewType(typeof(uint), classes.Count);
+        var view = loaded.Context.Data.LoadFromEnumerable(keyed, definition);
+        return loaded.Context.MulticlassClassification.Evaluate(loaded.Model.Transform(view), "Label");
     }
 
     public static Command Predict(Option<bool> verbose)
@@ -109,7 +116,9 @@ internal static class ModelCommands
             if (s.TrainingHistory.Count > 0)
             {
                 var last = s.TrainingHistory[^1];
-                table.AddRow("training", $"{s.TrainingHistory.Count} epochs; last: train loss {last.TrainLoss:F3}, acc {last.TrainAccuracy:P1}; best validation acc {s.TrainingHistory.Max(h => h.ValidationAccuracy ?? 0):P1}");
+                var validated = s.TrainingHistory.Where(h => h.ValidationAccuracy is not null).ToList();
+                string best = validated.Count > 0 ? validated.Max(h => h.ValidationAccuracy!.Value).ToString("P1") : "n/a (trained without validation)";
+                table.AddRow("training", $"{s.TrainingHistory.Count} epochs; last: train loss {last.TrainLoss:F3}, acc {last.TrainAccuracy:P1}; best validation acc {best}");
             }
             AnsiConsole.Write(table);
             return 0;
@@ -138,7 +147,7 @@ internal static class ModelCommands
     }
 
     /// <summary>A model.zip loaded with a fresh MLContext, with its SaPE² transformer found.</summary>
-    private sealed class LoadedModel : IDisposable
+    internal sealed class LoadedModel : IDisposable
     {
         private LoadedModel(MLContext context, ITransformer model, Sape2ImageClassificationTransformer sape2) => (Context, Model, Sape2) = (context, model, sape2);
 
