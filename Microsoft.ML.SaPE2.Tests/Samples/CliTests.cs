@@ -66,6 +66,20 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void VerboseWorksBeforeAndAfterTheSubcommand()
+    {
+        string missing = Path.Combine(folder, "missing.zip");
+        foreach (var args in new[] { new[] { "--verbose", "info", "--model", missing }, new[] { "info", "--model", missing, "--verbose" } })
+        {
+            var (exitCode, errors) = Run(args);
+            Assert.AreEqual(1, exitCode, $"{string.Join(' ', args)}: {errors}");
+            StringAssert.Contains(errors, "missing.zip");
+            Assert.IsFalse(errors.Contains("run with --verbose"), $"{string.Join(' ', args)} was not taken as verbose: {errors}");
+        }
+        StringAssert.Contains(Run("info", "--model", missing).Errors, "run with --verbose", "without --verbose the hint is shown");
+    }
+
+    [TestMethod]
     public void UsageErrorsExitWithTwo()
     {
         Assert.AreEqual(2, Run("train", "--epochs", "many").ExitCode);

@@ -134,6 +134,8 @@ public sealed class TrainingEngineTests
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => VisionTransformerTrainer.Fit(Stripes(32), null, Tiny8, exploding));
         StringAssert.Contains(e.Message, "diverged");
         StringAssert.Contains(e.Message, "last.ckpt");
+        Assert.IsFalse(e.Message.Contains("enable GradientClipNorm"), $"Clipping is on (1.0); the message must not advise enabling it: {e.Message}");
+        StringAssert.Contains(e.Message, "already on");
         CollectionAssert.AreEqual(good, File.ReadAllBytes(Path.Combine(checkpoints, "last.ckpt")), "The last good checkpoint was overwritten.");
     }
 

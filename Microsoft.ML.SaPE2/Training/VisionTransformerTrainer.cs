@@ -280,7 +280,10 @@ public static class VisionTransformerTrainer
             string kept = options.CheckpointDirectory is null
                 ? "Set CheckpointDirectory to keep the last good epoch on disk."
                 : $"The last good checkpoint is kept in '{Path.Combine(options.CheckpointDirectory, "last.ckpt")}'.";
-            return new InvalidOperationException($"Training diverged: the loss became {loss} at epoch {epoch + 1}, step {step + 1}. Lower the LearningRate or enable GradientClipNorm. {kept}");
+            string advice = options.GradientClipNorm > 0
+                ? $"Lower the LearningRate (gradient clipping at {options.GradientClipNorm} is already on) or check the pixel Normalization."
+                : "Lower the LearningRate or enable GradientClipNorm.";
+            return new InvalidOperationException($"Training diverged: the loss became {loss} at epoch {epoch + 1}, step {step + 1}. {advice} {kept}");
         }
 
         private void Report(int epoch, int step, int stepsPerEpoch, double lr, double loss, double accuracy, double imagesPerSecond,
