@@ -22,5 +22,4 @@ public sealed record ImageSurvey(int Images, int MedianWidth, int MedianHeight, 
         static int Median(IEnumerable<int> values) { var sorted = values.Order().ToArray(); return sorted[sorted.Length / 2]; }
         return new ImageSurvey(shapes.Count, Median(shapes.Select(s => s.Width)), Median(shapes.Select(s => s.Height)), shapes.All(s => s.Grayscale));
     }
-
 }

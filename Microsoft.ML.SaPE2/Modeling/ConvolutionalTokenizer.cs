@@ -14,7 +14,7 @@ namespace Microsoft.ML.SaPE2.Modeling;
 public sealed class ConvolutionalTokenizer : Tokenizer
 {
     private readonly Sequential stem;
-    private readonly int stages;
+    private readonly int tokenStride;
     private readonly int inChannels;
 
     /// <summary>
@@ -23,7 +23,8 @@ public sealed class ConvolutionalTokenizer : Tokenizer
     /// </summary>
     public ConvolutionalTokenizer(int inChannels, int embedDim, int tokenStride) : base(nameof(ConvolutionalTokenizer))
     {
-        stages = StagesFor(tokenStride);
+        int stages = StagesFor(tokenStride);
+        this.tokenStride = tokenStride;
         this.inChannels = inChannels;
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
         int channels = inChannels;
@@ -48,13 +49,17 @@ public sealed class ConvolutionalTokenizer : Tokenizer
             $"The convolutional tokenizer halves the image per stage, so PatchSize must be 2, 4, 8, 16 or 32; got {tokenStride}."),
     };
 
+    /// <summary>
+    /// Tokens along a side of <paramref name="pixels"/>: each max-pool stage (3/2/1) maps n to ⌈n/2⌉, and for a
+    /// power-of-two stride the repeated ⌈n/2⌉ is ⌈n/stride⌉.
+    /// </summary>
+    public static int TokensAlong(int pixels, int tokenStride) => (pixels + tokenStride - 1) / tokenStride;
+
     /// <inheritdoc />
     public override PatchGrid GridFor(long height, long width)
     {
         if (height <= 0 || width <= 0) throw new ArgumentException($"Input size {height}×{width} must be positive.");
-        long h = height, w = width;
-        for (int s = 0; s < stages; s++) { h = (h + 1) / 2; w = (w + 1) / 2; }   // max-pool 3/2/1: n → ⌈n/2⌉
-        return new PatchGrid((int)h, (int)w);
+        return new PatchGrid(TokensAlong((int)height, tokenStride), TokensAlong((int)width, tokenStride));
     }
 
     /// <summary>(B, C, H, W) images to (B, N, dim) tokens, row-major over the token grid.</summary>

@@ -10,7 +10,7 @@ public enum TokenizerKind
     Patch,
     /// <summary>
     /// A small convolutional stem (Hassani et al. 2021, "Escaping the Big Data Paradigm with Compact Transformers"):
-    /// log₂P stages of 3×3 convolution → ReLU → 3×3 max-pool with stride 2, so each token sees overlapping
+    /// log₂P stages of 3×3 convolution → BatchNorm → ReLU → 3×3 max-pool with stride 2, so each token sees overlapping
     /// neighbourhoods. Learns far faster than <see cref="Patch"/> from a few thousand images.
     /// </summary>
     Convolutional,

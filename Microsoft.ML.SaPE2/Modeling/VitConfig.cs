@@ -153,13 +153,8 @@ public sealed record VitConfig
             throw new ArgumentOutOfRangeException(nameof(Sape2TableSize), $"Must be at least 2, or 0 for max(H, W) + 1; got {Sape2TableSize}.");
     }
 
-    // Patch: P pixels a token; convolutional stem: each max-pool stage maps n pixels to ⌈n/2⌉ until the stride is P.
-    private int TokensAlong(int pixels)
-    {
-        if (Tokenizer == TokenizerKind.Patch) return pixels / PatchSize;
-        for (int stride = 1; stride < PatchSize; stride *= 2) pixels = (pixels + 1) / 2;
-        return pixels;
-    }
+    private int TokensAlong(int pixels) =>
+        Tokenizer == TokenizerKind.Patch ? pixels / PatchSize : ConvolutionalTokenizer.TokensAlong(pixels, PatchSize);
 
     static void Positive(int value, string name)
     {

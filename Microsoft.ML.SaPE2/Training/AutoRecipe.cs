@@ -54,7 +54,7 @@ public static class AutoRecipe
     {
         int side = Math.Max(imageHeight, imageWidth);
         int stride = 2;
-        while ((side + stride - 1) / stride > MaxGridSide && stride < 32) stride *= 2;
+        while (ConvolutionalTokenizer.TokensAlong(side, stride) > MaxGridSide && stride < 32) stride *= 2;
         var preset = cuda && trainingImages >= 10_000 ? VitPreset.Tiny : VitPreset.Micro;
         int batch = Math.Clamp(trainingImages / 8, 8, cuda ? 128 : 64);
         int passes = cuda ? GpuImagePasses : CpuImagePasses, maxEpochs = cuda ? 300 : 100;
@@ -62,7 +62,8 @@ public static class AutoRecipe
         int padding = Math.Max(1, (int)Math.Round(side / 14.0));
         bool flip = channels == 3;
         var augmentation = AugmentationOptions.None with { RandomCropPadding = padding, HorizontalFlip = flip };
-        string device = cuda ? "a GPU" : "a CPU", grid = $"{(imageHeight + stride - 1) / stride}×{(imageWidth + stride - 1) / stride}";
+        string device = cuda ? "a GPU" : "a CPU";
+        string grid = $"{ConvolutionalTokenizer.TokensAlong(imageHeight, stride)}×{ConvolutionalTokenizer.TokensAlong(imageWidth, stride)}";
         var choices = new List<RecipeChoice>
         {
             new("Tokenizer", $"{TokenizerKind.Convolutional}",

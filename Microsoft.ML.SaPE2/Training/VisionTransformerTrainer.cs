@@ -100,7 +100,6 @@ public static class VisionTransformerTrainer
         private CheckpointMetadata state;
         private byte[] bestWeights = Array.Empty<byte>();
         private long stepsThisRun;
-        private int epochsThisRun;
         private int plannedEpochs;
         private bool shortened;
 
@@ -132,6 +131,7 @@ public static class VisionTransformerTrainer
                 (long)Math.Round(options.WarmupEpochs * stepsPerEpoch), (long)plannedEpochs * stepsPerEpoch);
 
             bool cancelled = false, stoppedEarly = false, timeUp = false;
+            int firstEpoch = state.EpochsCompleted;   // after a resume, only this run's epochs time the schedule
             for (int epoch = state.EpochsCompleted; epoch < plannedEpochs && !cancelled && !stoppedEarly && !timeUp; epoch++)
             {
                 if (cancellation.IsCancellationRequested) { cancelled = true; break; }
@@ -139,10 +139,8 @@ public static class VisionTransformerTrainer
                 cancelled = totals.Cancelled;
                 if (cancelled && totals.Steps < stepsPerEpoch) break;   // a partial epoch is neither validated nor checkpointed
                 timeUp = totals.TimeUp;                                   // an epoch cut by the time limit is validated as it stands
-                if (totals.Steps == 0) break;
-                epochsThisRun++;
                 stoppedEarly = FinishEpoch(epoch, totals, model, ema, stepper.Optimizer, stepsPerEpoch);
-                schedule = FitScheduleToTimeLimit(schedule, epoch + 1, stepsPerEpoch);
+                schedule = FitScheduleToTimeLimit(schedule, epoch + 1, epoch + 1 - firstEpoch, stepsPerEpoch);
             }
 
             var final = ema?.Model ?? model;
@@ -163,9 +161,9 @@ public static class VisionTransformerTrainer
         /// With a time limit, plans only the epochs that the mean epoch time so far still fits, and stretches the
         /// cosine schedule over them, so the learning rate reaches its minimum before the limit.
         /// </summary>
-        private LearningRateSchedule FitScheduleToTimeLimit(LearningRateSchedule schedule, int epochsDone, int stepsPerEpoch)
+        private LearningRateSchedule FitScheduleToTimeLimit(LearningRateSchedule schedule, int epochsDone, int epochsThisRun, int stepsPerEpoch)
         {
-            if (options.TimeLimit is not { } limit || epochsThisRun == 0) return schedule;
+            if (options.TimeLimit is not { } limit) return schedule;
             double secondsPerEpoch = clock.Elapsed.TotalSeconds / epochsThisRun;
             int affordable = epochsDone + (int)Math.Floor((limit - clock.Elapsed).TotalSeconds / secondsPerEpoch);
             if (affordable >= plannedEpochs) return schedule;

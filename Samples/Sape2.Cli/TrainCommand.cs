@@ -55,7 +55,7 @@ internal static class TrainCommand
         augment.AcceptOnlyFromAmong("light", "full", "none");
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
-            var (train, test, _) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100), parse.GetValue(maxPixels));
+            var (train, test) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100), parse.GetValue(maxPixels));
             var options = new Sape2ImageClassificationTrainer.Options
             {
                 LabelColumnName = "Label", FeatureColumnName = "Image", Preset = parse.GetValue(preset), Tokenizer = parse.GetValue(tokenizer),
@@ -81,26 +81,23 @@ internal static class TrainCommand
         return command;
     }
 
-    private static (List<ImageRow> Train, List<ImageRow> Test, bool Embedded) LoadInputs(string? data, string[]? idx, string[]? cifar, bool cifar100, long maxPixels)
+    private static (List<ImageRow> Train, List<ImageRow> Test) LoadInputs(string? data, string[]? idx, string[]? cifar, bool cifar100, long maxPixels)
     {
         if (idx is { Length: 2 })
         {
             var rows = ImageRows.FromDataset(IdxFiles.Load(idx[0], idx[1], classNames: IdxFiles.FashionMnistClasses));
-            var (train, test) = ImageRows.Split(rows, every: 6);
-            return (train, test, false);
+            return ImageRows.Split(rows, every: 6);
         }
         if (cifar is { Length: > 0 })
         {
             var rows = ImageRows.FromDataset(CifarFiles.Load(cifar, cifar100 ? CifarVariant.Cifar100 : CifarVariant.Cifar10));
-            var (train, test) = ImageRows.Split(rows, every: 6);
-            return (train, test, false);
+            return ImageRows.Split(rows, every: 6);
         }
-        bool embedded = data is null;
         string root = data ?? ImageRows.EmbeddedData() ?? throw new DirectoryNotFoundException("The embedded sample data (Samples/data/fashion-mnist-mini) was not found; run from the repository or pass --data.");
         if (Directory.Exists(Path.Combine(root, "train")) && Directory.Exists(Path.Combine(root, "test")))
-            return (ImageRows.FromFolder(Path.Combine(root, "train"), maxPixels), ImageRows.FromFolder(Path.Combine(root, "test"), maxPixels), embedded);
+            return (ImageRows.FromFolder(Path.Combine(root, "train"), maxPixels), ImageRows.FromFolder(Path.Combine(root, "test"), maxPixels));
         var (first, second) = ImageRows.Split(ImageRows.FromFolder(root, maxPixels), every: 5);
-        return (first, second, embedded);
+        return (first, second);
     }
 
     private static int Train(List<ImageRow> trainRows, List<ImageRow> testRows, Sape2ImageClassificationTrainer.Options options, string output)
