@@ -44,18 +44,21 @@ internal static class LearnBenchmark
             if (setup.Heads > 0) architecture = architecture with { NumHeads = setup.Heads };
             var options = new TrainingOptions
             {
-                Epochs = setup.Epochs, BatchSize = setup.BatchSize, LearningRate = setup.LearningRate, WarmupEpochs = setup.Warmup, Device = "cpu", Seed = 1,
+                Epochs = setup.Epochs, BatchSize = setup.BatchSize, LearningRate = setup.LearningRate, WarmupEpochs = setup.Warmup,
+                    Device = "cpu", Seed = 1,
                 WeightDecay = setup.WeightDecay, GradientClipNorm = setup.Clip, LabelSmoothing = setup.LabelSmoothing,
                 Augmentation = AugmentationOptions.None with
                 {
                     RandomCropPadding = setup.Padding, HorizontalFlip = setup.Flip,
-                    MixupAlpha = setup.MixProbability > 0 ? 0.8 : 0, CutmixAlpha = setup.MixProbability > 0 ? 1.0 : 0, MixProbability = setup.MixProbability,
+                    MixupAlpha = setup.MixProbability > 0 ? 0.8 : 0, CutmixAlpha = setup.MixProbability > 0 ? 1.0 : 0,
+                        MixProbability = setup.MixProbability,
                 },
             };
             var clock = Stopwatch.StartNew();
             using var classifier = VisionTransformerTrainer.Fit(train, test, architecture, options).Classifier;
             var last = classifier.History[^1];
-            Console.WriteLine($"  {kind,-10} train loss {last.TrainLoss:F3} acc {last.TrainAccuracy:P1} | held-out acc {last.ValidationAccuracy:P1} (best {classifier.History.Max(h => h.ValidationAccuracy):P1}) | {clock.Elapsed.TotalSeconds:F0} s");
+            Console.WriteLine($"  {kind,-10} train loss {last.TrainLoss:F3} acc {last.TrainAccuracy:P1} | held-out acc " +
+                $"{last.ValidationAccuracy:P1} (best {classifier.History.Max(h => h.ValidationAccuracy):P1}) | {clock.Elapsed.TotalSeconds:F0} s");
             Console.WriteLine("    per epoch: " + string.Join(" ", classifier.History.Select(h => $"{h.ValidationAccuracy * 100:F1}")));
         }
     }

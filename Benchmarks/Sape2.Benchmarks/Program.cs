@@ -13,20 +13,24 @@ var console = Console.Out;
 using var file = string.IsNullOrEmpty(outDir) ? null : new StreamWriter(Path.Combine(Directory.CreateDirectory(outDir).FullName, $"{mode}.md"));
 TextWriter report = file is null ? console : new TeeWriter(console, file);
 
-if (mode is not ("model-file-load" or "small-data-one")) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
+if (mode is not ("model-file-load" or "small-data-one")) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, " +
+    $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
 if (mode is not ("small-data" or "small-data-one"))   // those never load libtorch beside LightGBM; the trainer sets its threads
     torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
 switch (mode)
 {
     case "learn":
         var kinds = Arg("kinds", "None,Absolute,Sape2").Split(',').Select(Enum.Parse<PositionEncodingKind>);
-        var setup = new LearnBenchmark.Setup(int.Parse(Arg("epochs", "10")), double.Parse(Arg("lr", "2e-3")), int.Parse(Arg("batch", "64")), int.Parse(Arg("patch", "7")))
+        var setup = new LearnBenchmark.Setup(int.Parse(Arg("epochs", "10")), double.Parse(Arg("lr", "2e-3")),
+            int.Parse(Arg("batch", "64")), int.Parse(Arg("patch", "7")))
         {
             Preset = Enum.Parse<VitPreset>(Arg("preset", "Micro")), Tokenizer = Enum.Parse<TokenizerKind>(Arg("tokenizer", "Patch")),
-            Pooling = Enum.Parse<PoolingKind>(Arg("pooling", "ClassToken")), Initialization = Enum.Parse<WeightInitialization>(Arg("init", "TruncatedNormal")),
+            Pooling = Enum.Parse<PoolingKind>(Arg("pooling", "ClassToken")),
+                Initialization = Enum.Parse<WeightInitialization>(Arg("init", "TruncatedNormal")),
             EmbedDim = int.Parse(Arg("dim", "0")), Depth = int.Parse(Arg("depth", "0")), Heads = int.Parse(Arg("heads", "0")),
             Padding = int.Parse(Arg("pad", "2")), Flip = args.Contains("--flip"), WeightDecay = double.Parse(Arg("wd", "0.05")),
-            LabelSmoothing = double.Parse(Arg("smoothing", "0")), Warmup = double.Parse(Arg("warmup", "1")), MixProbability = double.Parse(Arg("mix", "0")),
+            LabelSmoothing = double.Parse(Arg("smoothing", "0")), Warmup = double.Parse(Arg("warmup", "1")),
+                MixProbability = double.Parse(Arg("mix", "0")),
             Clip = double.Parse(Arg("clip", "1")),
         };
         LearnBenchmark.Run(Path.Combine(repo, "Samples", "data", "fashion-mnist-mini"), setup, kinds);
@@ -64,7 +68,8 @@ switch (mode)
     case "gpu":
         return GpuBenchmark.Run(report);
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] [--trainers sape2,lightgbm,sdca --pixels N]");
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] " +
+            "[--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] [--trainers sape2,lightgbm,sdca --pixels N]");
         return mode == "help" ? 0 : 2;
 }
 return 0;

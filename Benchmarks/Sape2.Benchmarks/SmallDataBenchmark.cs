@@ -26,7 +26,8 @@ internal static class SmallDataBenchmark
     public static void Run(string dataRoot, IReadOnlyCollection<string> trainers, int pixelSide, TextWriter report)
     {
         string trainFolder = Path.Combine(dataRoot, "train"), testFolder = Path.Combine(dataRoot, "test");
-        report.WriteLine($"Data: `{Path.GetFileName(dataRoot)}`, {Rows(trainFolder).Count} training / {Rows(testFolder).Count} test images; every trainer with default settings, each in its own process.");
+        report.WriteLine($"Data: `{Path.GetFileName(dataRoot)}`, {Rows(trainFolder).Count} training / {Rows(testFolder).Count} test images; " +
+            $"every trainer with default settings, each in its own process.");
         report.WriteLine();
         report.WriteLine("| trainer | held-out accuracy | macro accuracy | log-loss | `Fit` time | peak memory of its process |");
         report.WriteLine("|---|---|---|---|---|---|");
@@ -71,13 +72,16 @@ internal static class SmallDataBenchmark
             _ => $"ML.NET SdcaMaximumEntropy on {pixelSide}×{pixelSide} pixels",
         };
         using var process = Process.GetCurrentProcess();
-        Console.WriteLine($"| {title} | {metrics.MicroAccuracy:P1} | {metrics.MacroAccuracy:P1} | {metrics.LogLoss:F3} | {seconds:F0} s | {process.PeakWorkingSet64 / (1 << 20):N0} MiB |");
+        Console.WriteLine($"| {title} | {metrics.MicroAccuracy:P1} | {metrics.MacroAccuracy:P1} | {metrics.LogLoss:F3} | {seconds:F0} s | " +
+            $"{process.PeakWorkingSet64 / (1 << 20):N0} MiB |");
         (model as IDisposable)?.Dispose();
     }
 
     private static List<ImageRow> Rows(string folder) =>
         Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal)
-            .SelectMany(d => Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal).Select(f => new ImageRow { ImagePath = f, Label = Path.GetFileName(d) }))
+            .SelectMany(d =>
+                Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal).Select(f =>
+                    new ImageRow { ImagePath = f, Label = Path.GetFileName(d) }))
             .ToList();
 
     // The baseline: LoadImages → ResizeImages → ConvertToGrayscale → ExtractPixels(scale 1/255), as ML.NET's docs show.

@@ -9,7 +9,8 @@ namespace Sape2.Benchmarks;
 /// </summary>
 internal static class SyntheticPhotos
 {
-    /// <summary>Writes <paramref name="count"/> photos into <paramref name="root"/>/train and /test (every fifth of a class); returns the root.</summary>
+    /// <summary>Writes <paramref name="count"/> photos into <paramref name="root"/>/train and /test (every fifth of a class); returns the
+    /// root.</summary>
     public static string Write(string root, int count, int seed = 1)
     {
         var random = new Random(seed);
@@ -38,7 +39,8 @@ internal static class SyntheticPhotos
                             canvas.DrawPath(path, paint);
                         }
                         break;
-                    default: canvas.DrawRect(x - size, y - size / 4, 2 * size, size / 2, paint); canvas.DrawRect(x - size / 4, y - size, size / 2, 2 * size, paint); break;
+                    default: canvas.DrawRect(x - size, y - size / 4, 2 * size, size / 2, paint); canvas.DrawRect(x - size / 4, y - size,
+                        size / 2, 2 * size, paint); break;
                 }
             }
             using var image = SKImage.FromBitmap(bitmap);

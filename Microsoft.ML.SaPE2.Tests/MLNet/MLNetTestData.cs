@@ -25,17 +25,20 @@ internal static class MLNetTestData
             .ToList();
     }
 
-    /// <summary>Quick options: the paper's Micro ViT (linear 7×7 patches, CLS token, truncated-normal), 28×28 grayscale, a few epochs without augmentation.</summary>
+    /// <summary>Quick options: the paper's Micro ViT (linear 7×7 patches, CLS token, truncated-normal), 28×28 grayscale, a few epochs
+    /// without augmentation.</summary>
     public static Sape2ImageClassificationTrainer.Options Quick(string label = "Label", string feature = "Image", int epochs = 3) => new()
     {
         LabelColumnName = label, FeatureColumnName = feature, Preset = VitPreset.Micro, ImageSize = 28, PatchSize = 7, Channels = 1,
         Tokenizer = TokenizerKind.Patch, Pooling = PoolingKind.ClassToken, Initialization = WeightInitialization.TruncatedNormal,
-        Epochs = epochs, BatchSize = 64, LearningRate = 2e-3, WarmupEpochs = 1, Augmentation = AugmentationOptions.None with { RandomCropPadding = 2 },
+        Epochs = epochs, BatchSize = 64, LearningRate = 2e-3, WarmupEpochs = 1,
+            Augmentation = AugmentationOptions.None with { RandomCropPadding = 2 },
         LabelSmoothing = 0, Device = "cpu", Seed = 3,
     };
 
     /// <summary>Writes PNGs of <paramref name="classes"/> distinguishable synthetic classes into class folders; returns rows.</summary>
-    public static List<ImagePathRow> SyntheticFolder(string folder, int classes, int perClass, SKEncodedImageFormat encoding = SKEncodedImageFormat.Png, bool variedSizes = false)
+    public static List<ImagePathRow> SyntheticFolder(string folder, int classes, int perClass,
+        SKEncodedImageFormat encoding = SKEncodedImageFormat.Png, bool variedSizes = false)
     {
         var random = new Random(classes);
         var rows = new List<ImagePathRow>();

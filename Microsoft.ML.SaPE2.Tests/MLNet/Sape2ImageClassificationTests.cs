@@ -31,7 +31,8 @@ public sealed class Sape2ImageClassificationTests
     public void EndToEndTrainEvaluateSaveAndLoadInAFreshProcess()
     {
         var ml = new MLContext(seed: 1);
-        string trainFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "train"), testFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "test");
+        string trainFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "train"),
+            testFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "test");
         var trainRows = FashionRows("train", 300);
         var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(trainRows));
         var train = Preprocessed(ml, trainRows, trainFolder, keys);
@@ -51,7 +52,8 @@ public sealed class Sape2ImageClassificationTests
         Assert.AreEqual(10, ((VectorDataViewType)scoreColumn.Type).Size, "Score is a known-size vector, one slot per class.");
         VBuffer<ReadOnlyMemory<char>> slotNames = default;
         scoreColumn.GetSlotNames(ref slotNames);
-        CollectionAssert.AreEqual(sape2.ClassNames.ToArray(), slotNames.DenseValues().Select(s => s.ToString()).ToArray(), "Score slot names are the class names in key order.");
+        CollectionAssert.AreEqual(sape2.ClassNames.ToArray(), slotNames.DenseValues().Select(s => s.ToString()).ToArray(),
+            "Score slot names are the class names in key order.");
         Assert.IsInstanceOfType<KeyDataViewType>(scored.Schema["PredictedLabel"].Type);
 
         // Save, then load in a fresh process with a fresh MLContext and compare every score bit for bit.
@@ -59,14 +61,17 @@ public sealed class Sape2ImageClassificationTests
         ml.Model.Save(model, train.Schema, zip);
         var imageFiles = Path.Combine(folder, "images");
         Directory.CreateDirectory(imageFiles);
-        foreach (var row in FashionRows("test", 3)) File.Copy(Path.Combine(testFolder, row.ImagePath), Path.Combine(imageFiles, Path.GetFileName(row.ImagePath)));
+        foreach (var row in FashionRows("test", 3)) File.Copy(Path.Combine(testFolder, row.ImagePath),
+            Path.Combine(imageFiles, Path.GetFileName(row.ImagePath)));
         string output = Path.Combine(folder, "scores.txt");
         var (exitCode, errors) = ChildProcess.Run("score", zip, imageFiles, output);
         Assert.AreEqual(0, exitCode, $"The child process failed: {errors}");
         var childLines = File.ReadAllLines(output);
         StringAssert.Contains(childLines[0], nameof(Sape2ImageClassificationTransformer), "The loaded chain exposes our own transformer type.");
-        var rows = Directory.GetFiles(imageFiles).Order(StringComparer.Ordinal).Select(f => new ChildProcess.ScoredImage { Image = File.ReadAllBytes(f) });
-        var here = model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").Select(s => string.Join(" ", s.Select(v => v.ToString("R")))).ToArray();
+        var rows = Directory.GetFiles(imageFiles).Order(StringComparer.Ordinal).Select(f =>
+            new ChildProcess.ScoredImage { Image = File.ReadAllBytes(f) });
+        var here = model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").Select(s =>
+            string.Join(" ", s.Select(v => v.ToString("R")))).ToArray();
         CollectionAssert.AreEqual(here, childLines.Skip(1).ToArray(), "Scores after loading in a fresh process differ.");
 
         // Load in this process with a fresh context: Evaluate works and the transformer is ours.
@@ -108,7 +113,8 @@ public sealed class Sape2ImageClassificationTests
         Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, thread =>
         {
             // ML.NET's prediction engines dispose the model they own; a shared model must not be owned by each engine.
-            using var engine = ml.Model.CreatePredictionEngine<FashionInput, FashionOutput>(model, new PredictionEngineOptions { OwnsTransformer = false });
+            using var engine = ml.Model.CreatePredictionEngine<FashionInput,
+                FashionOutput>(model, new PredictionEngineOptions { OwnsTransformer = false });
             for (int i = thread; i < inputs.Length; i += 8)
             {
                 var single = engine.Predict(inputs[i]).Score;
@@ -132,16 +138,20 @@ public sealed class Sape2ImageClassificationTests
         var data = ml.Data.LoadFromEnumerable(rows);
         var keyed = ml.Transforms.Conversion.MapValueToKey("LabelKey", "Label").Fit(data).Transform(data);
 
-        var missing = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification("LabelKey", "Photo").Fit(keyed));
+        var missing = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+            ml.MulticlassClassification.Trainers.Sape2ImageClassification("LabelKey", "Photo").Fit(keyed));
         StringAssert.Contains(missing.Message, "Could not find image column 'Photo'");
-        var wrongType = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification("LabelKey", "Image").Fit(keyed));
+        var wrongType = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+            ml.MulticlassClassification.Trainers.Sape2ImageClassification("LabelKey", "Image").Fit(keyed));
         StringAssert.Contains(wrongType.Message, "Schema mismatch for image column 'Image'");
         StringAssert.Contains(wrongType.Message, "String");
         StringAssert.Contains(wrongType.Message, "VarVector<Byte>");
-        var labelNotKey = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification("Label", "Bytes").Fit(keyed));
+        var labelNotKey = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+            ml.MulticlassClassification.Trainers.Sape2ImageClassification("Label", "Bytes").Fit(keyed));
         StringAssert.Contains(labelNotKey.Message, "Schema mismatch for label column 'Label'");
         StringAssert.Contains(labelNotKey.Message, "Key<UInt32>");
-        var badOption = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick().WithPatch(5)));
+        var badOption = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+            ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick().WithPatch(5)));
         Assert.AreEqual("PatchSize", badOption.ParamName);
         StringAssert.Contains(badOption.Message, "got 5");
         var zeroStd = Quick();
@@ -164,7 +174,8 @@ public sealed class Sape2ImageClassificationTests
         var model = pipeline.Fit(data);
         var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data));
         Assert.IsTrue(metrics.MicroAccuracy > 0.6, $"training accuracy {metrics.MicroAccuracy:P0} on three easy classes");
-        Assert.IsTrue(log.Any(m => m.Contains("Sape2ImageClassificationTrainer") && m.Contains("Epoch 8/8")), "mlContext.Log shows no per-epoch message from the Sape2ImageClassificationTrainer source.");
+        Assert.IsTrue(log.Any(m => m.Contains("Sape2ImageClassificationTrainer") && m.Contains("Epoch 8/8")),
+            "mlContext.Log shows no per-epoch message from the Sape2ImageClassificationTrainer source.");
     }
 
     [TestMethod]
@@ -193,14 +204,19 @@ public sealed class Sape2ImageClassificationTests
         string trainFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "train");
         var data = Preprocessed(ml, FashionRows("train", 12), trainFolder);
         // Only the column names, plus two explicit options (a short run for the test): those must win.
-        var options = new Sape2ImageClassificationTrainer.Options { LabelColumnName = "Label", FeatureColumnName = "Image", Epochs = 2, Device = "cpu" };
+        var options = new Sape2ImageClassificationTrainer.Options { LabelColumnName = "Label", FeatureColumnName = "Image", Epochs = 2,
+            Device = "cpu" };
         using var model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options).Fit(data);
         var c = model.Architecture;
         Assert.AreEqual((28, 28, 1), (c.ImageHeight, c.ImageWidth, c.InChannels), "size and channels from the grayscale 28×28 images");
-        Assert.AreEqual((TokenizerKind.Convolutional, 4, PoolingKind.SequencePooling, WeightInitialization.PyTorchDefault), (c.Tokenizer, c.PatchSize, c.Pooling, c.Initialization));
+        Assert.AreEqual((TokenizerKind.Convolutional, 4, PoolingKind.SequencePooling, WeightInitialization.PyTorchDefault),
+            (c.Tokenizer, c.PatchSize, c.Pooling, c.Initialization));
         Assert.AreEqual(2, model.TrainingHistory.Count, "Epochs = 2 was set and must win over the automatic choice.");
-        foreach (var option in new[] { "ImageSize = 28", "Channels = 1", "Tokenizer = Convolutional", "PatchSize = 4", "Pooling = SequencePooling", "Initialization = PyTorchDefault", "Preset = Micro", "BatchSize = 15", "LearningRate = 0.003", "Augmentation = crop" })
-            Assert.IsTrue(log.Any(m => m.StartsWith($"SaPE² trainer: {option}") && m.Contains("(automatic: ")), $"The log does not explain the automatic {option}:\n{string.Join("\n", log)}");
+        foreach (var option in new[] { "ImageSize = 28", "Channels = 1", "Tokenizer = Convolutional", "PatchSize = 4",
+            "Pooling = SequencePooling", "Initialization = PyTorchDefault", "Preset = Micro", "BatchSize = 15", "LearningRate = 0.003",
+                "Augmentation = crop" })
+            Assert.IsTrue(log.Any(m => m.StartsWith($"SaPE² trainer: {option}") && m.Contains("(automatic: ")),
+                $"The log does not explain the automatic {option}:\n{string.Join("\n", log)}");
         Assert.IsFalse(log.Any(m => m.StartsWith("SaPE² trainer: Epochs =")), "Epochs was set by the user; it must not be reported as automatic.");
 
         string zip = Path.Combine(folder, "auto.zip");
@@ -237,7 +253,8 @@ public sealed class Sape2ImageClassificationTests
             (With(o => o.Augmentation = AugmentationOptions.None with { MixupAlpha = double.NaN }), "MixupAlpha"),
         })
         {
-            var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(options));
+            var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+                ml.MulticlassClassification.Trainers.Sape2ImageClassification(options));
             Assert.AreEqual(name, error.ParamName, error.Message);
         }
     }
@@ -253,9 +270,11 @@ public sealed class Sape2ImageClassificationTests
         var model = ml.Model.Load(Path.Combine(data, "model-b7d47da.zip"), out _);
         using var owner = (IDisposable)model;
         var sape2 = ((IEnumerable<ITransformer>)model).OfType<Sape2ImageClassificationTransformer>().Single();
-        Assert.AreEqual((TokenizerKind.Patch, PoolingKind.ClassToken, WeightInitialization.TruncatedNormal), (sape2.Architecture.Tokenizer, sape2.Architecture.Pooling, sape2.Architecture.Initialization));
+        Assert.AreEqual((TokenizerKind.Patch, PoolingKind.ClassToken, WeightInitialization.TruncatedNormal),
+            (sape2.Architecture.Tokenizer, sape2.Architecture.Pooling, sape2.Architecture.Initialization));
         var images = File.ReadAllLines(Path.Combine(data, "model-b7d47da.images.txt"));
-        var rows = images.Select(i => new ImagePathRow { ImagePath = Path.Combine(RepositoryPaths.FashionMnistMini, i), Label = Path.GetFileName(Path.GetDirectoryName(i))! });
+        var rows = images.Select(i =>
+            new ImagePathRow { ImagePath = Path.Combine(RepositoryPaths.FashionMnistMini, i), Label = Path.GetFileName(Path.GetDirectoryName(i))! });
         var scores = model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").ToList();
         var expected = File.ReadAllLines(Path.Combine(data, "model-b7d47da.scores.txt"))
             .Select(l => l.Split(' ').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray()).ToList();
@@ -279,7 +298,8 @@ public sealed class Sape2ImageClassificationTests
     public void NumericLabelsRoundTripThroughSaveAndLoad()
     {
         var ml = new MLContext(seed: 1);
-        var rows = SyntheticFolder(folder, classes: 3, perClass: 4).Select(r => new NumberRow { ImagePath = r.ImagePath, Label = 10f * int.Parse(r.Label[5..]) + 7 }).ToList();
+        var rows = SyntheticFolder(folder, classes: 3, perClass: 4).Select(r =>
+            new NumberRow { ImagePath = r.ImagePath, Label = 10f * int.Parse(r.Label[5..]) + 7 }).ToList();
         var data = ml.Data.LoadFromEnumerable(rows);
         var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.LoadRawImageBytes("Image", folder, "ImagePath"))
@@ -290,7 +310,8 @@ public sealed class Sape2ImageClassificationTests
         ml.Model.Save(model, data.Schema, zip);
         var loaded = new MLContext().Model.Load(zip, out _);
         var predicted = loaded.Transform(data).GetColumn<float>("PredictedNumber").ToArray();
-        Assert.IsTrue(predicted.All(p => p is 7f or 17f or 27f), $"Predicted labels must be the original numbers; got {string.Join(", ", predicted.Distinct())}.");
+        Assert.IsTrue(predicted.All(p => p is 7f or 17f or 27f),
+            $"Predicted labels must be the original numbers; got {string.Join(", ", predicted.Distinct())}.");
         var sape2 = ((IEnumerable<ITransformer>)loaded).OfType<Sape2ImageClassificationTransformer>().Single();
         CollectionAssert.AreEqual(new[] { "7", "17", "27" }, sape2.ClassNames.ToArray());
     }
@@ -298,8 +319,10 @@ public sealed class Sape2ImageClassificationTests
 
 internal static class OptionsTestExtensions
 {
-    public static Sape2ImageClassificationTrainer.Options WithPatch(this Sape2ImageClassificationTrainer.Options o, int patch) { o.PatchSize = patch; return o; }
-    public static Sape2ImageClassificationTrainer.Options WithGrid(this Sape2ImageClassificationTrainer.Options o, int imageSize, int patch, int channels)
+    public static Sape2ImageClassificationTrainer.Options WithPatch(this Sape2ImageClassificationTrainer.Options o,
+        int patch) { o.PatchSize = patch; return o; }
+    public static Sape2ImageClassificationTrainer.Options WithGrid(this Sape2ImageClassificationTrainer.Options o, int imageSize,
+        int patch, int channels)
     {
         o.ImageSize = imageSize; o.PatchSize = patch; o.Channels = channels;
         return o;

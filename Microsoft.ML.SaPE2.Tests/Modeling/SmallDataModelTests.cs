@@ -114,7 +114,8 @@ public sealed class SmallDataModelTests
         torch.manual_seed(7);
         using var pytorch = new VisionTransformer(Compact(16, 16));
         using var timm = new VisionTransformer(Compact(16, 16) with { Initialization = WeightInitialization.TruncatedNormal });
-        double Std(VisionTransformer model) => model.named_parameters().Single(p => p.name == "blocks.0.mlp.expand.weight").parameter.std().item<float>();
+        double Std(VisionTransformer model) =>
+            model.named_parameters().Single(p => p.name == "blocks.0.mlp.expand.weight").parameter.std().item<float>();
         // PyTorch's nn.Linear: Kaiming-uniform with a = √5, i.e. U(±1/√fan_in), std 1/√(3·fan_in); fan_in = 64.
         Assert.AreEqual(1 / Math.Sqrt(3 * 64), Std(pytorch), 0.005, "PyTorch-default std");
         // timm: truncated normal, std 0.02 truncated at ±2σ (std ≈ 0.0176).

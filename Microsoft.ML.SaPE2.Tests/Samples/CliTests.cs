@@ -93,14 +93,18 @@ public sealed class CliTests
         string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "out");
         SyntheticFolder(data, classes: 3, perClass: 10);
         // A CLS head (not the automatic sequence pooling) so that the CLS-attention picture is drawn too.
-        Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "2", "--image-size", "16", "--patch", "4", "--pooling", "ClassToken", "--out", output, "--device", "cpu").ExitCode);
+        Assert.AreEqual(0,
+            Run("train", "--data", data, "--epochs", "2", "--image-size", "16", "--patch", "4", "--pooling", "ClassToken", "--out", output,
+                "--device", "cpu").ExitCode);
         foreach (var file in new[] { "model.zip", "training-curves.png", "confusion-matrix.png", "sape2-bias.png", "cls-attention.png" })
             Assert.IsTrue(File.Exists(Path.Combine(output, file)), $"{file} was not written.");
         string model = Path.Combine(output, "model.zip");
         Assert.AreEqual(0, Run("predict", "--model", model, Path.Combine(data, "class000")).ExitCode);
         Assert.AreEqual(0, Run("evaluate", "--model", model, "--data", data).ExitCode);
         Assert.AreEqual(0, Run("info", "--model", model).ExitCode);
-        Assert.AreEqual(0, Run("explain", "--model", model, "--image", Path.Combine(data, "class001", "img0.png"), "--patch", "1,2", "--out", Path.Combine(folder, "explained")).ExitCode);
+        Assert.AreEqual(0,
+            Run("explain", "--model", model, "--image", Path.Combine(data, "class001", "img0.png"), "--patch", "1,2", "--out",
+                Path.Combine(folder, "explained")).ExitCode);
         Assert.IsTrue(File.Exists(Path.Combine(folder, "explained", "sape2-bias.png")));
         AssertOneLineError(Run("explain", "--model", model, "--image", Path.Combine(data, "class001", "img0.png"), "--patch", "9,9"), "outside");
     }
@@ -112,7 +116,8 @@ public sealed class CliTests
         // images train had just scored at 75%, its confusion matrix shifted by one class).
         string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "out");
         SyntheticFolder(data, classes: 4, perClass: 8);
-        Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "4", "--image-size", "16", "--patch", "4", "--out", output, "--device", "cpu").ExitCode);
+        Assert.AreEqual(0,
+            Run("train", "--data", data, "--epochs", "4", "--image-size", "16", "--patch", "4", "--out", output, "--device", "cpu").ExitCode);
         using var loaded = Sape2.Cli.ModelCommands.LoadedModel.Open(Path.Combine(output, "model.zip"));
         var rows = Sape2.Cli.ImageRows.FromFolder(data);
         var metrics = Sape2.Cli.ModelCommands.EvaluateRows(loaded, rows);
@@ -149,7 +154,9 @@ public sealed class CliTests
                 for (int p = 1; p < record.Length; p++) record[p] = (byte)(i % 2 == 0 ? random.Next(60) : 190 + random.Next(60));
                 file.Write(record);
             }
-        Assert.AreEqual(0, Run("train", "--cifar", cifar, "--epochs", "1", "--image-size", "16", "--patch", "4", "--out", Path.Combine(folder, "cifar"), "--ema", "0.9", "--patience", "1").ExitCode);
+        Assert.AreEqual(0,
+            Run("train", "--cifar", cifar, "--epochs", "1", "--image-size", "16", "--patch", "4", "--out", Path.Combine(folder, "cifar"),
+                "--ema", "0.9", "--patience", "1").ExitCode);
 
         string images = Path.Combine(folder, "images.idx"), labels = Path.Combine(folder, "labels.idx");
         var idxImages = new List<byte>(); var idxLabels = new List<byte>();
@@ -163,7 +170,9 @@ public sealed class CliTests
         }
         File.WriteAllBytes(images, idxImages.ToArray());
         File.WriteAllBytes(labels, idxLabels.ToArray());
-        Assert.AreEqual(0, Run("train", "--idx", images, labels, "--epochs", "1", "--image-size", "8", "--patch", "4", "--channels", "1", "--out", Path.Combine(folder, "idx")).ExitCode);
+        Assert.AreEqual(0,
+            Run("train", "--idx", images, labels, "--epochs", "1", "--image-size", "8", "--patch", "4", "--channels", "1", "--out",
+                Path.Combine(folder, "idx")).ExitCode);
         Assert.IsTrue(File.Exists(Path.Combine(folder, "idx", "model.zip")));
     }
 

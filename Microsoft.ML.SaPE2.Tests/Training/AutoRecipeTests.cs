@@ -7,7 +7,8 @@ namespace Microsoft.ML.SaPE2.Tests.Training;
 [TestClass]
 public sealed class AutoRecipeTests
 {
-    static ImageSurvey Survey(int width, int height, bool gray) => ImageSurvey.Of(Enumerable.Repeat(new ImageShape(width, height, gray), 5).ToArray());
+    static ImageSurvey Survey(int width, int height, bool gray) =>
+        ImageSurvey.Of(Enumerable.Repeat(new ImageShape(width, height, gray), 5).ToArray());
 
     [TestMethod]
     [DataRow(28, 28, true, false, 28, 1)]       // Fashion-MNIST, MNIST
@@ -52,7 +53,8 @@ public sealed class AutoRecipeTests
     {
         var cpu = AutoRecipe.Choose(3000, 28, 28, 1, cuda: false);
         Assert.AreEqual((VitPreset.Micro, 17, 64), (cpu.Preset, cpu.Epochs, cpu.BatchSize), "3,000 images on a CPU");
-        Assert.AreEqual((TokenizerKind.Convolutional, PoolingKind.SequencePooling, WeightInitialization.PyTorchDefault), (cpu.Tokenizer, cpu.Pooling, cpu.Initialization));
+        Assert.AreEqual((TokenizerKind.Convolutional, PoolingKind.SequencePooling, WeightInitialization.PyTorchDefault),
+            (cpu.Tokenizer, cpu.Pooling, cpu.Initialization));
         Assert.AreEqual(0, cpu.Augmentation.RandAugmentOps + cpu.Augmentation.MixupAlpha + cpu.Augmentation.CutmixAlpha, "no heavy augmentation");
         Assert.AreEqual(2, cpu.Augmentation.RandomCropPadding);
         var few = AutoRecipe.Choose(200, 32, 32, 3, cuda: false);
@@ -61,8 +63,10 @@ public sealed class AutoRecipeTests
         Assert.AreEqual(5, many.Epochs, "a large set on a CPU: at least 5 epochs");
         var gpu = AutoRecipe.Choose(50_000, 32, 32, 3, cuda: true);
         Assert.AreEqual((VitPreset.Tiny, 40, 128), (gpu.Preset, gpu.Epochs, gpu.BatchSize), "CIFAR-sized on a GPU");
-        var options = new[] { "Tokenizer", "PatchSize", "Pooling", "Initialization", "Preset", "Epochs", "BatchSize", "LearningRate", "WarmupEpochs", "LabelSmoothing", "Augmentation" };
+        var options = new[] { "Tokenizer", "PatchSize", "Pooling", "Initialization", "Preset", "Epochs", "BatchSize", "LearningRate",
+            "WarmupEpochs", "LabelSmoothing", "Augmentation" };
         CollectionAssert.AreEquivalent(options, cpu.Choices.Select(c => c.Option).ToArray(), "Every automatic option is listed with its rule.");
-        new TrainingOptions { Epochs = cpu.Epochs, BatchSize = cpu.BatchSize, LearningRate = cpu.LearningRate, Augmentation = cpu.Augmentation }.Validate();
+        new TrainingOptions { Epochs = cpu.Epochs, BatchSize = cpu.BatchSize, LearningRate = cpu.LearningRate,
+            Augmentation = cpu.Augmentation }.Validate();
     }
 }

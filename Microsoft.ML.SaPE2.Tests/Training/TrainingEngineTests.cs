@@ -10,7 +10,8 @@ namespace Microsoft.ML.SaPE2.Tests.Training;
 public sealed class TrainingEngineTests
 {
     static readonly ImageFormat Gray8 = new() { Height = 8, Width = 8, Channels = 1 };
-    static readonly VitConfig Tiny8 = VitConfig.FromPreset(VitPreset.Micro, imageSize: 8, patchSize: 4, inChannels: 1) with { Depth = 1, EmbedDim = 16 };
+    static readonly VitConfig Tiny8 = VitConfig.FromPreset(VitPreset.Micro, imageSize: 8, patchSize: 4, inChannels: 1) with { Depth = 1,
+        EmbedDim = 16 };
     string folder = "";
 
     [TestInitialize]
@@ -47,11 +48,13 @@ public sealed class TrainingEngineTests
         using var classifier = result.Classifier;
         Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(60), $"A 3 s limit took {clock.Elapsed.TotalSeconds:F0} s.");
         Assert.IsTrue(result.ShortenedByTimeLimit, "The run must say the time limit shortened it.");
-        Assert.IsTrue(result.PlannedEpochs < 100_000 && result.PlannedEpochs >= classifier.History.Count - 1, $"planned {result.PlannedEpochs}, ran {classifier.History.Count}");
+        Assert.IsTrue(result.PlannedEpochs < 100_000 && result.PlannedEpochs >= classifier.History.Count - 1,
+            $"planned {result.PlannedEpochs}, ran {classifier.History.Count}");
         Assert.IsTrue(classifier.History.Count >= 1, "At least one (possibly partial) epoch is validated.");
         var epochEnds = progress.Where(p => p.EpochCompleted).ToList();
         Assert.IsTrue(epochEnds.Count >= 2 && epochEnds[^1].Epochs < epochEnds[0].Epochs, "Progress reports the shrunk epoch count.");
-        Assert.IsTrue(epochEnds[^1].LearningRate < 0.5 * options.LearningRate, $"The schedule anneals before the limit (last rate {epochEnds[^1].LearningRate:G3}).");
+        Assert.IsTrue(epochEnds[^1].LearningRate < 0.5 * options.LearningRate,
+            $"The schedule anneals before the limit (last rate {epochEnds[^1].LearningRate:G3}).");
         Assert.AreEqual(classifier.History.Max(h => h.ValidationAccuracy), result.BestValidationAccuracy, "The best epoch's weights are returned.");
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => (Quick(1) with { TimeLimit = TimeSpan.Zero }).Validate());
     }
@@ -66,7 +69,8 @@ public sealed class TrainingEngineTests
         Assert.AreEqual(0.55, schedule.At(9), 1e-12, "half way down the cosine");
         Assert.AreEqual(0.1, schedule.At(14), 1e-12, "the end is the minimum");
         Assert.AreEqual(0.1, schedule.At(100), 1e-12, "past the end stays at the minimum");
-        Assert.AreEqual(0.4, new LearningRateSchedule(1, 0, WarmupSteps: 100, TotalSteps: 10).At(1), 1e-12, "warm-up is capped at half the run (5 steps)");
+        Assert.AreEqual(0.4, new LearningRateSchedule(1, 0, WarmupSteps: 100, TotalSteps: 10).At(1), 1e-12,
+            "warm-up is capped at half the run (5 steps)");
     }
 
     [TestMethod]
@@ -85,14 +89,17 @@ public sealed class TrainingEngineTests
     public void LoaderDeliversEveryBatchInOrderAndRepeatsForASeed()
     {
         var data = Stripes(70);
-        var options = new LoaderOptions { BatchSize = 16, Training = true, Augmentation = new AugmentationOptions { RandomCropPadding = 1 }, Workers = 3, QueueCapacity = 2, Seed = 4 };
-        float[][] Pass(int epoch) => new BatchLoader(data, options).Epoch(epoch).Select(b => { using (b) return b.Images.data<float>().ToArray(); }).ToArray();
+        var options = new LoaderOptions { BatchSize = 16, Training = true,
+            Augmentation = new AugmentationOptions { RandomCropPadding = 1 }, Workers = 3, QueueCapacity = 2, Seed = 4 };
+        float[][] Pass(int epoch) =>
+            new BatchLoader(data, options).Epoch(epoch).Select(b => { using (b) return b.Images.data<float>().ToArray(); }).ToArray();
         var first = Pass(0);
         Assert.AreEqual(5, first.Length, "70 images in batches of 16: four full batches and one of 6.");
         var again = Pass(0);
         for (int i = 0; i < first.Length; i++) CollectionAssert.AreEqual(first[i], again[i], $"batch {i} differs for the same seed and epoch");
         CollectionAssert.AreNotEqual(first[0], Pass(1)[0], "another epoch shuffles differently");
-        var evaluation = new BatchLoader(data, options with { Training = false }).Epoch(0).Select(b => { using (b) return b.Labels.data<long>().ToArray(); }).SelectMany(l => l);
+        var evaluation = new BatchLoader(data, options with { Training = false }).Epoch(0).Select(b =>
+            { using (b) return b.Labels.data<long>().ToArray(); }).SelectMany(l => l);
         CollectionAssert.AreEqual(data.Labels.Select(l => (long)l).ToArray(), evaluation.ToArray(), "evaluation keeps the data's order");
     }
 
@@ -116,9 +123,11 @@ public sealed class TrainingEngineTests
     public void BadDataIsRejectedBeforeTraining()
     {
         var empty = new ImageDataset(Gray8, Array.Empty<byte>(), Array.Empty<int>(), new[] { "a", "b" });
-        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => VisionTransformerTrainer.Fit(empty, null, Tiny8, Quick(1))).Message, "empty");
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() =>
+            VisionTransformerTrainer.Fit(empty, null, Tiny8, Quick(1))).Message, "empty");
         var oneClass = new ImageDataset(Gray8, new byte[64 * 4], new[] { 1, 1, 1, 1 }, new[] { "a", "b" });
-        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => VisionTransformerTrainer.Fit(oneClass, null, Tiny8, Quick(1))).Message, "Only one class found");
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() =>
+            VisionTransformerTrainer.Fit(oneClass, null, Tiny8, Quick(1))).Message, "Only one class found");
         var epochs = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => VisionTransformerTrainer.Fit(Stripes(8), null, Tiny8, Quick(0)));
         Assert.AreEqual(nameof(TrainingOptions.Epochs), epochs.ParamName);
     }
@@ -145,7 +154,8 @@ public sealed class TrainingEngineTests
         using var cancel = new CancellationTokenSource();
         int reports = 0;
         var progress = new SynchronousProgress(p => { reports++; cancel.Cancel(); });
-        var result = VisionTransformerTrainer.Fit(Stripes(256), Stripes(32, 1), Tiny8, Quick(5) with { ProgressInterval = 1 }, progress, cancel.Token);
+        var result = VisionTransformerTrainer.Fit(Stripes(256), Stripes(32, 1), Tiny8, Quick(5) with { ProgressInterval = 1 }, progress,
+            cancel.Token);
         using var classifier = result.Classifier;
         Assert.IsTrue(result.Cancelled, "The result must say the run was cancelled.");
         Assert.AreEqual(1, reports, "Training went on after the cancellation.");
@@ -156,14 +166,17 @@ public sealed class TrainingEngineTests
     [TestMethod]
     public void ResumeFromACheckpointMatchesAnUninterruptedRun()
     {
-        var options = Quick(4) with { EmaDecay = 0.9, Augmentation = new AugmentationOptions { RandomCropPadding = 1, MixupAlpha = 0.5, CutmixAlpha = 0 } };
+        var options = Quick(4) with { EmaDecay = 0.9,
+            Augmentation = new AugmentationOptions { RandomCropPadding = 1, MixupAlpha = 0.5, CutmixAlpha = 0 } };
         using var straight = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8, options).Classifier;
 
         var checkpoints = Path.Combine(folder, "resume");
-        VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8, options with { Epochs = 2, CheckpointDirectory = checkpoints }).Classifier.Dispose();
+        VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8,
+            options with { Epochs = 2, CheckpointDirectory = checkpoints }).Classifier.Dispose();
         // The schedule depends on the planned length, so the interrupted run is the first half of a 4-epoch run:
         // resume it with the same Epochs and it must land where the straight run did.
-        var firstHalf = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8, options with { CheckpointDirectory = Path.Combine(folder, "half"), EarlyStoppingPatience = 0 });
+        var firstHalf = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8,
+            options with { CheckpointDirectory = Path.Combine(folder, "half"), EarlyStoppingPatience = 0 });
         firstHalf.Classifier.Dispose();
         using var resumed = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8,
             options with { ResumeFrom = Path.Combine(folder, "half", "last.ckpt"), CheckpointDirectory = Path.Combine(folder, "half2") }).Classifier;
@@ -182,11 +195,13 @@ public sealed class TrainingEngineTests
         using (var cancel = new CancellationTokenSource())
         {
             var stopAfterTwoEpochs = new SynchronousProgress(p => { if (p.EpochCompleted && p.Epoch == 2) cancel.Cancel(); });
-            VisionTransformerTrainer.Fit(Stripes(64), null, Tiny8, options with { CheckpointDirectory = checkpoints, ProgressInterval = 1000 }, stopAfterTwoEpochs, cancel.Token).Classifier.Dispose();
+            VisionTransformerTrainer.Fit(Stripes(64), null, Tiny8,
+                options with { CheckpointDirectory = checkpoints, ProgressInterval = 1000 }, stopAfterTwoEpochs, cancel.Token).Classifier.Dispose();
         }
         var saved = Checkpoint.Read(Path.Combine(checkpoints, "last.ckpt")).Metadata;
         Assert.IsTrue(saved.EpochsCompleted is 2 or 3, $"checkpoint after {saved.EpochsCompleted} epochs");
-        using var resumed = VisionTransformerTrainer.Fit(Stripes(64), null, Tiny8, options with { ResumeFrom = Path.Combine(checkpoints, "last.ckpt") }).Classifier;
+        using var resumed = VisionTransformerTrainer.Fit(Stripes(64), null, Tiny8,
+            options with { ResumeFrom = Path.Combine(checkpoints, "last.ckpt") }).Classifier;
         CollectionAssert.AreEqual(straight.History.Select(h => h.TrainLoss).ToArray(), resumed.History.Select(h => h.TrainLoss).ToArray(),
             "Resuming mid-run must reproduce the uninterrupted losses bit for bit.");
     }
@@ -223,8 +238,11 @@ public sealed class TrainingEngineTests
     [TestMethod]
     public void TrainingStepsAndPredictionsLeaveNoTensorsBehind()
     {
-        long Live() => (long)typeof(Tensor).GetField("_totalCount", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
-        void SettleGarbage() { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); }   // earlier tests' garbage must not be finalized mid-measurement
+        long Live() =>
+            (long)typeof(Tensor).GetField("_totalCount",
+                System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
+        // earlier tests' garbage must not be finalized mid-measurement
+        void SettleGarbage() { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); }
         long Residue(Func<ImageClassifier> fit)
         {
             SettleGarbage();
@@ -240,7 +258,8 @@ public sealed class TrainingEngineTests
             Quick(3) with { CheckpointDirectory = Path.Combine(folder, "leak") }).Classifier);
         // At most equal: a finalizer of a wrapper from before the measurement may run during the long fit and lower
         // its count by one (seen: 23 vs 22 when other tests ran first); a leak per step or epoch raises it by dozens.
-        Assert.IsTrue(longRun <= shortRun, $"Tensors left behind grow with the number of steps, epochs or checkpoints (short run {shortRun}, long run {longRun}).");
+        Assert.IsTrue(longRun <= shortRun,
+            $"Tensors left behind grow with the number of steps, epochs or checkpoints (short run {shortRun}, long run {longRun}).");
 
         using var classifier = VisionTransformerTrainer.Fit(Stripes(32), null, Tiny8, Quick(1)).Classifier;
         SettleGarbage();

@@ -9,7 +9,8 @@ public sealed record AugmentationOptions
 {
     /// <summary>Pad by this many pixels and crop back at a random offset (0: off).</summary>
     public int RandomCropPadding { get; init; } = 4;
-    /// <summary>Random resized crop: a random area (from <see cref="ResizedCropMinScale"/> to all of the image) and aspect (3/4 to 4/3), resized back.</summary>
+    /// <summary>Random resized crop: a random area (from <see cref="ResizedCropMinScale"/> to all of the image) and aspect (3/4 to 4/3),
+    /// resized back.</summary>
     public bool RandomResizedCrop { get; init; }
     /// <summary>Smallest area fraction the random resized crop keeps, within (0, 1].</summary>
     public double ResizedCropMinScale { get; init; } = 0.35;
@@ -41,11 +42,14 @@ public sealed record AugmentationOptions
         OptionChecks.Finite((ResizedCropMinScale, nameof(ResizedCropMinScale)), (RandAugmentMagnitude, nameof(RandAugmentMagnitude)),
             (MixupAlpha, nameof(MixupAlpha)), (CutmixAlpha, nameof(CutmixAlpha)), (MixProbability, nameof(MixProbability)));
         if (RandomCropPadding < 0) throw new ArgumentOutOfRangeException(nameof(RandomCropPadding), $"Must be 0 or more; got {RandomCropPadding}.");
-        if (ResizedCropMinScale is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(ResizedCropMinScale), $"Should be within (0, 1]; got {ResizedCropMinScale}.");
+        if (ResizedCropMinScale is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(ResizedCropMinScale),
+            $"Should be within (0, 1]; got {ResizedCropMinScale}.");
         if (RandAugmentOps < 0) throw new ArgumentOutOfRangeException(nameof(RandAugmentOps), $"Must be 0 or more; got {RandAugmentOps}.");
-        if (RandAugmentMagnitude is < 0 or > 10) throw new ArgumentOutOfRangeException(nameof(RandAugmentMagnitude), $"Should be within [0, 10]; got {RandAugmentMagnitude}.");
+        if (RandAugmentMagnitude is < 0 or > 10) throw new ArgumentOutOfRangeException(nameof(RandAugmentMagnitude),
+            $"Should be within [0, 10]; got {RandAugmentMagnitude}.");
         if (MixupAlpha < 0) throw new ArgumentOutOfRangeException(nameof(MixupAlpha), $"Must be 0 (off) or positive; got {MixupAlpha}.");
         if (CutmixAlpha < 0) throw new ArgumentOutOfRangeException(nameof(CutmixAlpha), $"Must be 0 (off) or positive; got {CutmixAlpha}.");
-        if (MixProbability is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MixProbability), $"Should be within [0, 1]; got {MixProbability}.");
+        if (MixProbability is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MixProbability),
+            $"Should be within [0, 1]; got {MixProbability}.");
     }
 }

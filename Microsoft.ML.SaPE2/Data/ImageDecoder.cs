@@ -16,7 +16,8 @@ public static class ImageDecoder
         using var codec = CodecOf(data, source);
         long pixels = (long)codec.Info.Width * codec.Info.Height;
         if (pixels > format.MaxPixels)
-            throw new InvalidOperationException($"Image '{source}' is {codec.Info.Width}×{codec.Info.Height} = {pixels:N0} pixels, over the limit of {format.MaxPixels:N0}. Shrink it or raise MaxPixels.");
+            throw new InvalidOperationException($"Image '{source}' is {codec.Info.Width}×{codec.Info.Height} = {pixels:N0} pixels, over the " +
+                $"limit of {format.MaxPixels:N0}. Shrink it or raise MaxPixels.");
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
         var result = codec.GetPixels(info, bitmap.GetPixels());
@@ -43,7 +44,8 @@ public static class ImageDecoder
         return new ImageShape(width, height, gray);
     }
 
-    /// <summary>Converts decoded RGBA pixels (<paramref name="width"/> × <paramref name="height"/>, row-major) to <paramref name="format"/>.</summary>
+    /// <summary>Converts decoded RGBA pixels (<paramref name="width"/> × <paramref name="height"/>, row-major) to <paramref
+    /// name="format"/>.</summary>
     public static byte[] FromRgba(ReadOnlySpan<byte> rgba, int width, int height, ImageFormat format, string source)
     {
         if (width <= 0 || height <= 0 || rgba.Length != 4L * width * height)

@@ -21,12 +21,14 @@ internal static class DataViewImages
         return ImageSurvey.Of(shapes);
     }
 
-    public static ImageDataset Read(IDataView data, string imageColumn, string labelColumn, ImageFormat format, IReadOnlyList<string> classNames, string what)
+    public static ImageDataset Read(IDataView data, string imageColumn, string labelColumn, ImageFormat format,
+        IReadOnlyList<string> classNames, string what)
     {
         var image = data.Schema[imageColumn];
         var label = data.Schema[labelColumn];
         if (label.Type is not KeyDataViewType key || key.Count != (ulong)classNames.Count)
-            throw new InvalidOperationException($"The label column '{labelColumn}' of the {what} has type {label.Type}, but the training labels have {classNames.Count} keys. Map both with the same MapValueToKey.");
+            throw new InvalidOperationException($"The label column '{labelColumn}' of the {what} has type {label.Type}, but the training " +
+                $"labels have {classNames.Count} keys. Map both with the same MapValueToKey.");
         using var cursor = data.GetRowCursor(new[] { image, label });
         var readImage = ImageColumn.Reader(cursor, image);
         var readLabel = cursor.GetGetter<uint>(label);
@@ -47,7 +49,8 @@ internal static class DataViewImages
         {
             readLabel(ref value);
             if (value == 0 || value > classNames.Count)
-                throw new InvalidOperationException($"Row {row} of the {what} has a missing or unknown label in column '{labelColumn}' (key {value}). Remove the row or add its class to the MapValueToKey mapping.");
+                throw new InvalidOperationException($"Row {row} of the {what} has a missing or unknown label in column '{labelColumn}' (key " +
+                    $"{value}). Remove the row or add its class to the MapValueToKey mapping.");
             labels.Add((int)value - 1);
             raw.Add(readImage());
             row++;
@@ -57,6 +60,7 @@ internal static class DataViewImages
         if (labels.Count == 0) throw new InvalidOperationException($"The {what} has no rows.");
         var all = new byte[labels.Count * format.PixelCount];
         for (int i = 0; i < pixels.Count; i++) pixels[i].CopyTo(all, i * format.PixelCount);
-        return new ImageDataset(format, all, labels.ToArray(), classNames, Enumerable.Range(0, labels.Count).Select(i => $"row {i} ({what})").ToArray());
+        return new ImageDataset(format, all, labels.ToArray(), classNames,
+            Enumerable.Range(0, labels.Count).Select(i => $"row {i} ({what})").ToArray());
     }
 }

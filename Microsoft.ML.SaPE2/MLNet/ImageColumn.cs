@@ -37,7 +37,8 @@ internal static class ImageColumn
     {
         var column = schema.GetColumnOrNull(name)
             ?? throw new ArgumentOutOfRangeException(nameof(name), $"Could not find image column '{name}'.");
-        if (column.Type is VectorDataViewType { ItemType: var item, IsKnownSize: false } && item == NumberDataViewType.Byte) return ImageColumnKind.EncodedBytes;
+        if (column.Type is VectorDataViewType { ItemType: var item, IsKnownSize: false }
+            && item == NumberDataViewType.Byte) return ImageColumnKind.EncodedBytes;
         if (column.Type is ImageDataViewType) return ImageColumnKind.Image;
         throw new ArgumentOutOfRangeException(nameof(name), $"Schema mismatch for image column '{name}': expected {Expected}, got {column.Type}.");
     }
@@ -50,7 +51,8 @@ internal static class ImageColumn
         bool bytes = column.Kind == SchemaShape.Column.VectorKind.VariableVector && column.ItemType == NumberDataViewType.Byte;
         bool image = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is ImageDataViewType;
         if (!bytes && !image)
-            throw new ArgumentOutOfRangeException(nameof(name), $"Schema mismatch for image column '{name}': expected {Expected}, got {Describe(column)}.");
+            throw new ArgumentOutOfRangeException(nameof(name),
+                $"Schema mismatch for image column '{name}': expected {Expected}, got {Describe(column)}.");
     }
 
     /// <summary>A reader of the current row's image.</summary>

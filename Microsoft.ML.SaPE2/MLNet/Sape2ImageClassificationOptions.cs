@@ -28,7 +28,8 @@ public sealed partial class Sape2ImageClassificationTrainer
     {
         /// <summary>The label column: a key type (use <c>MapValueToKey</c>). Default "Label".</summary>
         public string LabelColumnName = Defaults.LabelColumnName;
-        /// <summary>The image column: VarVector&lt;Byte&gt; from <c>LoadRawImageBytes</c> or Image from <c>LoadImages</c>. Default "Features".</summary>
+        /// <summary>The image column: VarVector&lt;Byte&gt; from <c>LoadRawImageBytes</c> or Image from <c>LoadImages</c>. Default
+        /// "Features".</summary>
         public string FeatureColumnName = Defaults.FeatureColumnName;
         /// <summary>The output score column: one probability per class, in key order. Default "Score".</summary>
         public string ScoreColumnName = Defaults.ScoreColumnName;
@@ -37,9 +38,11 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>Data scored after every epoch to pick the best weights and for early stopping; null: train without validation.</summary>
         public IDataView? ValidationSet;
 
-        /// <summary>Model size; null: automatic (Micro on a CPU; Tiny on a GPU with 10,000 images or more). The paper's backbone is <see cref="VitPreset.Small"/>.</summary>
+        /// <summary>Model size; null: automatic (Micro on a CPU; Tiny on a GPU with 10,000 images or more). The paper's backbone is <see
+        /// cref="VitPreset.Small"/>.</summary>
         public VitPreset? Preset;
-        /// <summary>Images are resized to ImageSize × ImageSize pixels (unless <see cref="ImageHeight"/>/<see cref="ImageWidth"/> are set); null: the images' median side, within [16, 32] on a CPU or [16, 64] on a GPU.</summary>
+        /// <summary>Images are resized to ImageSize × ImageSize pixels (unless <see cref="ImageHeight"/>/<see cref="ImageWidth"/> are
+        /// set); null: the images' median side, within [16, 32] on a CPU or [16, 64] on a GPU.</summary>
         public int? ImageSize;
         /// <summary>Input height for non-square models; 0: <see cref="ImageSize"/>.</summary>
         public int ImageHeight;
@@ -53,15 +56,19 @@ public sealed partial class Sape2ImageClassificationTrainer
         public int? PatchSize;
         /// <summary>1 (grayscale) or 3 (RGB); null: 1 when every surveyed training image is grayscale, else 3.</summary>
         public int? Channels;
-        /// <summary>How images become tokens; null: <see cref="TokenizerKind.Convolutional"/>. The paper: <see cref="TokenizerKind.Patch"/>.</summary>
+        /// <summary>How images become tokens; null: <see cref="TokenizerKind.Convolutional"/>. The paper: <see
+        /// cref="TokenizerKind.Patch"/>.</summary>
         public TokenizerKind? Tokenizer;
-        /// <summary>How the final tokens become the image's features; null: <see cref="PoolingKind.SequencePooling"/>. The paper: <see cref="PoolingKind.ClassToken"/>.</summary>
+        /// <summary>How the final tokens become the image's features; null: <see cref="PoolingKind.SequencePooling"/>. The paper: <see
+        /// cref="PoolingKind.ClassToken"/>.</summary>
         public PoolingKind? Pooling;
-        /// <summary>Initialisation of the linear layers; null: <see cref="WeightInitialization.PyTorchDefault"/>. The paper: <see cref="WeightInitialization.TruncatedNormal"/>.</summary>
+        /// <summary>Initialisation of the linear layers; null: <see cref="WeightInitialization.PyTorchDefault"/>. The paper: <see
+        /// cref="WeightInitialization.TruncatedNormal"/>.</summary>
         public WeightInitialization? Initialization;
         /// <summary>Crop images to the model's aspect ratio before resizing instead of stretching them. Default false.</summary>
         public bool KeepAspectByCenterCrop;
-        /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5. <see cref="Data.Normalization.Compute"/> measures a data set's.</summary>
+        /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5. <see cref="Data.Normalization.Compute"/>
+        /// measures a data set's.</summary>
         public Normalization? Normalization;
         /// <summary>Images with more pixels are refused (decompression bombs). Default 64 megapixels.</summary>
         public long MaxPixels = new ImageFormat().MaxPixels;
@@ -73,7 +80,8 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>SaPE² K mode (default, the paper's best) or Q mode.</summary>
         public Sape2Mode Sape2Mode = Sape2Mode.Key;
 
-        /// <summary>Passes over the training data; null: about 50,000 image passes on a CPU (17 epochs of 3,000 images) or 2,000,000 on a GPU, within [5, 100] or [5, 300].</summary>
+        /// <summary>Passes over the training data; null: about 50,000 image passes on a CPU (17 epochs of 3,000 images) or 2,000,000 on a
+        /// GPU, within [5, 100] or [5, 300].</summary>
         public int? Epochs;
         /// <summary>
         /// Wall-clock budget of <c>Fit</c> in seconds, image decoding included; null: none. The schedule shrinks to the
@@ -99,7 +107,8 @@ public sealed partial class Sape2ImageClassificationTrainer
         public double EmaDecay;
         /// <summary>Gradient clipping norm; 0: off. Default 1.</summary>
         public double GradientClipNorm = new TrainingOptions().GradientClipNorm;
-        /// <summary>Stop after this many epochs without a better validation accuracy (ML.NET's early-stopping patience); 0: off. Needs <see cref="ValidationSet"/>.</summary>
+        /// <summary>Stop after this many epochs without a better validation accuracy (ML.NET's early-stopping patience); 0: off. Needs
+        /// <see cref="ValidationSet"/>.</summary>
         public int EarlyStoppingPatience;
         /// <summary>"auto" (CUDA when available), "cpu", "cuda" or "cuda:N". Default "auto".</summary>
         public string Device = "auto";

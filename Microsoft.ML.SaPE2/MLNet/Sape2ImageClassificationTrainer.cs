@@ -28,7 +28,7 @@ namespace Microsoft.ML.SaPE2.MLNet;
 /// | Machine learning task | Multiclass classification |
 /// | Is normalization required? | No (the trainer normalises pixels) |
 /// | Is caching required? | No (images are decoded once, into memory at model size) |
-/// | Required NuGet in addition to Microsoft.ML | Microsoft.ML.SaPE2, Microsoft.ML.ImageAnalytics, a libtorch package (libtorch-cpu-*, TorchSharp-cuda-*) |
+/// | Required NuGet in addition to Microsoft.ML | Microsoft.ML.SaPE2, Microsoft.ML.ImageAnalytics, libtorch-cpu-* or TorchSharp-cuda-* |
 /// | Exportable to ONNX | No |
 /// ]]></format>
 /// </remarks>
@@ -50,17 +50,25 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
 
     private static void Validate(Options o)
     {
-        foreach (var (value, name) in new[] { (o.LabelColumnName, nameof(o.LabelColumnName)), (o.FeatureColumnName, nameof(o.FeatureColumnName)), (o.ScoreColumnName, nameof(o.ScoreColumnName)), (o.PredictedLabelColumnName, nameof(o.PredictedLabelColumnName)) })
+        foreach (var (value, name) in new[] { (o.LabelColumnName, nameof(o.LabelColumnName)),
+            (o.FeatureColumnName, nameof(o.FeatureColumnName)), (o.ScoreColumnName, nameof(o.ScoreColumnName)),
+                (o.PredictedLabelColumnName, nameof(o.PredictedLabelColumnName)) })
             if (string.IsNullOrWhiteSpace(value)) throw new ArgumentOutOfRangeException(name, "Must name a column; got an empty name.");
-        if (o.ImageSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.ImageSize), $"Must be positive, or null for automatic; got {o.ImageSize}.");
-        if (o.ImageHeight < 0 || o.ImageWidth < 0) throw new ArgumentOutOfRangeException(nameof(o.ImageHeight), $"Must be 0 (use ImageSize) or positive; got {o.ImageHeight}×{o.ImageWidth}.");
-        if (o.Channels is { } channels && channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(o.Channels), $"Must be 1 (grayscale) or 3 (RGB), or null for automatic; got {channels}.");
-        if (o.PatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.PatchSize), $"Must be positive, or null for automatic; got {o.PatchSize}.");
+        if (o.ImageSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.ImageSize),
+            $"Must be positive, or null for automatic; got {o.ImageSize}.");
+        if (o.ImageHeight < 0 || o.ImageWidth < 0) throw new ArgumentOutOfRangeException(nameof(o.ImageHeight),
+            $"Must be 0 (use ImageSize) or positive; got {o.ImageHeight}×{o.ImageWidth}.");
+        if (o.Channels is { } channels && channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(o.Channels),
+            $"Must be 1 (grayscale) or 3 (RGB), or null for automatic; got {channels}.");
+        if (o.PatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.PatchSize),
+            $"Must be positive, or null for automatic; got {o.PatchSize}.");
         if (o.MaxPixels <= 0) throw new ArgumentOutOfRangeException(nameof(o.MaxPixels), $"Must be positive; got {o.MaxPixels}.");
         if (o.TrainingTimeInSeconds is { } seconds && !(seconds > 0 && double.IsFinite(seconds)))
-            throw new ArgumentOutOfRangeException(nameof(o.TrainingTimeInSeconds), $"Must be a positive number of seconds, or null for no limit; got {seconds}.");
+            throw new ArgumentOutOfRangeException(nameof(o.TrainingTimeInSeconds),
+                $"Must be a positive number of seconds, or null for no limit; got {seconds}.");
         if (o.EarlyStoppingPatience > 0 && o.ValidationSet is null)
-            throw new ArgumentOutOfRangeException(nameof(o.EarlyStoppingPatience), $"Early stopping (patience {o.EarlyStoppingPatience}) needs a ValidationSet.");
+            throw new ArgumentOutOfRangeException(nameof(o.EarlyStoppingPatience),
+                $"Early stopping (patience {o.EarlyStoppingPatience}) needs a ValidationSet.");
         // What can be checked before the data is seen: the options as set, with placeholders for the automatic ones.
         var format = Format(o, provisional: (32, 3));
         var recipe = AutoRecipe.Choose(1000, format.Height, format.Width, format.Channels, cuda: false);
@@ -81,7 +89,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         VitConfig.FromPreset(o.Preset ?? recipe.Preset, format.Height, o.PatchSize ?? recipe.PatchSize, format.Channels, numClasses) with
         {
             ImageWidth = format.Width, PositionEncoding = o.PositionEncoding, AbsolutePosition = o.AbsolutePosition, Sape2Mode = o.Sape2Mode,
-            Tokenizer = o.Tokenizer ?? recipe.Tokenizer, Pooling = o.Pooling ?? recipe.Pooling, Initialization = o.Initialization ?? recipe.Initialization,
+            Tokenizer = o.Tokenizer ?? recipe.Tokenizer, Pooling = o.Pooling ?? recipe.Pooling, Initialization = o.Initialization
+                ?? recipe.Initialization,
         };
 
     private static TrainingOptions Training(Options o, AutoRecipe.Recipe recipe, int seed, TimeSpan? timeLimit) => new()
@@ -89,7 +98,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         Epochs = o.Epochs ?? recipe.Epochs, BatchSize = o.BatchSize ?? recipe.BatchSize, LearningRate = o.LearningRate ?? recipe.LearningRate,
         WeightDecay = o.WeightDecay, WarmupEpochs = o.WarmupEpochs ?? recipe.WarmupEpochs, LabelSmoothing = o.LabelSmoothing ?? recipe.LabelSmoothing,
         Augmentation = o.Augmentation ?? recipe.Augmentation, EmaDecay = o.EmaDecay, GradientClipNorm = o.GradientClipNorm,
-        EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Threads = o.Threads, Seed = seed, CheckpointDirectory = o.CheckpointDirectory,
+        EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Threads = o.Threads, Seed = seed,
+            CheckpointDirectory = o.CheckpointDirectory,
         Normalization = o.Normalization, TimeLimit = timeLimit,
     };
 
@@ -120,11 +130,15 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         if (!inputSchema.TryFindColumn(options.LabelColumnName, out var label))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Could not find label column '{options.LabelColumnName}'.");
         if (label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Schema mismatch for label column '{options.LabelColumnName}': expected Key<UInt32>, got {label.ItemType}. Use MapValueToKey.");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema),
+                $"Schema mismatch for label column '{options.LabelColumnName}': expected Key<UInt32>, got {label.ItemType}. Use MapValueToKey.");
         var columns = inputSchema.ToDictionary(c => c.Name);
-        var scoreAnnotations = new SchemaShape(new[] { new SchemaShape.Column(AnnotationUtils.Kinds.SlotNames, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
-        columns[options.ScoreColumnName] = new SchemaShape.Column(options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, scoreAnnotations);
-        columns[options.PredictedLabelColumnName] = new SchemaShape.Column(options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, label.Annotations);
+        var scoreAnnotations = new SchemaShape(new[] { new SchemaShape.Column(AnnotationUtils.Kinds.SlotNames,
+            SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
+        columns[options.ScoreColumnName] = new SchemaShape.Column(options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector,
+            NumberDataViewType.Single, false, scoreAnnotations);
+        columns[options.PredictedLabelColumnName] = new SchemaShape.Column(options.PredictedLabelColumnName,
+            SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, label.Annotations);
         return new SchemaShape(columns.Values);
     }
 
@@ -159,36 +173,46 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var recipe = AutoRecipe.Choose(train.Count, format.Height, format.Width, format.Channels, cuda);
         choices.AddRange(recipe.Choices);
         var architecture = Architecture(options, format, recipe, classNames.Count);
-        ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, {format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
+        ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
+            $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
         foreach (var choice in choices.Where(c => !IsSet(options, c.Option)))
             ch.Info($"SaPE² trainer: {choice.Option} = {choice.Value} (automatic: {choice.Rule}).");
-        ch.Info($"SaPE² trainer: model {architecture.PositionEncoding}{(architecture.AbsolutePosition ? "+APE" : "")}, {architecture.Tokenizer} tokenizer, {architecture.GridHeight}×{architecture.GridWidth} tokens, dim {architecture.EmbedDim}, depth {architecture.Depth}, heads {architecture.NumHeads}, {architecture.Pooling}.");
+        ch.Info($"SaPE² trainer: model {architecture.PositionEncoding}{(architecture.AbsolutePosition ? "+APE" : "")}, " +
+            $"{architecture.Tokenizer} tokenizer, {architecture.GridHeight}×{architecture.GridWidth} tokens, dim {architecture.EmbedDim}, " +
+                $"depth {architecture.Depth}, heads {architecture.NumHeads}, {architecture.Pooling}.");
 
         TimeSpan? timeLimit = null;
         if (options.TrainingTimeInSeconds is { } seconds)
         {
             timeLimit = TimeSpan.FromSeconds(Math.Max(seconds - clock.Elapsed.TotalSeconds, 0.001));   // decoding counts against the budget
             if (clock.Elapsed.TotalSeconds >= seconds)
-                ch.Warning($"Reading the images took {clock.Elapsed.TotalSeconds:F1} s of the {seconds} s TrainingTimeInSeconds; training takes one step.");
+                ch.Warning($"Reading the images took {clock.Elapsed.TotalSeconds:F1} s of the {seconds} s TrainingTimeInSeconds; training " +
+                    $"takes one step.");
         }
         int seed = options.Seed ?? host.Rand.Next();
         var progress = new ProgressRelay(ch, options.Progress, options.MetricsCallback);
-        var result = VisionTransformerTrainer.Fit(train, validation, architecture, Training(options, recipe, seed, timeLimit), progress, options.CancellationToken);
+        var result = VisionTransformerTrainer.Fit(train, validation, architecture, Training(options, recipe, seed, timeLimit), progress,
+            options.CancellationToken);
         if (result.Cancelled) ch.Warning("Training was cancelled; the best model so far is returned.");
         if (result.ShortenedByTimeLimit)
-            ch.Info($"SaPE² trainer: TrainingTimeInSeconds = {options.TrainingTimeInSeconds} s shortened the run to {result.Classifier.History.Count} of {options.Epochs ?? recipe.Epochs} epoch(s).");
-        ch.Info($"SaPE² trainer: done after {result.Classifier.History.Count} epoch(s) in {clock.Elapsed.TotalSeconds:F1} s; best epoch {result.BestEpoch}, validation accuracy {result.BestValidationAccuracy?.ToString("P2") ?? "n/a"}.");
-        return new Sape2ImageClassificationTransformer(host, result.Classifier, options.FeatureColumnName, labelColumn, options.ScoreColumnName, options.PredictedLabelColumnName);
+            ch.Info($"SaPE² trainer: TrainingTimeInSeconds = {options.TrainingTimeInSeconds} s shortened the run to " +
+                $"{result.Classifier.History.Count} of {options.Epochs ?? recipe.Epochs} epoch(s).");
+        ch.Info($"SaPE² trainer: done after {result.Classifier.History.Count} epoch(s) in {clock.Elapsed.TotalSeconds:F1} s; best epoch " +
+            $"{result.BestEpoch}, validation accuracy {result.BestValidationAccuracy?.ToString("P2") ?? "n/a"}.");
+        return new Sape2ImageClassificationTransformer(host, result.Classifier, options.FeatureColumnName, labelColumn,
+            options.ScoreColumnName, options.PredictedLabelColumnName);
     }
 
     /// <summary>Sends progress to the ML.NET log, the user's IProgress and the per-epoch MetricsCallback.</summary>
-    private sealed class ProgressRelay(IChannel channel, IProgress<TrainingProgress>? progress, Action<TrainingProgress>? metrics) : IProgress<TrainingProgress>
+    private sealed class ProgressRelay(IChannel channel, IProgress<TrainingProgress>? progress,
+        Action<TrainingProgress>? metrics) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value)
         {
             progress?.Report(value);
             if (!value.EpochCompleted) return;
-            channel.Info($"Epoch {value.Epoch}/{value.Epochs}: train loss {value.TrainLoss:F4}, train accuracy {value.TrainAccuracy:P2}, validation accuracy {(value.ValidationAccuracy is { } a ? a.ToString("P2") : "n/a")}, {value.ImagesPerSecond:F0} images/s.");
+            channel.Info($"Epoch {value.Epoch}/{value.Epochs}: train loss {value.TrainLoss:F4}, train accuracy {value.TrainAccuracy:P2}, " +
+                $"validation accuracy {(value.ValidationAccuracy is { } a ? a.ToString("P2") : "n/a")}, {value.ImagesPerSecond:F0} images/s.");
             metrics?.Invoke(value);
         }
     }

@@ -118,9 +118,11 @@ public static class Sape2Bias
         if (query.dim() != 4)
             throw new ArgumentException($"query must be (batch, heads, N, headDim); got shape [{string.Join(", ", query.shape)}].", nameof(query));
         if (!query.shape.SequenceEqual(key.shape))
-            throw new ArgumentException($"key must have the shape of query [{string.Join(", ", query.shape)}]; got [{string.Join(", ", key.shape)}].", nameof(key));
+            throw new ArgumentException($"key must have the shape of query [{string.Join(", ", query.shape)}]; got " +
+                $"[{string.Join(", ", key.shape)}].", nameof(key));
         if (query.shape[2] != (long)gridHeight * gridWidth)
-            throw new ArgumentException($"query holds {query.shape[2]} tokens but the grid {gridHeight}×{gridWidth} has {gridHeight * gridWidth}; pass patch tokens only.", nameof(query));
+            throw new ArgumentException($"query holds {query.shape[2]} tokens but the grid {gridHeight}×{gridWidth} has " +
+                $"{gridHeight * gridWidth}; pass patch tokens only.", nameof(query));
         long d = query.shape[3];
         foreach (var (table, name) in new[] { (tableX, nameof(tableX)), (tableY, nameof(tableY)) })
         {
@@ -128,6 +130,7 @@ public static class Sape2Bias
                 throw new ArgumentException($"{name} must be (headDim = {d}, M ≥ 2); got shape [{string.Join(", ", table.shape)}].", name);
         }
         if (tableX.shape[1] != tableY.shape[1])
-            throw new ArgumentException($"tableX and tableY must have the same number of positions; got {tableX.shape[1]} and {tableY.shape[1]}.", nameof(tableY));
+            throw new ArgumentException($"tableX and tableY must have the same number of positions; got {tableX.shape[1]} and " +
+                $"{tableY.shape[1]}.", nameof(tableY));
     }
 }

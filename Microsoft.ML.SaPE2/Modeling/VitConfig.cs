@@ -106,7 +106,8 @@ public sealed record VitConfig
     /// <summary>The named size <paramref name="preset"/> for square images of <paramref name="imageSize"/> pixels.</summary>
     public static VitConfig FromPreset(VitPreset preset, int imageSize = 32, int patchSize = 4, int inChannels = 3, int numClasses = 10)
     {
-        var size = new VitConfig { ImageHeight = imageSize, ImageWidth = imageSize, PatchSize = patchSize, InChannels = inChannels, NumClasses = numClasses };
+        var size = new VitConfig { ImageHeight = imageSize, ImageWidth = imageSize, PatchSize = patchSize, InChannels = inChannels,
+            NumClasses = numClasses };
         return preset switch
         {
             VitPreset.Micro => size with { EmbedDim = 64, Depth = 4, NumHeads = 2, DropPathRate = 0.0 },
@@ -141,10 +142,12 @@ public sealed record VitConfig
             throw new ArgumentOutOfRangeException(nameof(EmbedDim), $"2D sin-cos needs EmbedDim divisible by 4; got {EmbedDim}.");
         if (MlpRatio <= 0)
             throw new ArgumentOutOfRangeException(nameof(MlpRatio), $"Must be positive; got {MlpRatio}.");
-        Probability(Dropout, nameof(Dropout)); Probability(AttentionDropout, nameof(AttentionDropout)); Probability(DropPathRate, nameof(DropPathRate));
+        Probability(Dropout, nameof(Dropout)); Probability(AttentionDropout, nameof(AttentionDropout)); Probability(DropPathRate,
+            nameof(DropPathRate));
         if (!Enum.IsDefined(Tokenizer)) throw new ArgumentOutOfRangeException(nameof(Tokenizer), $"Unknown tokenizer {Tokenizer}.");
         if (!Enum.IsDefined(Pooling)) throw new ArgumentOutOfRangeException(nameof(Pooling), $"Unknown pooling {Pooling}.");
-        if (!Enum.IsDefined(Initialization)) throw new ArgumentOutOfRangeException(nameof(Initialization), $"Unknown initialisation {Initialization}.");
+        if (!Enum.IsDefined(Initialization)) throw new ArgumentOutOfRangeException(nameof(Initialization),
+            $"Unknown initialisation {Initialization}.");
         if (Sape2GateScale < 0)
             throw new ArgumentOutOfRangeException(nameof(Sape2GateScale), $"Must be positive, or 0 for 1/√headDim; got {Sape2GateScale}.");
         if (Sape2BiasSign is not (1.0 or -1.0))

@@ -57,20 +57,27 @@ public sealed record TrainingOptions
     public void Validate()
     {
         OptionChecks.Finite((LearningRate, nameof(LearningRate)), (MinLearningRate, nameof(MinLearningRate)), (WarmupEpochs, nameof(WarmupEpochs)),
-            (WeightDecay, nameof(WeightDecay)), (GradientClipNorm, nameof(GradientClipNorm)), (EmaDecay, nameof(EmaDecay)), (LabelSmoothing, nameof(LabelSmoothing)));
+            (WeightDecay, nameof(WeightDecay)), (GradientClipNorm, nameof(GradientClipNorm)), (EmaDecay, nameof(EmaDecay)),
+                (LabelSmoothing, nameof(LabelSmoothing)));
         if (Epochs <= 0) throw new ArgumentOutOfRangeException(nameof(Epochs), $"Must be positive; got {Epochs}.");
         if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), $"Must be at least 2; got {BatchSize}.");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), $"Must be positive; got {LearningRate}.");
-        if (MinLearningRate < 0 || MinLearningRate > LearningRate) throw new ArgumentOutOfRangeException(nameof(MinLearningRate), $"Should be within [0, LearningRate = {LearningRate}]; got {MinLearningRate}.");
+        if (MinLearningRate < 0 || MinLearningRate > LearningRate) throw new ArgumentOutOfRangeException(nameof(MinLearningRate),
+            $"Should be within [0, LearningRate = {LearningRate}]; got {MinLearningRate}.");
         if (WarmupEpochs < 0) throw new ArgumentOutOfRangeException(nameof(WarmupEpochs), $"Must be 0 or more; got {WarmupEpochs}.");
         if (WeightDecay < 0) throw new ArgumentOutOfRangeException(nameof(WeightDecay), $"Must be 0 or more; got {WeightDecay}.");
-        if (GradientClipNorm < 0) throw new ArgumentOutOfRangeException(nameof(GradientClipNorm), $"Must be 0 (off) or positive; got {GradientClipNorm}.");
+        if (GradientClipNorm < 0) throw new ArgumentOutOfRangeException(nameof(GradientClipNorm),
+            $"Must be 0 (off) or positive; got {GradientClipNorm}.");
         if (EmaDecay is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(EmaDecay), $"Should be within [0, 1); got {EmaDecay}.");
-        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), $"Should be within [0, 1); got {LabelSmoothing}.");
-        if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), $"Must be 0 (off) or positive; got {EarlyStoppingPatience}.");
+        if (LabelSmoothing is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(LabelSmoothing),
+            $"Should be within [0, 1); got {LabelSmoothing}.");
+        if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience),
+            $"Must be 0 (off) or positive; got {EarlyStoppingPatience}.");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), $"Must be 0 (one per core) or positive; got {Threads}.");
-        if (LoaderWorkers < 0) throw new ArgumentOutOfRangeException(nameof(LoaderWorkers), $"Must be 0 (one per core) or positive; got {LoaderWorkers}.");
-        if (TimeLimit is { } limit && !(limit > TimeSpan.Zero)) throw new ArgumentOutOfRangeException(nameof(TimeLimit), $"Must be positive, or null for none; got {limit}.");
+        if (LoaderWorkers < 0) throw new ArgumentOutOfRangeException(nameof(LoaderWorkers),
+            $"Must be 0 (one per core) or positive; got {LoaderWorkers}.");
+        if (TimeLimit is { } limit && !(limit > TimeSpan.Zero)) throw new ArgumentOutOfRangeException(nameof(TimeLimit),
+            $"Must be positive, or null for none; got {limit}.");
         if (ProgressInterval <= 0) throw new ArgumentOutOfRangeException(nameof(ProgressInterval), $"Must be positive; got {ProgressInterval}.");
         Augmentation.Validate();
         TrainingDevice.Parse(Device);

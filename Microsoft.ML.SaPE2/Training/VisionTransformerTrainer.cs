@@ -55,17 +55,22 @@ public static class VisionTransformerTrainer
         if (train.Count == 0) throw new InvalidOperationException("The training set is empty: there are no images to learn from.");
         int present = train.ClassCounts().Count(c => c > 0);
         if (present < 2)
-            throw new InvalidOperationException($"Only one class found in the training labels ('{train.ClassNames[train.Labels[0]]}'). To build a multiclass classification model, the number of classes needs to be 2 or greater.");
+            throw new InvalidOperationException($"Only one class found in the training labels ('{train.ClassNames[train.Labels[0]]}'). To " +
+                $"build a multiclass classification model, the number of classes needs to be 2 or greater.");
         if (validation is null) return;
         if (validation.Count == 0) throw new InvalidOperationException("The validation set is empty; pass null to train without one.");
         if (validation.Format != train.Format)
-            throw new InvalidOperationException($"The validation images are {validation.Format.Channels}×{validation.Format.Height}×{validation.Format.Width} but the training images are {train.Format.Channels}×{train.Format.Height}×{train.Format.Width}.");
+            throw new InvalidOperationException($"The validation images are " +
+                $"{validation.Format.Channels}×{validation.Format.Height}×{validation.Format.Width} but the training images are " +
+                    $"{train.Format.Channels}×{train.Format.Height}×{train.Format.Width}.");
         if (!validation.ClassNames.SequenceEqual(train.ClassNames))
-            throw new InvalidOperationException("The validation set's classes differ from the training set's; load it with the training class names.");
+            throw new InvalidOperationException("The validation set's classes differ from the training set's; load it with the training " +
+                "class names.");
     }
 
     /// <summary>Mean loss and accuracy of <paramref name="model"/> on <paramref name="data"/>, in evaluation mode.</summary>
-    public static (double Loss, double Accuracy) Evaluate(VisionTransformer model, ImageDataset data, Normalization normalization, int batchSize, Device device)
+    public static (double Loss, double Accuracy) Evaluate(VisionTransformer model, ImageDataset data, Normalization normalization,
+        int batchSize, Device device)
     {
         var loader = new BatchLoader(data, new LoaderOptions { BatchSize = batchSize, Normalization = normalization, Workers = 1 });
         model.eval();
@@ -108,7 +113,8 @@ public static class VisionTransformerTrainer
         {
             (this.train, this.validation, this.config, this.normalization, this.options, this.device, this.progress, this.cancellation) =
                 (train, validation, config, normalization, options, device, progress, cancellation);
-            state = new CheckpointMetadata { Config = config, Format = train.Format, Normalization = normalization, ClassNames = train.ClassNames, History = history };
+            state = new CheckpointMetadata { Config = config, Format = train.Format, Normalization = normalization,
+                ClassNames = train.ClassNames, History = history };
         }
 
         public TrainingResult Execute()
@@ -173,10 +179,12 @@ public static class VisionTransformerTrainer
         }
 
         /// <summary>Sums over one epoch's steps.</summary>
-        private sealed record EpochTotals(double LossSum, long Correct, long Seen, int Steps, double LearningRate, Stopwatch Clock, bool Cancelled, bool TimeUp = false);
+        private sealed record EpochTotals(double LossSum, long Correct, long Seen, int Steps, double LearningRate, Stopwatch Clock,
+            bool Cancelled, bool TimeUp = false);
 
         /// <summary>One pass over the training data; stops within one step of a cancellation.</summary>
-        private EpochTotals TrainEpoch(int epoch, VisionTransformer model, OptimizationStep stepper, ModelEma? ema, BatchLoader loader, LearningRateSchedule schedule, int stepsPerEpoch)
+        private EpochTotals TrainEpoch(int epoch, VisionTransformer model, OptimizationStep stepper, ModelEma? ema, BatchLoader loader,
+            LearningRateSchedule schedule, int stepsPerEpoch)
         {
             torch.manual_seed(options.Seed * 7919L + epoch);   // dropout and drop-path: repeatable per epoch, so resume is exact
             var clock = Stopwatch.StartNew();
@@ -194,16 +202,19 @@ public static class VisionTransformerTrainer
                     long hits;
                     using (NewDisposeScope())
                     {
-                        (loss, hits) = stepper.Run(batch.Images.to(device, non_blocking: true), batch.Targets!.to(device, non_blocking: true), batch.Labels.to(device), lr);
+                        (loss, hits) = stepper.Run(batch.Images.to(device, non_blocking: true),
+                            batch.Targets!.to(device, non_blocking: true), batch.Labels.to(device), lr);
                         ema?.Update(model);
                     }
                     if (!double.IsFinite(loss)) throw Diverged(epoch, step, loss);
                     lossSum += loss * batch.Count; correct += hits; seen += batch.Count; step++; stepsThisRun++;
                     state = state with { Step = state.Step + 1 };
                     if (step % options.ProgressInterval == 0 && step < stepsPerEpoch)
-                        Report(epoch, step, stepsPerEpoch, lr, lossSum / seen, (double)correct / seen, seen / clock.Elapsed.TotalSeconds, null, epochCompleted: false);
+                        Report(epoch, step, stepsPerEpoch, lr, lossSum / seen, (double)correct / seen, seen / clock.Elapsed.TotalSeconds,
+                            null, epochCompleted: false);
                     if (cancellation.IsCancellationRequested) return new EpochTotals(lossSum, correct, seen, step, lr, clock, Cancelled: true);
-                    if (TimeUp && step < stepsPerEpoch) return new EpochTotals(lossSum, correct, seen, step, lr, clock, Cancelled: false, TimeUp: true);
+                    if (TimeUp && step < stepsPerEpoch) return new EpochTotals(lossSum, correct, seen, step, lr, clock, Cancelled: false,
+                        TimeUp: true);
                 }
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
@@ -217,9 +228,12 @@ public static class VisionTransformerTrainer
         private bool FinishEpoch(int epoch, EpochTotals totals, VisionTransformer model, ModelEma? ema, AdamW optimizer, int stepsPerEpoch)
         {
             var evaluated = ema?.Model ?? model;
-            (double Loss, double Accuracy)? score = validation is null ? null : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
-            double loss = totals.LossSum / totals.Seen, accuracy = (double)totals.Correct / totals.Seen, imagesPerSecond = totals.Seen / totals.Clock.Elapsed.TotalSeconds;
-            var metrics = new EpochMetrics(epoch + 1, loss, accuracy, score?.Loss, score?.Accuracy, totals.LearningRate, totals.Clock.Elapsed.TotalSeconds);
+            (double Loss, double Accuracy)? score = validation is null
+                ? null : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
+            double loss = totals.LossSum / totals.Seen, accuracy = (double)totals.Correct / totals.Seen,
+                imagesPerSecond = totals.Seen / totals.Clock.Elapsed.TotalSeconds;
+            var metrics = new EpochMetrics(epoch + 1, loss, accuracy, score?.Loss, score?.Accuracy, totals.LearningRate,
+                totals.Clock.Elapsed.TotalSeconds);
             history.Add(metrics);
             bool stop = Select(evaluated, metrics);
             SaveCheckpoints(model, ema, optimizer);
@@ -261,9 +275,11 @@ public static class VisionTransformerTrainer
             var saved = Checkpoint.Read(options.ResumeFrom!);
             var m = saved.Metadata;
             if (m.Config != config)
-                throw new InvalidOperationException($"Checkpoint '{options.ResumeFrom}' was trained with a different model configuration; resume with the same preset, image size and position encoding.");
+                throw new InvalidOperationException($"Checkpoint '{options.ResumeFrom}' was trained with a different model configuration; " +
+                    $"resume with the same preset, image size and position encoding.");
             if (!m.ClassNames.SequenceEqual(train.ClassNames))
-                throw new InvalidOperationException($"Checkpoint '{options.ResumeFrom}' has classes [{string.Join(", ", m.ClassNames)}], not the training set's [{string.Join(", ", train.ClassNames)}].");
+                throw new InvalidOperationException($"Checkpoint '{options.ResumeFrom}' has classes [{string.Join(", ", m.ClassNames)}], " +
+                    $"not the training set's [{string.Join(", ", train.ClassNames)}].");
             ModelWeights.Load(model, saved.Weights, options.ResumeFrom!);
             if (ema is not null) ModelWeights.Load(ema.Model, saved.EmaWeights.Length > 0 ? saved.EmaWeights : saved.Weights, options.ResumeFrom!);
             if (saved.OptimizerState.Length > 0)

@@ -11,13 +11,17 @@ namespace Sape2.Cli;
 /// <summary>The commands that use a saved model.zip: evaluate, predict, explain, info.</summary>
 internal static class ModelCommands
 {
-    private static Option<string> ModelOption() => new("--model") { Description = "A model.zip written by 'sape2 train'.", DefaultValueFactory = _ => Path.Combine("sape2-output", "model.zip") };
+    private static Option<string> ModelOption() =>
+        new("--model") { Description = "A model.zip written by 'sape2 train'.", DefaultValueFactory = _ =>
+            Path.Combine("sape2-output", "model.zip") };
 
     public static Command Evaluate(Option<bool> verbose)
     {
         var model = ModelOption();
-        var data = new Option<string>("--data") { Description = "Image folder with one sub-folder per class (the model's classes).", Required = true };
-        var command = new Command("evaluate", "Score a labelled image folder and print ML.NET's multiclass metrics and a confusion matrix.") { model, data };
+        var data = new Option<string>("--data") { Description = "Image folder with one sub-folder per class (the model's classes).",
+            Required = true };
+        var command = new Command("evaluate",
+            "Score a labelled image folder and print ML.NET's multiclass metrics and a confusion matrix.") { model, data };
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
             using var loaded = LoadedModel.Open(parse.GetValue(model)!);
@@ -33,7 +37,8 @@ internal static class ModelCommands
     {
         var classes = loaded.Sape2.ClassNames;
         var unknown = rows.Select(r => r.Label).Distinct().Where(l => !classes.Contains(l)).ToList();
-        if (unknown.Count > 0) throw new InvalidOperationException($"Folder classes [{string.Join(", ", unknown)}] are not among the model's classes [{string.Join(", ", classes)}].");
+        if (unknown.Count > 0) throw new InvalidOperationException($"Folder classes [{string.Join(", ", unknown)}] are not among the " +
+            $"model's classes [{string.Join(", ", classes)}].");
         // LoadFromEnumerable reads a key column's .NET value as the 0-based class index (it stores index + 1, 0 being
         // "missing"); passing index + 1 shifted every label by one class (issue 15).
         var keyed = rows.Select(r => new KeyedRow { Image = r.Image, Label = (uint)IndexOf(classes, r.Label) });
@@ -60,7 +65,8 @@ internal static class ModelCommands
             for (int i = 0; i < files.Count; i++)
             {
                 var best = scores[i].Select((p, c) => (p, c)).OrderByDescending(x => x.p).Take(k);
-                table.AddRow(best.Select(b => $"{Markup.Escape(loaded.Sape2.ClassNames[b.c])} {b.p:P1}").Prepend(Markup.Escape(Path.GetFileName(files[i]))).ToArray());
+                table.AddRow(best.Select(b =>
+                    $"{Markup.Escape(loaded.Sape2.ClassNames[b.c])} {b.p:P1}").Prepend(Markup.Escape(Path.GetFileName(files[i]))).ToArray());
             }
             AnsiConsole.Write(table);
             return 0;
@@ -74,7 +80,8 @@ internal static class ModelCommands
         var image = new Option<string>("--image") { Description = "The image to explain.", Required = true };
         var patch = new Option<string?>("--patch") { Description = "Reference patch as ROW,COLUMN for the SaPE² bias map (default: the centre)." };
         var output = new Option<string>("--out") { Description = "Folder for the pictures.", DefaultValueFactory = _ => "sape2-output" };
-        var command = new Command("explain", "Draw the SaPE² bias map of a patch and the CLS attention, per layer and head, over an image.") { model, image, patch, output };
+        var command = new Command("explain",
+            "Draw the SaPE² bias map of a patch and the CLS attention, per layer and head, over an image.") { model, image, patch, output };
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
             using var loaded = LoadedModel.Open(parse.GetValue(model)!);
@@ -109,16 +116,23 @@ internal static class ModelCommands
             var table = new Table().AddColumns("property", "value");
             table.AddRow("file", Markup.Escape($"{parse.GetValue(model)} ({new FileInfo(parse.GetValue(model)!).Length / 1048576.0:F1} MiB)"));
             table.AddRow("classes", Markup.Escape($"{s.ClassNames.Count}: {string.Join(", ", s.ClassNames)}"));
-            table.AddRow("input", $"{c.ImageHeight}×{c.ImageWidth}×{c.InChannels}, {c.Tokenizer} tokenizer, {c.PatchSize} px a token ({c.GridHeight}×{c.GridWidth} grid)");
+            table.AddRow("input",
+                $"{c.ImageHeight}×{c.ImageWidth}×{c.InChannels}, {c.Tokenizer} tokenizer, {c.PatchSize} px a token " +
+                    $"({c.GridHeight}×{c.GridWidth} grid)");
             table.AddRow("architecture", $"dim {c.EmbedDim}, depth {c.Depth}, heads {c.NumHeads}, {c.Pooling}, {c.Initialization} initialisation");
-            table.AddRow("position encoding", $"{c.PositionEncoding}{(c.AbsolutePosition ? " + APE" : "")}{(c.PositionEncoding == Microsoft.ML.SaPE2.Modeling.PositionEncodingKind.Sape2 ? $", {c.Sape2Mode} mode, M = {c.EffectiveSape2TableSize}" : "")}");
+            string sape2Details = c.PositionEncoding == Microsoft.ML.SaPE2.Modeling.PositionEncodingKind.Sape2
+                ? $", {c.Sape2Mode} mode, M = {c.EffectiveSape2TableSize}" : "";
+            table.AddRow("position encoding", $"{c.PositionEncoding}{(c.AbsolutePosition ? " + APE" : "")}{sape2Details}");
             table.AddRow("columns", Markup.Escape($"{s.FeatureColumnName} → {s.ScoreColumnName}, {s.PredictedLabelColumnName}"));
             if (s.TrainingHistory.Count > 0)
             {
                 var last = s.TrainingHistory[^1];
                 var validated = s.TrainingHistory.Where(h => h.ValidationAccuracy is not null).ToList();
-                string best = validated.Count > 0 ? validated.Max(h => h.ValidationAccuracy!.Value).ToString("P1") : "n/a (trained without validation)";
-                table.AddRow("training", $"{s.TrainingHistory.Count} epochs; last: train loss {last.TrainLoss:F3}, acc {last.TrainAccuracy:P1}; best validation acc {best}");
+                string best = validated.Count > 0
+                    ? validated.Max(h => h.ValidationAccuracy!.Value).ToString("P1") : "n/a (trained without validation)";
+                table.AddRow("training",
+                    $"{s.TrainingHistory.Count} epochs; last: train loss {last.TrainLoss:F3}, acc {last.TrainAccuracy:P1}; best validation " +
+                        $"acc {best}");
             }
             AnsiConsole.Write(table);
             return 0;
@@ -129,7 +143,8 @@ internal static class ModelCommands
     private static IEnumerable<string> Expand(string path)
     {
         if (Directory.Exists(path))
-            return Directory.GetFiles(path, "*", SearchOption.AllDirectories).Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal);
+            return Directory.GetFiles(path, "*", SearchOption.AllDirectories).Where(f =>
+                ImageFolder.ImageExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal);
         if (File.Exists(path)) return new[] { path };
         throw new FileNotFoundException($"'{path}' is neither an image file nor a folder.");
     }
@@ -149,7 +164,8 @@ internal static class ModelCommands
     /// <summary>A model.zip loaded with a fresh MLContext, with its SaPE² transformer found.</summary>
     internal sealed class LoadedModel : IDisposable
     {
-        private LoadedModel(MLContext context, ITransformer model, Sape2ImageClassificationTransformer sape2) => (Context, Model, Sape2) = (context, model, sape2);
+        private LoadedModel(MLContext context, ITransformer model, Sape2ImageClassificationTransformer sape2) =>
+            (Context, Model, Sape2) = (context, model, sape2);
 
         public MLContext Context { get; }
         public ITransformer Model { get; }
@@ -164,9 +180,11 @@ internal static class ModelCommands
             {
                 model = context.Model.Load(path, out _);
             }
-            catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or System.Reflection.TargetInvocationException or InvalidOperationException)
+            catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException
+                                       or System.Reflection.TargetInvocationException or InvalidOperationException)
             {
-                throw new InvalidOperationException($"'{path}' is not a readable ML.NET model (truncated, corrupt or not a model.zip): {Guard.Innermost(e).Message}", e);
+                throw new InvalidOperationException($"'{path}' is not a readable ML.NET model (truncated, corrupt or not a model.zip): " +
+                    $"{Guard.Innermost(e).Message}", e);
             }
             var sape2 = (model as IEnumerable<ITransformer> ?? new[] { model }).OfType<Sape2ImageClassificationTransformer>().FirstOrDefault();
             if (sape2 is null)

@@ -15,30 +15,42 @@ internal static class TrainCommand
 {
     public static Command Create(Option<bool> verbose)
     {
-        var data = new Option<string?>("--data") { Description = "Image folder (one sub-folder per class; train/ and test/ inside are used as such). Default: the embedded Fashion-MNIST subset." };
-        var idx = new Option<string[]?>("--idx") { Description = "IDX images and labels files (MNIST/Fashion-MNIST), e.g. --idx train-images.gz train-labels.gz", AllowMultipleArgumentsPerToken = true, Arity = new ArgumentArity(2, 2) };
-        var cifar = new Option<string[]?>("--cifar") { Description = "CIFAR-10 binary batch files (data_batch_1.bin …)", AllowMultipleArgumentsPerToken = true };
+        var data = new Option<string?>("--data") { Description = "Image folder (one sub-folder per class; train/ and test/ inside are used " +
+            "as such). Default: the embedded Fashion-MNIST subset." };
+        var idx = new Option<string[]?>("--idx") { Description = "IDX images and labels files (MNIST/Fashion-MNIST), e.g. --idx " +
+            "train-images.gz train-labels.gz", AllowMultipleArgumentsPerToken = true, Arity = new ArgumentArity(2, 2) };
+        var cifar = new Option<string[]?>("--cifar") { Description = "CIFAR-10 binary batch files (data_batch_1.bin …)",
+            AllowMultipleArgumentsPerToken = true };
         var cifar100 = new Option<bool>("--cifar100") { Description = "The --cifar files are CIFAR-100 (fine labels)." };
-        var output = new Option<string>("--out") { Description = "Folder for model.zip and the pictures.", DefaultValueFactory = _ => "sape2-output" };
+        var output = new Option<string>("--out") { Description = "Folder for model.zip and the pictures.", DefaultValueFactory = _ =>
+            "sape2-output" };
         var preset = new Option<VitPreset?>("--preset") { Description = "Model size: Micro, Tiny or Small (default: automatic)." };
-        var tokenizer = new Option<TokenizerKind?>("--tokenizer") { Description = "Patch (the paper's linear patches) or Convolutional (default: automatic)." };
-        var pooling = new Option<PoolingKind?>("--pooling") { Description = "ClassToken (the paper), GlobalAverage or SequencePooling (default: automatic)." };
-        var init = new Option<WeightInitialization?>("--init") { Description = "TruncatedNormal (the paper) or PyTorchDefault (default: automatic)." };
+        var tokenizer = new Option<TokenizerKind?>("--tokenizer") { Description = "Patch (the paper's linear patches) or Convolutional " +
+            "(default: automatic)." };
+        var pooling = new Option<PoolingKind?>("--pooling") { Description = "ClassToken (the paper), GlobalAverage or SequencePooling " +
+            "(default: automatic)." };
+        var init = new Option<WeightInitialization?>("--init") { Description = "TruncatedNormal (the paper) or PyTorchDefault (default: " +
+            "automatic)." };
         var time = new Option<double?>("--time") { Description = "Training time budget in seconds; the best model so far is kept when it ends." };
-        var encoding = new Option<PositionEncodingKind>("--encoding") { Description = "Position encoding: None, Absolute, Sincos2D, RopeAxial, RopeMixed, Cope, Sape2.", DefaultValueFactory = _ => PositionEncodingKind.Sape2 };
+        var encoding = new Option<PositionEncodingKind>("--encoding") { Description = "Position encoding: None, Absolute, Sincos2D, " +
+            "RopeAxial, RopeMixed, Cope, Sape2.", DefaultValueFactory = _ => PositionEncodingKind.Sape2 };
         var noApe = new Option<bool>("--no-ape") { Description = "Do not add the learned absolute embedding to RoPE, CoPE or SaPE²." };
         var mode = new Option<Sape2Mode>("--mode") { Description = "SaPE² mode: Key or Query.", DefaultValueFactory = _ => Sape2Mode.Key };
-        var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels (default: the images' median side, at most 32 on a CPU)." };
-        var patch = new Option<int?>("--patch") { Description = "Pixels per token: patch side, or the convolutional tokenizer's stride (default: automatic)." };
+        var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels (default: the images' median side, at most " +
+            "32 on a CPU)." };
+        var patch = new Option<int?>("--patch") { Description = "Pixels per token: patch side, or the convolutional tokenizer's stride " +
+            "(default: automatic)." };
         var channels = new Option<int?>("--channels") { Description = "1 (grayscale) or 3 (RGB) (default: 1 when the images are grayscale)." };
         var epochs = new Option<int?>("--epochs") { Description = "Passes over the training data (default: automatic, from the number of images)." };
         var batch = new Option<int?>("--batch") { Description = "Images per step (default: automatic)." };
         var lr = new Option<double?>("--lr") { Description = "Peak learning rate (default: automatic)." };
-        var augment = new Option<string?>("--augment") { Description = "light (crop and flip), full (DeiT recipe: RandAugment, Mixup/CutMix) or none (default: automatic)." };
+        var augment = new Option<string?>("--augment") { Description = "light (crop and flip), full (DeiT recipe: RandAugment, " +
+            "Mixup/CutMix) or none (default: automatic)." };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "CPU threads (0: one per core).", DefaultValueFactory = _ => 0 };
-        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay on weight matrices.", DefaultValueFactory = _ => 0.05 };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay on weight matrices.",
+            DefaultValueFactory = _ => 0.05 };
         var warmup = new Option<double?>("--warmup") { Description = "Epochs of linear warm-up (default: automatic)." };
         var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing (default: automatic)." };
         var ema = new Option<double>("--ema") { Description = "Weight EMA decay, e.g. 0.999 (0: off).", DefaultValueFactory = _ => 0 };
@@ -46,16 +58,19 @@ internal static class TrainCommand
         var patience = new Option<int>("--patience") { Description = "Early-stopping patience in epochs (0: off).", DefaultValueFactory = _ => 0 };
         var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder for last.ckpt and best.ckpt after every epoch." };
         var keepAspect = new Option<bool>("--keep-aspect") { Description = "Centre-crop images to the model's aspect before resizing." };
-        var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images with more pixels than this.", DefaultValueFactory = _ => 64L * 1024 * 1024 };
+        var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images with more pixels than this.",
+            DefaultValueFactory = _ => 64L * 1024 * 1024 };
         var command = new Command("train", "Train a model, evaluate it on held-out images, save model.zip and pictures.")
         {
-            data, idx, cifar, cifar100, output, preset, tokenizer, pooling, init, time, encoding, noApe, mode, imageSize, patch, channels, epochs, batch, lr, augment, device, seed, threads,
+            data, idx, cifar, cifar100, output, preset, tokenizer, pooling, init, time, encoding, noApe, mode, imageSize, patch, channels,
+                epochs, batch, lr, augment, device, seed, threads,
             weightDecay, warmup, smoothing, ema, clip, patience, checkpoints, keepAspect, maxPixels,
         };
         augment.AcceptOnlyFromAmong("light", "full", "none");
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
-            var (train, test) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100), parse.GetValue(maxPixels));
+            var (train, test) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100),
+                parse.GetValue(maxPixels));
             var options = new Sape2ImageClassificationTrainer.Options
             {
                 LabelColumnName = "Label", FeatureColumnName = "Image", Preset = parse.GetValue(preset), Tokenizer = parse.GetValue(tokenizer),
@@ -93,7 +108,9 @@ internal static class TrainCommand
             var rows = ImageRows.FromDataset(CifarFiles.Load(cifar, cifar100 ? CifarVariant.Cifar100 : CifarVariant.Cifar10));
             return ImageRows.Split(rows, every: 6);
         }
-        string root = data ?? ImageRows.EmbeddedData() ?? throw new DirectoryNotFoundException("The embedded sample data (Samples/data/fashion-mnist-mini) was not found; run from the repository or pass --data.");
+        string root = data ?? ImageRows.EmbeddedData()
+            ?? throw new DirectoryNotFoundException("The embedded sample data (Samples/data/fashion-mnist-mini) was not found; run from the " +
+                "repository or pass --data.");
         if (Directory.Exists(Path.Combine(root, "train")) && Directory.Exists(Path.Combine(root, "test")))
             return (ImageRows.FromFolder(Path.Combine(root, "train"), maxPixels), ImageRows.FromFolder(Path.Combine(root, "test"), maxPixels));
         var (first, second) = ImageRows.Split(ImageRows.FromFolder(root, maxPixels), every: 5);
@@ -108,18 +125,23 @@ internal static class TrainCommand
         var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ImageRows.ToDataView(ml, trainRows));
         var trainView = keys.Transform(ImageRows.ToDataView(ml, fitRows));
         options.ValidationSet = validationRows.Count > 0 ? keys.Transform(ImageRows.ToDataView(ml, validationRows)) : null;
-        if (testRows.Count == 0) throw new InvalidOperationException("There are too few images to hold any out for testing; add images (at least 5 per class) or pass a folder with train/ and test/ sub-folders.");
-        AnsiConsole.MarkupLine($"[bold]SaPE² ViT[/] {options.PositionEncoding}{(options.AbsolutePosition ? "+APE" : "")} · {fitRows.Count} training / {validationRows.Count} validation / {testRows.Count} test images · {trainRows.Select(r => r.Label).Distinct().Count()} classes");
+        if (testRows.Count == 0) throw new InvalidOperationException("There are too few images to hold any out for testing; add images (at " +
+            "least 5 per class) or pass a folder with train/ and test/ sub-folders.");
+        AnsiConsole.MarkupLine($"[bold]SaPE² ViT[/] {options.PositionEncoding}{(options.AbsolutePosition ? "+APE" : "")} · {fitRows.Count} " +
+            $"training / {validationRows.Count} validation / {testRows.Count} test images · " +
+                $"{trainRows.Select(r => r.Label).Distinct().Count()} classes");
         // The trainer logs the configuration it chose (and why) through MLContext.Log; show those lines.
         ml.Log += (_, e) =>
         {
-            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info && e.RawMessage.StartsWith("SaPE² trainer: ", StringComparison.Ordinal) && !e.RawMessage.Contains(" training images, "))
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info
+                && e.RawMessage.StartsWith("SaPE² trainer: ", StringComparison.Ordinal) && !e.RawMessage.Contains(" training images, "))
                 AnsiConsole.MarkupLine($"[grey]{Markup.Escape(e.RawMessage["SaPE² trainer: ".Length..])}[/]");
         };
 
         ITransformer model = null!;
         AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new RemainingTimeColumn())
             .Start(context =>
             {
                 var task = context.AddTask("starting", maxValue: 1);
@@ -127,9 +149,11 @@ internal static class TrainCommand
                 {
                     task.MaxValue = (double)p.Epochs * p.StepsPerEpoch;
                     task.Value = (double)(p.Epoch - 1) * p.StepsPerEpoch + p.Step;
-                    task.Description = $"epoch {p.Epoch}/{p.Epochs} · loss {p.TrainLoss:F3} · acc {p.TrainAccuracy:P0} · {p.ImagesPerSecond:F0} img/s · ETA {p.EstimatedRemaining:mm\\:ss}";
+                    task.Description = $"epoch {p.Epoch}/{p.Epochs} · loss {p.TrainLoss:F3} · acc {p.TrainAccuracy:P0} · " +
+                        $"{p.ImagesPerSecond:F0} img/s · ETA {p.EstimatedRemaining:mm\\:ss}";
                     if (p.EpochCompleted)
-                        AnsiConsole.MarkupLine($"epoch {p.Epoch,3}: train loss {p.TrainLoss:F3}, acc {p.TrainAccuracy:P1} · validation loss {p.ValidationLoss:F3}, acc {p.ValidationAccuracy:P1} · {p.ImagesPerSecond:F0} images/s");
+                        AnsiConsole.MarkupLine($"epoch {p.Epoch,3}: train loss {p.TrainLoss:F3}, acc {p.TrainAccuracy:P1} · validation loss " +
+                            $"{p.ValidationLoss:F3}, acc {p.ValidationAccuracy:P1} · {p.ImagesPerSecond:F0} images/s");
                 });
                 model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options)
                     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"))
@@ -152,7 +176,8 @@ internal static class TrainCommand
         var first = ImageDecoder.Decode(testRows[0].Image, sape2.Classifier.Format, testRows[0].Source);
         var grid = sape2.Architecture;
         pictures.AddRange(AttentionPictures.Render(sape2.Classifier, first, grid.GridHeight / 2, grid.GridWidth / 2, output));
-        AnsiConsole.MarkupLine($"Saved [green]{zip}[/] and pictures: {string.Join(", ", pictures.Select(Path.GetFileName))} (explained image: {Markup.Escape(Path.GetFileName(testRows[0].Source))}).");
+        AnsiConsole.MarkupLine($"Saved [green]{zip}[/] and pictures: {string.Join(", ", pictures.Select(Path.GetFileName))} (explained " +
+            $"image: {Markup.Escape(Path.GetFileName(testRows[0].Source))}).");
         ((IDisposable)model).Dispose();
         return 0;
     }
