@@ -30,7 +30,7 @@ public static class AutoRecipe
 
     /// <summary>Peak learning rate: a high rate suits small models and short runs (measured).</summary>
     public const double LearningRate = 3e-3;
-    /// <summary>Label smoothing (DeiT's 0.1; about a point better than 0 on the embedded data).</summary>
+    /// <summary>Label smoothing (DeiT's 0.1; 0.4 points better than 0 in 12-epoch runs on the embedded data).</summary>
     public const double LabelSmoothing = 0.1;
     /// <summary>Warm-up epochs: longer warm-up wastes a short run.</summary>
     public const double WarmupEpochs = 1;
@@ -80,7 +80,7 @@ public static class AutoRecipe
             new("LearningRate", Invariant(LearningRate), "a high rate suits small models and short runs (measured)"),
             new("WarmupEpochs", Invariant(WarmupEpochs), "one epoch: longer warm-up wastes a short run"),
             new("LabelSmoothing", Invariant(LabelSmoothing),
-                "as DeiT; on the embedded Fashion-MNIST subset it added about a point in 12- and 20-epoch runs"),
+                "as DeiT; on the embedded Fashion-MNIST subset it added 0.4 points in a 12-epoch run"),
             new("Augmentation", $"crop (padding {padding}){(flip ? " and flip" : "")}",
                 "light augmentation (RandAugment and Mixup/CutMix only pay off over hundreds of epochs); " + (flip
                     ? "mirroring for colour images (photographs)"
