@@ -13,7 +13,7 @@ var console = Console.Out;
 using var file = string.IsNullOrEmpty(outDir) ? null : new StreamWriter(Path.Combine(Directory.CreateDirectory(outDir).FullName, $"{mode}.md"));
 TextWriter report = file is null ? console : new TeeWriter(console, file);
 
-if (mode is not ("model-file-load" or "small-data-one")) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, " +
+if (mode is not ("model-file-load" or "small-data-one" or "memory-one")) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, " +
     $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
 if (mode is not ("small-data" or "small-data-one"))   // those never load libtorch beside LightGBM; the trainer sets its threads
     torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
@@ -46,6 +46,12 @@ switch (mode)
     case "small-data-one":
         SmallDataBenchmark.RunOne(args[1], args[2], int.Parse(args[3]));
         return 0;
+    case "memory":
+        MemoryBenchmark.Run(report);
+        break;
+    case "memory-one":
+        MemoryBenchmark.RunOne(args[1]);
+        return 0;
     case "pipeline":
         report.WriteLine("| what | rate |");
         report.WriteLine("|---|---|");
@@ -68,7 +74,7 @@ switch (mode)
     case "gpu":
         return GpuBenchmark.Run(report);
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] " +
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|memory|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] " +
             "[--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] [--trainers sape2,lightgbm,sdca --pixels N]");
         return mode == "help" ? 0 : 2;
 }

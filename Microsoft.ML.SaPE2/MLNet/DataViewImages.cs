@@ -21,6 +21,16 @@ internal static class DataViewImages
         return ImageSurvey.Of(shapes);
     }
 
+    /// <summary>The number of rows, counted without reading any column when the view does not know it.</summary>
+    public static long CountRows(IDataView data)
+    {
+        if (data.GetRowCount() is { } known) return known;
+        using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
+        long rows = 0;
+        while (cursor.MoveNext()) rows++;
+        return rows;
+    }
+
     public static ImageDataset Read(IDataView data, string imageColumn, string labelColumn, ImageFormat format,
         IReadOnlyList<string> classNames, string what)
     {

@@ -163,16 +163,20 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             choices.AddRange(formatChoices);
         }
         options.Normalization?.Validate(format.Channels);
-        var train = DataViewImages.Read(input, options.FeatureColumnName, options.LabelColumnName, format, classNames, "training data");
-        ImageDataset? validation = null;
-        if (options.ValidationSet is { } validationSet)
-        {
-            GetOutputSchema(SchemaShape.Create(validationSet.Schema));
-            validation = DataViewImages.Read(validationSet, options.FeatureColumnName, options.LabelColumnName, format, classNames, "validation set");
-        }
-        var recipe = AutoRecipe.Choose(train.Count, format.Height, format.Width, format.Channels, cuda);
+        if (options.ValidationSet is { } validationSet) GetOutputSchema(SchemaShape.Create(validationSet.Schema));
+        long trainRows = DataViewImages.CountRows(input);
+        long validationRows = options.ValidationSet is null ? 0 : DataViewImages.CountRows(options.ValidationSet);
+        var recipe = AutoRecipe.Choose((int)Math.Min(trainRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda);
         choices.AddRange(recipe.Choices);
         var architecture = Architecture(options, format, recipe, classNames.Count);
+        architecture.Validate();
+        var training = Training(options, recipe, seed: 0, timeLimit: null);
+        MemoryEstimate.ForTraining(architecture, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0)
+            .Check(MemoryEstimate.AvailableBytes(TrainingDevice.Resolve(options.Device)), architecture, training.BatchSize, cuda ? "GPU" : "CPU");
+
+        var train = DataViewImages.Read(input, options.FeatureColumnName, options.LabelColumnName, format, classNames, "training data");
+        var validation = options.ValidationSet is null ? null
+            : DataViewImages.Read(options.ValidationSet, options.FeatureColumnName, options.LabelColumnName, format, classNames, "validation set");
         ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
             $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
         foreach (var choice in choices.Where(c => !IsSet(options, c.Option)))

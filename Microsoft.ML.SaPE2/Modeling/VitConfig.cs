@@ -117,6 +117,11 @@ public sealed record VitConfig
         };
     }
 
+    /// <summary>The largest model input side in pixels.</summary>
+    public const int MaxImageSide = 4096;
+    /// <summary>The most tokens per image (64×64): attention and SaPE² hold tensors of tokens² values per head.</summary>
+    public const int MaxTokens = 4096;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first setting that cannot build a model.</summary>
     public void Validate()
     {
@@ -133,6 +138,14 @@ public sealed record VitConfig
             ConvolutionalTokenizer.StagesFor(PatchSize);
         else if (ImageHeight % PatchSize != 0 || ImageWidth % PatchSize != 0)
             throw new ArgumentOutOfRangeException(nameof(PatchSize), $"Must divide the image size ({ImageHeight}×{ImageWidth}); got {PatchSize}.");
+        if (ImageHeight > MaxImageSide || ImageWidth > MaxImageSide)
+            throw new ArgumentOutOfRangeException(nameof(ImageHeight), $"The model input is {ImageHeight}×{ImageWidth} pixels; the " +
+                $"limit is {MaxImageSide} a side (ImageSize, ImageHeight, ImageWidth).");
+        long tokens = (long)GridHeight * GridWidth;
+        if (tokens > MaxTokens)
+            throw new ArgumentOutOfRangeException(nameof(PatchSize), $"{ImageHeight}×{ImageWidth} pixels at {PatchSize} pixels a token " +
+                $"give {GridHeight}×{GridWidth} = {tokens:N0} tokens per image; the limit is {MaxTokens:N0} (attention and SaPE² memory " +
+                    $"grow with the square of it). Raise PatchSize or lower ImageSize.");
         if (EmbedDim % NumHeads != 0)
             throw new ArgumentOutOfRangeException(nameof(NumHeads), $"Must divide EmbedDim ({EmbedDim}); got {NumHeads}.");
         bool rotary = PositionEncoding is PositionEncodingKind.RopeAxial or PositionEncodingKind.RopeMixed;

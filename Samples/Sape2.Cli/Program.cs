@@ -31,7 +31,7 @@ namespace Sape2.Cli
             {
                 return body();
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (Exception e) when (e is not OutOfMemoryException || e is InsufficientMemoryException)
             {
                 var inner = Innermost(e);
                 if (verbose) AnsiConsole.WriteException(e);

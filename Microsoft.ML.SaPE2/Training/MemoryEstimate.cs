@@ -1,0 +1,129 @@
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Training;
+
+/// <summary>
+/// What a training run will hold in memory, worked out from the configuration alone, before anything is allocated:
+/// the weights with their gradients and AdamW moments, one batch's activations kept for the backward pass (token
+/// features, attention maps and, for SaPE², its pairwise tensors), and the decoded training images. A run whose
+/// estimate exceeds the device's free memory is refused up front with the figures, instead of dying in libtorch.
+/// </summary>
+/// <remarks>
+/// Float counts per image and block (T tokens, C = EmbedDim, h heads, S = max grid side): about 16·T·C for the
+/// norms, projections and MLP; 4·h·T² for attention logits, softmax and its gradient; SaPE² adds 16·h·T² for its
+/// distances and their surrogate gradient (Sape2Bias.PairwiseDistance) and 24·h·S³ for gates, positions and
+/// interpolation (Eq. 9–14). Benchmarks' <c>memory</c> command compares the estimate with measured peaks.
+/// </remarks>
+public sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes, long DataBytes)
+{
+    /// <summary>
+    /// Allowance for libtorch, the .NET runtime, the loader's buffers and the allocator's slack: a process had 143–146 MB
+    /// resident before its fit, and the terms above fell up to 28% short of the measured growth (Docs/benchmarks.md).
+    /// </summary>
+    public const long RuntimeBytes = 400L << 20;
+
+    /// <summary>Everything together.</summary>
+    public long TotalBytes => ParameterBytes + ActivationBytes + DataBytes + RuntimeBytes;
+
+    /// <summary>
+    /// The estimate for training <paramref name="config"/> with batches of <paramref name="batchSize"/>, counting
+    /// <paramref name="imagesToDecode"/> images not yet in memory.
+    /// </summary>
+    public static MemoryEstimate ForTraining(VitConfig config, int batchSize, long imagesToDecode, bool ema)
+    {
+        long parameters = ParameterCount(config);
+        long parameterBytes = parameters * sizeof(float) * (ema ? 5 : 4);   // weights, gradients, two AdamW moments (+ EMA copy)
+        long dataBytes = imagesToDecode * config.InChannels * (long)config.ImageHeight * config.ImageWidth;   // decoded bytes
+        return new MemoryEstimate(parameterBytes, ActivationFloats(config) * batchSize * sizeof(float), dataBytes);
+    }
+
+    /// <summary>Floats one image keeps for the backward pass.</summary>
+    public static long ActivationFloats(VitConfig config)
+    {
+        long t = (long)config.GridHeight * config.GridWidth + config.PrefixTokens, c = config.EmbedDim, h = config.NumHeads;
+        long side = Math.Max(config.GridHeight, config.GridWidth);
+        long perBlock = 16 * t * c + 4 * h * t * t;
+        if (config.PositionEncoding == PositionEncodingKind.Sape2) perBlock += 16 * h * t * t + 24 * h * side * side * side;
+        long pixels = (long)config.ImageHeight * config.ImageWidth;
+        long stem = config.Tokenizer == TokenizerKind.Convolutional
+            ? 4 * pixels * Math.Max(1, c / 2)              // conv, BatchNorm, ReLU and pool outputs of the full-size first stage
+            : 2 * pixels * config.InChannels + 2 * t * c;
+        return 3 * pixels * config.InChannels + stem + config.Depth * perBlock;
+    }
+
+    /// <summary>Learned values of <paramref name="config"/>, counted without building the model.</summary>
+    public static long ParameterCount(VitConfig config)
+    {
+        long c = config.EmbedDim, hidden = (long)(c * config.MlpRatio), t = (long)config.GridHeight * config.GridWidth;
+        long block = 4 * c + 3 * c * c + 3 * c + c * c + c + c * hidden + hidden + hidden * c + c;   // 2 norms, qkv, projection, MLP
+        block += config.PositionEncoding switch
+        {
+            PositionEncodingKind.Sape2 => 2L * config.HeadDim * config.EffectiveSape2TableSize,
+            PositionEncodingKind.Cope => config.HeadDim * (t + 1),
+            PositionEncodingKind.RopeMixed => c,
+            _ => 0,
+        };
+        long stem = config.Tokenizer == TokenizerKind.Convolutional
+            ? ConvolutionalStemParameters(config.InChannels, config.EmbedDim, ConvolutionalTokenizer.StagesFor(config.PatchSize))
+            : (long)config.InChannels * config.PatchSize * config.PatchSize * c + c;
+        long absolute = PositionEncodingFactory.UsesAbsoluteEmbedding(config) ? (t + config.PrefixTokens) * c : 0;
+        return stem + absolute + config.Depth * block + 2 * c + c * config.NumClasses + config.NumClasses + c;
+    }
+
+    /// <summary>The stem's 3×3 convolutions (half-width but the last, as <see cref="ConvolutionalTokenizer"/> builds them) and BatchNorms.</summary>
+    private static long ConvolutionalStemParameters(int inChannels, int embedDim, int stages)
+    {
+        long total = 0, channels = inChannels;
+        for (int s = 0; s < stages; s++)
+        {
+            long width = s == stages - 1 ? embedDim : Math.Max(1, embedDim / 2);
+            total += 9 * channels * width + 2 * width;
+            channels = width;
+        }
+        return total;
+    }
+
+    /// <summary>
+    /// Bytes free for a run on <paramref name="device"/>: on a CPU the smaller of the system's available memory and what the
+    /// process's memory limit still allows; null on CUDA, whose free memory TorchSharp does not report.
+    /// </summary>
+    public static long? AvailableBytes(Device device)
+    {
+        if (device.type != DeviceType.CPU) return null;
+        long limit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes - Environment.WorkingSet;
+        return SystemAvailableBytes() is { } system ? Math.Min(system, limit) : limit;
+    }
+
+    private static long? SystemAvailableBytes()
+    {
+        const string meminfo = "/proc/meminfo";
+        if (!File.Exists(meminfo)) return null;
+        foreach (var line in File.ReadLines(meminfo))
+            if (line.StartsWith("MemAvailable:", StringComparison.Ordinal)
+                && long.TryParse(line["MemAvailable:".Length..].Trim().Split(' ')[0], out long kib))
+                return kib * 1024;
+        return null;
+    }
+
+    /// <summary>
+    /// Throws <see cref="InsufficientMemoryException"/> when the estimate exceeds <paramref name="availableBytes"/> (null:
+    /// unknown, no check), naming the options that drive it.
+    /// </summary>
+    public void Check(long? availableBytes, VitConfig config, int batchSize, string deviceName)
+    {
+        if (availableBytes is not { } free || TotalBytes <= free) return;
+        throw new InsufficientMemoryException($"Training would need about {Format(TotalBytes)} but {Format(free)} is free on the " +
+            $"{deviceName}: {Format(ActivationBytes)} of activations for a batch of {batchSize} (BatchSize) at " +
+                $"{config.ImageHeight}×{config.ImageWidth} pixels (ImageSize) in {config.GridHeight}×{config.GridWidth} tokens " +
+                $"(PatchSize {config.PatchSize}), {Format(ParameterBytes)} of weights and optimiser state ({config.EmbedDim}-wide, " +
+                $"{config.Depth} blocks: Preset), {Format(DataBytes)} of decoded images. Lower BatchSize or ImageSize, raise " +
+                $"PatchSize, or choose a smaller Preset.");
+    }
+
+    /// <summary>Bytes as MB or GB, for messages.</summary>
+    public static string Format(long bytes) =>
+        bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):N1} GB" : $"{bytes / (double)(1L << 20):N0} MB";
+}
