@@ -97,6 +97,27 @@ public sealed class ModelFileTests
         var bytes = File.ReadAllBytes(zip);
         File.WriteAllBytes(cut, bytes.AsSpan(0, bytes.Length / 2).ToArray());
         Assert.Throws<Exception>(() => new MLContext().Model.Load(cut, out _));
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => new MLContext().Model.LoadSape2Model(cut, out _));
+        StringAssert.Contains(e.Message, $"Model file '{cut}' ({bytes.Length / 2:N0} bytes) is not a readable zip archive");
+    }
+
+    [TestMethod]
+    public void LoadSape2ModelNamesTheFileAndWhatIsWrong()
+    {
+        string empty = Path.Combine(folder, "empty.zip");
+        File.WriteAllBytes(empty, Array.Empty<byte>());
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => new MLContext().Model.LoadSape2Model(empty, out _)).Message,
+            $"Model file '{empty}' is empty (0 bytes)");
+        string missing = Path.Combine(folder, "missing.zip");
+        StringAssert.Contains(Assert.ThrowsExactly<FileNotFoundException>(() => new MLContext().Model.LoadSape2Model(missing, out _)).Message,
+            missing);
+        string edited = Tampered("edited-api.zip", n => n.EndsWith("SaPE2Weights"), b => { b[b.Length / 2] ^= 0x40; return b; });
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => new MLContext().Model.LoadSape2Model(edited, out _));
+        StringAssert.Contains(e.Message, $"Model file '{edited}' could not be loaded");
+        StringAssert.Contains(e.Message, "checksum", e.Message);
+        var model = new MLContext().Model.LoadSape2Model(zip, out var schema);
+        Assert.IsNotNull(schema.GetColumnOrNull("ImagePath"), "The input schema comes back as Model.Load gives it.");
+        ((IDisposable)model).Dispose();
     }
 
     [TestMethod]

@@ -86,6 +86,35 @@ public sealed class Sape2ImageClassificationTests
         ((IDisposable)loaded).Dispose();
     }
 
+    [TestMethod]
+    public void ACancelledFitSaysSoOrThrowsWhenNothingWasTrained()
+    {
+        var ml = new MLContext(seed: 1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.RawMessage); };
+        var data = Preprocessed(ml, FashionRows("train", 100), Path.Combine(RepositoryPaths.FashionMnistMini, "train"));   // 15 steps an epoch
+
+        using (var early = new CancellationTokenSource())
+        {
+            var options = Quick(epochs: 3);
+            options.CancellationToken = early.Token;
+            options.Progress = new Microsoft.ML.SaPE2.Training.SynchronousProgress(_ => early.Cancel());
+            Assert.ThrowsExactly<OperationCanceledException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(options).Fit(data));
+        }
+        using var afterOne = new CancellationTokenSource();
+        var later = Quick(epochs: 3);
+        later.CancellationToken = afterOne.Token;
+        later.MetricsCallback = _ => afterOne.Cancel();   // at the end of the first epoch
+        using var model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(later).Fit(data);
+        Assert.IsTrue(model.TrainingCancelled, "The transformer must record that its run was cancelled.");
+        Assert.AreEqual(1, model.TrainingHistory.Count);
+        Assert.IsTrue(warnings.Any(w => w.Contains("cancelled after 1 epoch(s)")), $"No warning logged: {string.Join(" | ", warnings)}");
+        string zip = Path.Combine(folder, "cancelled.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        using var loaded = (Sape2ImageClassificationTransformer)ml.Model.Load(zip, out _);
+        Assert.IsTrue(loaded.TrainingCancelled, "model.zip keeps the mark.");
+    }
+
     public sealed class FashionInput
     {
         public byte[] Image { get; set; } = Array.Empty<byte>();

@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.SaPE2.Tests.MLNet;
 using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
 
 namespace Microsoft.ML.SaPE2.Tests.Samples;
@@ -182,13 +183,49 @@ public sealed class CliTests
         AssertOneLineError(Run("info", "--model", Path.Combine(folder, "none.zip")), "does not exist");
         string notOurs = Path.Combine(folder, "notours.zip");
         File.WriteAllText(notOurs, "this is not a zip");
-        AssertOneLineError(Run("info", "--model", notOurs), "not a readable ML.NET model");
+        AssertOneLineError(Run("info", "--model", notOurs), "is not a readable zip archive");
+        string empty = Path.Combine(folder, "empty.zip");
+        File.WriteAllBytes(empty, Array.Empty<byte>());
+        AssertOneLineError(Run("info", "--model", empty), "is empty (0 bytes)");
         string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "out");
         SyntheticFolder(data, classes: 2, perClass: 6);
         Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "1", "--image-size", "16", "--patch", "4", "--out", output).ExitCode);
         var bytes = File.ReadAllBytes(Path.Combine(output, "model.zip"));
         string truncated = Path.Combine(folder, "truncated.zip");
         File.WriteAllBytes(truncated, bytes.AsSpan(0, bytes.Length / 2).ToArray());
-        AssertOneLineError(Run("info", "--model", truncated), "not a readable ML.NET model");
+        AssertOneLineError(Run("info", "--model", truncated), $"Model file '{truncated}'");
+        AssertOneLineError(Run("info", "--model", truncated), "not a readable zip archive");
+
+        // A bad image given to predict is named, with the reason, as train and evaluate name it.
+        string images = Path.Combine(folder, "images");
+        Directory.CreateDirectory(images);
+        File.Copy(Directory.GetFiles(Path.Combine(data, "class000"))[0], Path.Combine(images, "good.png"));
+        File.WriteAllBytes(Path.Combine(images, "bad.png"), new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 1, 2, 3 });
+        AssertOneLineError(Run("predict", "--model", Path.Combine(output, "model.zip"), images), "bad.png");
+    }
+
+    [TestMethod]
+    public void AModelSavedFromTheReadmePipelineWorksWithPredictAndEvaluate()
+    {
+        // The README's pipeline: string labels and image paths in, MapValueToKey and LoadRawImageBytes inside the model.
+        string data = Path.Combine(folder, "data"), zip = Path.Combine(folder, "readme-model.zip");
+        var rows = SyntheticFolder(data, classes: 3, perClass: 6);
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(rows);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadRawImageBytes("Image", data, "ImagePath"))
+            .Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick(epochs: 2).WithGrid(16, 4, 3)))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
+        var model = pipeline.Fit(train);
+        double accuracy = ml.MulticlassClassification.Evaluate(model.Transform(train)).MicroAccuracy;
+        ml.Model.Save(model, train.Schema, zip);
+        ((IDisposable)model).Dispose();
+
+        Assert.AreEqual(0, Run("predict", "--model", zip, data).ExitCode, "predict on a model that reads image paths");
+        using var loaded = Sape2.Cli.ModelCommands.LoadedModel.Open(zip);
+        Assert.IsTrue(loaded.Input.ImageIsPath, "The tool must feed this model paths.");
+        var metrics = Sape2.Cli.ModelCommands.EvaluateRows(loaded, Sape2.Cli.ImageRows.FromFolder(data));
+        Assert.AreEqual(accuracy, metrics.MicroAccuracy, 1e-9, "evaluate through the tool and through the API agree");
+        Assert.AreEqual(0, Run("evaluate", "--model", zip, "--data", data).ExitCode);
     }
 }

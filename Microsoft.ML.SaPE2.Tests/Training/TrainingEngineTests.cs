@@ -149,16 +149,34 @@ public sealed class TrainingEngineTests
     }
 
     [TestMethod]
-    public void CancellationStopsWithinAStepAndReturnsAUsableModel()
+    public void CancellationBeforeTheFirstEpochEndsThrows()
     {
         using var cancel = new CancellationTokenSource();
         int reports = 0;
         var progress = new SynchronousProgress(p => { reports++; cancel.Cancel(); });
+        var e = Assert.ThrowsExactly<OperationCanceledException>(() => VisionTransformerTrainer.Fit(Stripes(256), Stripes(32, 1), Tiny8,
+            Quick(5) with { ProgressInterval = 1 }, progress, cancel.Token));
+        Assert.AreEqual(cancel.Token, e.CancellationToken);
+        StringAssert.Contains(e.Message, "before its first epoch ended");
+        Assert.AreEqual(1, reports, "Training went on after the cancellation.");
+    }
+
+    [TestMethod]
+    public void CancellationAfterAnEpochStopsWithinAStepAndReturnsTheBestModelSoFar()
+    {
+        using var cancel = new CancellationTokenSource();
+        int reportsAfterCancel = 0;
+        var progress = new SynchronousProgress(p =>
+        {
+            if (cancel.IsCancellationRequested) reportsAfterCancel++;
+            if (p.Epoch == 2 && p.Step == 1) cancel.Cancel();
+        });
         var result = VisionTransformerTrainer.Fit(Stripes(256), Stripes(32, 1), Tiny8, Quick(5) with { ProgressInterval = 1 }, progress,
             cancel.Token);
         using var classifier = result.Classifier;
         Assert.IsTrue(result.Cancelled, "The result must say the run was cancelled.");
-        Assert.AreEqual(1, reports, "Training went on after the cancellation.");
+        Assert.AreEqual(0, reportsAfterCancel, "Training went on after the cancellation.");
+        Assert.AreEqual(1, classifier.History.Count, "Only the first, complete epoch counts.");
         var probabilities = classifier.PredictProbabilities(new byte[2 * 64], 2);
         Assert.AreEqual(1f, probabilities[0] + probabilities[1], 1e-5f, "The returned model predicts.");
     }

@@ -140,19 +140,20 @@ public sealed partial class Sape2ImageClassificationTransformer
             ahead.Clear();
             var ids = new List<DataViewRowId>(TransformBatchSize);
             var images = new List<RawImage>(TransformBatchSize);
+            var rows = new List<long>(TransformBatchSize);   // for messages; the cursor's Position is -1 once it has run out
             DataViewRowId id = default;
             while (ids.Count < TransformBatchSize && lookahead!.MoveNext())
             {
                 readAheadId!(ref id);
                 ids.Add(id);
                 images.Add(readAheadImage!());
+                rows.Add(lookahead.Position);
             }
             if (ids.Count == 0) return;
             var format = parent.Classifier.Format;
             var pixels = new byte[ids.Count * format.PixelCount];
-            long first = lookahead!.Position - ids.Count + 1;
             Data.ParallelDecoding.For(ids.Count, i =>
-                images[i].ToModelPixels(format, $"row {first + i} of column '{parent.FeatureColumnName}'").CopyTo(pixels, i * format.PixelCount));
+                images[i].ToModelPixels(format, $"row {rows[i]} of column '{parent.FeatureColumnName}'").CopyTo(pixels, i * format.PixelCount));
             var probabilities = parent.Classifier.PredictProbabilities(pixels, ids.Count, TransformBatchSize);
             int classes = parent.ClassNames.Count;
             for (int i = 0; i < ids.Count; i++) ahead[ids[i]] = probabilities.AsSpan(i * classes, classes).ToArray();

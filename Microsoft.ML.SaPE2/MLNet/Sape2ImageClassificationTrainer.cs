@@ -169,10 +169,12 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var recipe = AutoRecipe.Choose((int)Math.Min(trainRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda);
         choices.AddRange(recipe.Choices);
         var architecture = Architecture(options, format, recipe, classNames.Count);
-        architecture.Validate();
+        // Sizes are checked before any image is decoded; a one-class label is refused after reading, by the engine.
+        var sized = architecture with { NumClasses = Math.Max(2, architecture.NumClasses) };
+        sized.Validate();
         var training = Training(options, recipe, seed: 0, timeLimit: null);
-        MemoryEstimate.ForTraining(architecture, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0)
-            .Check(MemoryEstimate.AvailableBytes(TrainingDevice.Resolve(options.Device)), architecture, training.BatchSize, cuda ? "GPU" : "CPU");
+        MemoryEstimate.ForTraining(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0)
+            .Check(MemoryEstimate.AvailableBytes(TrainingDevice.Resolve(options.Device)), sized, training.BatchSize, cuda ? "GPU" : "CPU");
 
         var train = DataViewImages.Read(input, options.FeatureColumnName, options.LabelColumnName, format, classNames, "training data");
         var validation = options.ValidationSet is null ? null
@@ -197,14 +199,16 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var progress = new ProgressRelay(ch, options.Progress, options.MetricsCallback);
         var result = VisionTransformerTrainer.Fit(train, validation, architecture, Training(options, recipe, seed, timeLimit), progress,
             options.CancellationToken);
-        if (result.Cancelled) ch.Warning("Training was cancelled; the best model so far is returned.");
+        if (result.Cancelled)
+            ch.Warning($"SaPE² trainer: training was cancelled after {result.Classifier.History.Count} epoch(s); the model is the best " +
+                $"so far (epoch {result.BestEpoch}), and its TrainingCancelled property says so.");
         if (result.ShortenedByTimeLimit)
             ch.Info($"SaPE² trainer: TrainingTimeInSeconds = {options.TrainingTimeInSeconds} s shortened the run to " +
                 $"{result.Classifier.History.Count} of {options.Epochs ?? recipe.Epochs} epoch(s).");
         ch.Info($"SaPE² trainer: done after {result.Classifier.History.Count} epoch(s) in {clock.Elapsed.TotalSeconds:F1} s; best epoch " +
             $"{result.BestEpoch}, validation accuracy {result.BestValidationAccuracy?.ToString("P2") ?? "n/a"}.");
         return new Sape2ImageClassificationTransformer(host, result.Classifier, options.FeatureColumnName, labelColumn,
-            options.ScoreColumnName, options.PredictedLabelColumnName);
+            options.ScoreColumnName, options.PredictedLabelColumnName) { TrainingCancelled = result.Cancelled };
     }
 
     /// <summary>Sends progress to the ML.NET log, the user's IProgress and the per-epoch MetricsCallback.</summary>

@@ -51,6 +51,11 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     public VitConfig Architecture => Classifier.Config;
     /// <summary>Per-epoch training and validation figures.</summary>
     public IReadOnlyList<EpochMetrics> TrainingHistory => Classifier.History;
+    /// <summary>
+    /// True when the training run was cancelled (<c>Options.CancellationToken</c>) after at least one epoch: the model is
+    /// the best of the epochs that ended before the cancellation, not of the run that was planned. Saved in model.zip.
+    /// </summary>
+    public bool TrainingCancelled { get; internal init; }
     /// <summary>The input image column.</summary>
     public string FeatureColumnName { get; }
     /// <summary>The label column the model was trained on (its key type is the predicted label's).</summary>
@@ -90,7 +95,11 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         loaderAssemblyName: typeof(Sape2ImageClassificationTransformer).Assembly.FullName);
 
     /// <summary>What the model entry records besides the weights.</summary>
-    private sealed record SavedMetadata(CheckpointMetadata Model, string WeightsSha256);
+    private sealed record SavedMetadata(CheckpointMetadata Model, string WeightsSha256)
+    {
+        /// <summary>Absent (false) in files written before it was recorded.</summary>
+        public bool TrainingCancelled { get; init; }
+    }
 
     // *** Binary format ***
     // VersionInfo (signature SAPE2IMG)
@@ -121,7 +130,8 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
             Config = Classifier.Config, Format = Classifier.Format, Normalization = Classifier.Normalization,
             ClassNames = Classifier.ClassNames, History = Classifier.History,
         };
-        ctx.Writer.Write(JsonSerializer.Serialize(new SavedMetadata(metadata, Convert.ToHexString(SHA256.HashData(weights)))));
+        var saved = new SavedMetadata(metadata, Convert.ToHexString(SHA256.HashData(weights))) { TrainingCancelled = TrainingCancelled };
+        ctx.Writer.Write(JsonSerializer.Serialize(saved));
         ctx.SaveBinaryStream(WeightsEntry, writer => writer.Write(weights));
     }
 
@@ -162,6 +172,9 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         var model = new VisionTransformer(m.Config, initialize: false);   // the saved weights replace every value
         ModelWeights.Load(model, weights, $"the model's '{WeightsEntry}' entry");
         var classifier = new ImageClassifier(model, m.Format, m.Normalization, m.ClassNames, m.History);
-        return new Sape2ImageClassificationTransformer(env, classifier, feature, labelColumn, score, predicted);
+        return new Sape2ImageClassificationTransformer(env, classifier, feature, labelColumn, score, predicted)
+        {
+            TrainingCancelled = saved.TrainingCancelled,
+        };
     }
 }

@@ -20,7 +20,8 @@ public sealed record TrainingResult(ImageClassifier Classifier, int BestEpoch, d
 /// Trains a <see cref="VisionTransformer"/> on an <see cref="ImageDataset"/>: AdamW with warm-up and cosine decay,
 /// gradient clipping, optional EMA, validation every epoch, best-weights selection, early stopping, atomic
 /// checkpoints and resume. Progress goes to an <see cref="IProgress{T}"/>; a cancellation stops within one step and
-/// still returns the best model so far. With a <see cref="TrainingOptions.TimeLimit"/> the schedule is shrunk after
+/// returns the best model so far (<see cref="TrainingResult.Cancelled"/>), or throws <see cref="OperationCanceledException"/>
+/// when no epoch has ended yet and there is nothing trained to return. With a <see cref="TrainingOptions.TimeLimit"/> the schedule is shrunk after
 /// each epoch to the epochs that still fit, so the learning rate anneals before the time is up; if an epoch still
 /// overruns, it ends at the limit and is validated as it stands.
 /// </summary>
@@ -151,6 +152,12 @@ public static class VisionTransformerTrainer
                 schedule = FitScheduleToTimeLimit(schedule, epoch + 1, epoch + 1 - firstEpoch, stepsPerEpoch);
             }
 
+            if (cancelled && history.Count == 0)
+            {
+                model.Dispose();
+                throw new OperationCanceledException("Training was cancelled before its first epoch ended; there is no trained model to " +
+                    "return.", cancellation);
+            }
             var final = ema?.Model ?? model;
             if (bestWeights.Length > 0) ModelWeights.Load(final, bestWeights, "the best epoch");
             if (!ReferenceEquals(final, model)) { ModelWeights.Load(model, ModelWeights.Save(final), "the EMA weights"); }

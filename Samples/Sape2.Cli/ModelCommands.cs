@@ -32,20 +32,19 @@ internal static class ModelCommands
         return command;
     }
 
-    /// <summary>ML.NET's multiclass metrics of <paramref name="loaded"/> on labelled <paramref name="rows"/>.</summary>
+    /// <summary>ML.NET's multiclass metrics of <paramref name="loaded"/> on labelled <paramref name="rows"/> (read from their files).</summary>
     internal static MulticlassClassificationMetrics EvaluateRows(LoadedModel loaded, IReadOnlyList<ImageRow> rows)
     {
         var classes = loaded.Sape2.ClassNames;
         var unknown = rows.Select(r => r.Label).Distinct().Where(l => !classes.Contains(l)).ToList();
         if (unknown.Count > 0) throw new InvalidOperationException($"Folder classes [{string.Join(", ", unknown)}] are not among the " +
             $"model's classes [{string.Join(", ", classes)}].");
-        // LoadFromEnumerable reads a key column's .NET value as the 0-based class index (it stores index + 1, 0 being
-        // "missing"); passing index + 1 shifted every label by one class (issue 15).
-        var keyed = rows.Select(r => new KeyedRow { Image = r.Image, Label = (uint)IndexOf(classes, r.Label) });
-        var definition = SchemaDefinition.Create(typeof(KeyedRow));
-        definition["Label"].ColumnType = new KeyDataViewType(typeof(uint), classes.Count);
-        var view = loaded.Context.Data.LoadFromEnumerable(keyed, definition);
-        return loaded.Context.MulticlassClassification.Evaluate(loaded.Model.Transform(view), "Label");
+        if (loaded.Input.LabelColumn is null) throw new InvalidOperationException($"Model '{loaded.Path}' was saved without its label " +
+            $"column '{loaded.Sape2.LabelColumnName}' in the input schema, so its labels cannot be scored; save it with the training data's schema.");
+        var view = loaded.Input.Rows(loaded.Context, rows.Select(r => r.Source).ToList(), rows.Select(r => IndexOf(classes, r.Label)).ToList(),
+            classes);
+        return loaded.Context.MulticlassClassification.Evaluate(loaded.Model.Transform(view), loaded.Sape2.LabelColumnName,
+            loaded.Sape2.ScoreColumnName, loaded.Sape2.PredictedLabelColumnName);
     }
 
     public static Command Predict(Option<bool> verbose)
@@ -58,8 +57,10 @@ internal static class ModelCommands
         {
             using var loaded = LoadedModel.Open(parse.GetValue(model)!);
             var files = parse.GetValue(inputs)!.SelectMany(Expand).ToList();
-            var rows = files.Select(f => new ImageRow { Image = File.ReadAllBytes(f), Source = f }).ToList();
-            var scores = loaded.Model.Transform(loaded.Context.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").ToList();
+            var probe = loaded.Sape2.Classifier.Format with { Height = 1, Width = 1 };
+            foreach (var file in files) ImageDecoder.Decode(File.ReadAllBytes(file), probe, file);   // a bad file is named, with the reason
+            var view = loaded.Input.Rows(loaded.Context, files, files.Select(_ => -1).ToList(), loaded.Sape2.ClassNames);
+            var scores = loaded.Model.Transform(view).GetColumn<float[]>(loaded.Sape2.ScoreColumnName).ToList();
             int k = Math.Clamp(parse.GetValue(top), 1, loaded.Sape2.ClassNames.Count);
             var table = new Table().AddColumn("image").AddColumns(Enumerable.Range(1, k).Select(i => $"#{i}").ToArray());
             for (int i = 0; i < files.Count; i++)
@@ -155,44 +156,34 @@ internal static class ModelCommands
         return -1;
     }
 
-    private sealed class KeyedRow
-    {
-        public byte[] Image { get; set; } = Array.Empty<byte>();
-        public uint Label { get; set; }
-    }
-
-    /// <summary>A model.zip loaded with a fresh MLContext, with its SaPE² transformer found.</summary>
+    /// <summary>A model.zip loaded with a fresh MLContext, with its SaPE² transformer found and the input it expects.</summary>
     internal sealed class LoadedModel : IDisposable
     {
-        private LoadedModel(MLContext context, ITransformer model, Sape2ImageClassificationTransformer sape2) =>
-            (Context, Model, Sape2) = (context, model, sape2);
+        private LoadedModel(string path, MLContext context, ITransformer model, Sape2ImageClassificationTransformer sape2, ModelInput input) =>
+            (Path, Context, Model, Sape2, Input) = (path, context, model, sape2, input);
 
+        public string Path { get; }
         public MLContext Context { get; }
         public ITransformer Model { get; }
         public Sape2ImageClassificationTransformer Sape2 { get; }
+        public ModelInput Input { get; }
 
         public static LoadedModel Open(string path)
         {
             if (!File.Exists(path)) throw new FileNotFoundException($"Model '{path}' does not exist. Train one with 'sape2 train' or pass --model.");
             var context = new MLContext();
-            ITransformer model;
+            var model = context.Model.LoadSape2Model(path, out var inputSchema);
+            var sape2 = (model as IEnumerable<ITransformer> ?? new[] { model }).OfType<Sape2ImageClassificationTransformer>().First();
             try
             {
-                model = context.Model.Load(path, out _);
+                return new LoadedModel(path, context, model, sape2,
+                    ModelInput.Of(inputSchema, sape2.FeatureColumnName, sape2.LabelColumnName, path));
             }
-            catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException
-                                       or System.Reflection.TargetInvocationException or InvalidOperationException)
-            {
-                throw new InvalidOperationException($"'{path}' is not a readable ML.NET model (truncated, corrupt or not a model.zip): " +
-                    $"{Guard.Innermost(e).Message}", e);
-            }
-            var sape2 = (model as IEnumerable<ITransformer> ?? new[] { model }).OfType<Sape2ImageClassificationTransformer>().FirstOrDefault();
-            if (sape2 is null)
+            catch
             {
                 (model as IDisposable)?.Dispose();
-                throw new InvalidOperationException($"'{path}' is an ML.NET model but holds no SaPE² image classifier.");
+                throw;
             }
-            return new LoadedModel(context, model, sape2);
         }
 
         public void Dispose() => (Model as IDisposable)?.Dispose();

@@ -41,7 +41,12 @@ namespace Sape2.Cli
             }
         }
 
+        /// <summary>
+        /// The exception that says what went wrong: ML.NET wraps a failure inside a loader or a parallel cursor
+        /// ("Splitter/consolidator worker encountered exception…") around the one that names the row and the reason.
+        /// </summary>
         public static Exception Innermost(Exception e) =>
-            e is System.Reflection.TargetInvocationException or AggregateException && e.InnerException is not null ? Innermost(e.InnerException) : e;
+            e.InnerException is { } inner && (e is System.Reflection.TargetInvocationException or AggregateException
+                || e.Message.StartsWith("Splitter/consolidator worker encountered exception", StringComparison.Ordinal)) ? Innermost(inner) : e;
     }
 }
