@@ -177,6 +177,70 @@ public sealed class CliTests
         Assert.IsTrue(File.Exists(Path.Combine(folder, "idx", "model.zip")));
     }
 
+    /// <summary>Starts the tool in a process of its own (it can be killed there).</summary>
+    static System.Diagnostics.Process StartTool(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(typeof(Sape2.Cli.ImageRows).Assembly.Location);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        var process = System.Diagnostics.Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    static byte[] Weights(string zip)
+    {
+        using var archive = System.IO.Compression.ZipFile.OpenRead(zip);
+        using var stream = archive.Entries.Single(e => e.FullName.EndsWith("SaPE2Weights")).Open();
+        using var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        return memory.ToArray();
+    }
+
+    [TestMethod]
+    public void AKilledTrainingResumesToTheWeightsOfAnUninterruptedRun()
+    {
+        // 600 training and 100 test images of the embedded set: about 9 steps an epoch.
+        string data = Path.Combine(folder, "data");
+        foreach (var (split, perClass) in new[] { ("train", 60), ("test", 10) })
+            foreach (var row in FashionRows(split, perClass))
+            {
+                string target = Path.Combine(data, split, row.Label, Path.GetFileName(row.ImagePath));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(Path.Combine(RepositoryPaths.FashionMnistMini, split, row.ImagePath), target);
+            }
+        string[] common = { "train", "--data", data, "--epochs", "4", "--device", "cpu", "--threads", "2", "--seed", "5" };
+        string straight = Path.Combine(folder, "straight"), killed = Path.Combine(folder, "killed"), resumed = Path.Combine(folder, "resumed");
+        string checkpoints = Path.Combine(folder, "checkpoints");
+
+        Assert.AreEqual(0, Run(common.Concat(new[] { "--out", straight }).ToArray()).ExitCode, "the uninterrupted run");
+        using (var child = StartTool(common.Concat(new[] { "--out", killed, "--checkpoints", checkpoints }).ToArray()))
+        {
+            string last = Path.Combine(checkpoints, "last.ckpt");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!File.Exists(last) && !child.HasExited && clock.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(10);
+            Thread.Sleep(300);   // into the second epoch
+            Assert.IsFalse(child.HasExited, "The run ended before it could be killed.");
+            child.Kill(entireProcessTree: true);
+            child.WaitForExit();
+        }
+        Assert.IsFalse(File.Exists(Path.Combine(killed, "model.zip")), "The killed run must not have finished.");
+        int completed = Microsoft.ML.SaPE2.Training.Checkpoint.Read(Path.Combine(checkpoints, "last.ckpt")).Metadata.EpochsCompleted;
+        Assert.IsTrue(completed is >= 1 and < 4, $"killed after {completed} epoch(s)");
+        File.WriteAllBytes(Path.Combine(checkpoints, $".last.ckpt.{Guid.NewGuid():N}.tmp"), Array.Empty<byte>());   // a write cut by kill -9
+
+        var result = Run(common.Concat(new[] { "--out", resumed, "--resume", checkpoints }).ToArray());
+        Assert.AreEqual(0, result.ExitCode, result.Errors);
+        Assert.IsFalse(Directory.EnumerateFiles(checkpoints, "*.tmp").Any(), "A stale temporary checkpoint was left behind.");
+        CollectionAssert.AreEqual(Weights(Path.Combine(straight, "model.zip")), Weights(Path.Combine(resumed, "model.zip")),
+            $"Resumed after {completed} epoch(s), the final weights differ from the uninterrupted run's.");
+        AssertOneLineError(Run("train", "--data", data, "--resume", Path.Combine(folder, "nothing-here")), "nothing to resume from");
+        AssertOneLineError(Run("train", "--data", data, "--resume", data), "holds no last.ckpt");
+    }
+
     [TestMethod]
     public void BadModelFilesGetOneClearLine()
     {

@@ -116,8 +116,14 @@ public sealed partial class Sape2ImageClassificationTrainer
         public int Threads;
         /// <summary>Seed of initialisation, shuffling and augmentation; null: drawn from the MLContext's seed.</summary>
         public int? Seed;
-        /// <summary>Folder for epoch checkpoints (last.ckpt, best.ckpt); null: none.</summary>
+        /// <summary>Folder for epoch checkpoints (last.ckpt, best.ckpt); null: none, or the <see cref="ResumeFrom"/> folder when resuming.</summary>
         public string? CheckpointDirectory;
+        /// <summary>
+        /// A <c>last.ckpt</c>, or the folder that holds one, written by an earlier run on the same data with the same options:
+        /// training continues after its last completed epoch, and with the same <see cref="Seed"/> on a CPU ends with the
+        /// weights the uninterrupted run would have reached. Null: start afresh.
+        /// </summary>
+        public string? ResumeFrom;
         /// <summary>Called after every epoch with that epoch's figures (ML.NET's MetricsCallback).</summary>
         public Action<TrainingProgress>? MetricsCallback;
         /// <summary>Receives progress every few steps and at each epoch's end.</summary>

@@ -99,7 +99,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         WeightDecay = o.WeightDecay, WarmupEpochs = o.WarmupEpochs ?? recipe.WarmupEpochs, LabelSmoothing = o.LabelSmoothing ?? recipe.LabelSmoothing,
         Augmentation = o.Augmentation ?? recipe.Augmentation, EmaDecay = o.EmaDecay, GradientClipNorm = o.GradientClipNorm,
         EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Threads = o.Threads, Seed = seed,
-            CheckpointDirectory = o.CheckpointDirectory,
+        ResumeFrom = Checkpoint.Resolve(o.ResumeFrom),
+        CheckpointDirectory = o.CheckpointDirectory ?? (o.ResumeFrom is null ? null : Path.GetDirectoryName(Checkpoint.Resolve(o.ResumeFrom))),
         Normalization = o.Normalization, TimeLimit = timeLimit,
     };
 

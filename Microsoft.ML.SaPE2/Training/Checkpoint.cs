@@ -80,6 +80,36 @@ public static class Checkpoint
         }
     }
 
+    /// <summary>The file to resume from: <paramref name="fileOrFolder"/> itself, or the <c>last.ckpt</c> inside it; null stays null.</summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(fileOrFolder))]
+    public static string? Resolve(string? fileOrFolder)
+    {
+        if (fileOrFolder is null) return null;
+        if (File.Exists(fileOrFolder)) return fileOrFolder;
+        if (!Directory.Exists(fileOrFolder)) throw new FileNotFoundException($"There is nothing to resume from at '{fileOrFolder}': it is " +
+            "neither a checkpoint file nor a folder holding last.ckpt.", fileOrFolder);
+        string last = Path.Combine(fileOrFolder, "last.ckpt");
+        if (!File.Exists(last)) throw new FileNotFoundException($"Folder '{fileOrFolder}' holds no last.ckpt to resume from; pass the " +
+            "folder that the interrupted run wrote its checkpoints to.", last);
+        return last;
+    }
+
+    /// <summary>
+    /// Deletes the temporary files that a process killed while writing a checkpoint leaves in <paramref name="folder"/>
+    /// (<see cref="Write"/> names them <c>.NAME.GUID.tmp</c>); returns how many. Runs sharing a folder are not supported.
+    /// </summary>
+    public static int RemoveStaleTemporaries(string folder)
+    {
+        if (!Directory.Exists(folder)) return 0;
+        int removed = 0;
+        foreach (var file in Directory.EnumerateFiles(folder, ".*.ckpt.*.tmp"))
+        {
+            File.Delete(file);
+            removed++;
+        }
+        return removed;
+    }
+
     /// <summary>Reads a checkpoint, with clear errors for a file that is not one, is newer, or is truncated.</summary>
     public static Contents Read(string path)
     {

@@ -48,7 +48,10 @@ public sealed record TrainingOptions
     public int Seed { get; init; } = 1;
     /// <summary>Folder for <c>last.ckpt</c> (every epoch) and <c>best.ckpt</c>; null: no checkpoint files.</summary>
     public string? CheckpointDirectory { get; init; }
-    /// <summary>A <c>last.ckpt</c> to continue from; its configuration and classes must match.</summary>
+    /// <summary>
+    /// A <c>last.ckpt</c> to continue from; its configuration and classes must match. With the same data, options and
+    /// seed on a CPU the resumed run ends with the weights of an uninterrupted one.
+    /// </summary>
     public string? ResumeFrom { get; init; }
     /// <summary>Report progress every this many steps (and at the end of every epoch).</summary>
     public int ProgressInterval { get; init; } = 10;

@@ -122,6 +122,7 @@ public static class VisionTransformerTrainer
 
         public TrainingResult Execute()
         {
+            if (options.CheckpointDirectory is not null) Checkpoint.RemoveStaleTemporaries(options.CheckpointDirectory);
             var model = new VisionTransformer(config);
             model.to(device);
             using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm);

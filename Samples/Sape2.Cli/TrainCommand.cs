@@ -57,6 +57,8 @@ internal static class TrainCommand
         var clip = new Option<double>("--clip") { Description = "Gradient clipping norm (0: off).", DefaultValueFactory = _ => 1.0 };
         var patience = new Option<int>("--patience") { Description = "Early-stopping patience in epochs (0: off).", DefaultValueFactory = _ => 0 };
         var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder for last.ckpt and best.ckpt after every epoch." };
+        var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from the last.ckpt in this folder " +
+            "(written with --checkpoints); pass the same data and options. Checkpoints go on being written there." };
         var keepAspect = new Option<bool>("--keep-aspect") { Description = "Centre-crop images to the model's aspect before resizing." };
         var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images with more pixels than this.",
             DefaultValueFactory = _ => 64L * 1024 * 1024 };
@@ -64,7 +66,7 @@ internal static class TrainCommand
         {
             data, idx, cifar, cifar100, output, preset, tokenizer, pooling, init, time, encoding, noApe, mode, imageSize, patch, channels,
                 epochs, batch, lr, augment, device, seed, threads,
-            weightDecay, warmup, smoothing, ema, clip, patience, checkpoints, keepAspect, maxPixels,
+            weightDecay, warmup, smoothing, ema, clip, patience, checkpoints, resume, keepAspect, maxPixels,
         };
         augment.AcceptOnlyFromAmong("light", "full", "none");
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
@@ -81,6 +83,7 @@ internal static class TrainCommand
                 LearningRate = parse.GetValue(lr), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing),
                 WeightDecay = parse.GetValue(weightDecay), EmaDecay = parse.GetValue(ema), GradientClipNorm = parse.GetValue(clip),
                 EarlyStoppingPatience = parse.GetValue(patience), CheckpointDirectory = parse.GetValue(checkpoints),
+                ResumeFrom = parse.GetValue(resume),
                 KeepAspectByCenterCrop = parse.GetValue(keepAspect), MaxPixels = parse.GetValue(maxPixels),
                 Augmentation = parse.GetValue(augment) switch
                 {
