@@ -1,18 +1,19 @@
 // Marks chosen ELF version needs (.gnu.version_r entries) as weak, so the dynamic loader accepts a library whose
-// libstdc++ lacks them. Used by Microsoft.ML.SaPE2.targets at build and publish time; see the comment there.
-// MSBuild compiles this inline task against .NET Standard 2.0 APIs, hence no spans and no File.Move(overwrite).
+// libstdc++ lacks them. One file, compiled twice: by Microsoft.ML.SaPE2.targets as an inline MSBuild task (build and
+// publish outputs of package consumers and of this repository) and into the library itself, which applies the same
+// patch at run time for consumers the targets do not reach (a project reference from another folder): see
+// Native/LibTorchSharpLoader.cs. MSBuild compiles the task against .NET Standard 2.0 APIs, hence no spans and no
+// File.Move(overwrite).
 using System;
 using System.IO;
 using System.Linq;
 using System.Text;
+#if !SAPE2_LIBRARY
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
 public sealed class Sape2MarkElfVersionNeedsWeak : Task
 {
-    const uint ShtGnuVerneed = 0x6ffffffe;
-    const ushort VerFlagWeak = 0x2;
-
     [Required] public ITaskItem[] Files { get; set; } = Array.Empty<ITaskItem>();
     [Required] public string VersionNames { get; set; } = "";
 
@@ -25,7 +26,7 @@ public sealed class Sape2MarkElfVersionNeedsWeak : Task
             try
             {
                 byte[] elf = File.ReadAllBytes(path);
-                int changed = MarkWeak(elf, names);
+                int changed = Sape2ElfVersionNeeds.MarkWeak(elf, names);
                 if (changed == 0) continue;
                 // Write a new file and move it over the output copy: never modify a file that may be a hard link.
                 string temp = path + ".sape2-tmp";
@@ -41,9 +42,17 @@ public sealed class Sape2MarkElfVersionNeedsWeak : Task
         }
         return !Log.HasLoggedErrors;
     }
+}
+#endif
+
+/// <summary>Reads and edits the version needs of a 64-bit little-endian ELF shared library.</summary>
+internal static class Sape2ElfVersionNeeds
+{
+    const uint ShtGnuVerneed = 0x6ffffffe;
+    const ushort VerFlagWeak = 0x2;
 
     /// <summary>Sets VER_FLG_WEAK on every needed version whose name is in <paramref name="names"/>; returns how many changed.</summary>
-    static int MarkWeak(byte[] elf, string[] names)
+    public static int MarkWeak(byte[] elf, string[] names)
     {
         if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F')
             throw new InvalidDataException("not an ELF file");
