@@ -53,22 +53,13 @@ internal static class MemoryBenchmark
         var data = new ImageDataset(format, pixels, labels, Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray());
         var options = new TrainingOptions { Epochs = 1, BatchSize = batch, Device = "cpu", Augmentation = AugmentationOptions.None };
         using (TorchSharp.torch.ones(8, 8).matmul(TorchSharp.torch.ones(8, 8))) { }   // libtorch loaded before the baseline
-        long before = Status("VmRSS");
+        long before = ProcessMemory.Bytes("VmRSS");
         using var result = VisionTransformerTrainer.Fit(data, null, config, options).Classifier;
-        long peak = Status("VmHWM");
+        long peak = ProcessMemory.Bytes("VmHWM");
         var estimate = MemoryEstimate.ForTraining(config with { ImageHeight = side, ImageWidth = side }, batch, 0, ema: false);
         long predicted = estimate.ParameterBytes + estimate.ActivationBytes;
         Console.WriteLine($"| {configuration.Replace(",", ", ")} | {config.GridHeight}×{config.GridWidth} | {MemoryEstimate.Format(predicted)} | " +
             $"{MemoryEstimate.Format(peak - before)} | {MemoryEstimate.Format(estimate.TotalBytes)} | {MemoryEstimate.Format(peak)} | " +
                 $"{estimate.TotalBytes / (double)peak:F2} |");
-    }
-
-    /// <summary>A /proc/self/status figure in bytes.</summary>
-    private static long Status(string field)
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith(field + ":", StringComparison.Ordinal))
-                return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0]) * 1024;
-        throw new InvalidOperationException($"/proc/self/status has no {field}.");
     }
 }

@@ -46,6 +46,14 @@ switch (mode)
     case "small-data-one":
         SmallDataBenchmark.RunOne(args[1], args[2], int.Parse(args[3]));
         return 0;
+    case "fuzz":
+        var fuzz = DecoderFuzz.Run(int.Parse(Arg("cases", "5000")), int.Parse(Arg("seed", "1")));
+        report.WriteLine("| cases | decoded | refused with a message naming the case | other outcomes | slowest case | peak resident growth |");
+        report.WriteLine("|---|---|---|---|---|---|");
+        report.WriteLine($"| {fuzz.Cases:N0} | {fuzz.Decoded:N0} | {fuzz.Refused:N0} | {fuzz.Failures.Count} | " +
+            $"{fuzz.Slowest.TotalMilliseconds:F0} ms | {fuzz.PeakGrowthBytes / (1 << 20):N0} MiB |");
+        foreach (var failure in fuzz.Failures.Take(20)) report.WriteLine($"- {failure}");
+        return fuzz.Failures.Count == 0 ? 0 : 1;
     case "memory":
         MemoryBenchmark.Run(report);
         break;
@@ -74,7 +82,7 @@ switch (mode)
     case "gpu":
         return GpuBenchmark.Run(report);
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|memory|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] " +
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] " +
             "[--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] [--trainers sape2,lightgbm,sdca --pixels N]");
         return mode == "help" ? 0 : 2;
 }
