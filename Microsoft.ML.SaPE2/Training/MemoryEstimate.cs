@@ -20,8 +20,9 @@ namespace Microsoft.ML.SaPE2.Training;
 public sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes, long DataBytes)
 {
     /// <summary>
-    /// Allowance for libtorch, the .NET runtime, the loader's buffers and the allocator's slack: a process had 143–146 MB
-    /// resident before its fit, and the terms above fell up to 28% short of the measured growth (Docs/benchmarks.md).
+    /// Allowance for libtorch, the .NET runtime, the loader's buffers and the allocator's slack: a process had about 145 MB
+    /// resident before its fit, and the terms above ranged from 8% under to 50% over the measured growth; with this
+    /// allowance the whole estimate was 1.08–1.69 times the measured peak (Docs/benchmarks.md, "Memory estimate").
     /// </summary>
     public const long RuntimeBytes = 400L << 20;
 
@@ -49,7 +50,7 @@ public sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes, l
         if (config.PositionEncoding == PositionEncodingKind.Sape2) perBlock += 16 * h * t * t + 24 * h * side * side * side;
         long pixels = (long)config.ImageHeight * config.ImageWidth;
         long stem = config.Tokenizer == TokenizerKind.Convolutional
-            ? 4 * pixels * Math.Max(1, c / 2)              // conv, BatchNorm, ReLU and pool outputs of the full-size first stage
+            ? 8 * pixels * Math.Max(1, c / 2)   // conv, BatchNorm, ReLU and pool outputs of every stage, and their gradients
             : 2 * pixels * config.InChannels + 2 * t * c;
         return 3 * pixels * config.InChannels + stem + config.Depth * perBlock;
     }
