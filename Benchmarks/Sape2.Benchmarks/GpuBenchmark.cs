@@ -42,17 +42,7 @@ internal static class GpuBenchmark
         return 0;
     }
 
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate int MemGetInfo(out nuint free, out nuint total);
-
-    private static string UsedGpuMemoryMiB()
-    {
-        foreach (var name in new[] { "libcudart.so.12", "libcudart.so.13", "libcudart.so", "cudart64_12.dll" })
-        {
-            if (!NativeLibrary.TryLoad(name, out var library) || !NativeLibrary.TryGetExport(library, "cudaMemGetInfo", out var address)) continue;
-            var getInfo = Marshal.GetDelegateForFunctionPointer<MemGetInfo>(address);
-            if (getInfo(out var free, out var total) == 0) return $"{(total - free) / (1024.0 * 1024):F0} MiB";
-        }
-        return "n/a (no libcudart found)";
-    }
+    private static string UsedGpuMemoryMiB() =>
+        Microsoft.ML.SaPE2.Native.CudaMemory.Query() is { } memory ? $"{(memory.Total - memory.Free) / (1024.0 * 1024):F0} MiB"
+            : "n/a (no libcudart found)";
 }

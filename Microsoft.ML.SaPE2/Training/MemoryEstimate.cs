@@ -89,10 +89,12 @@ public sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes, l
 
     /// <summary>
     /// Bytes free for a run on <paramref name="device"/>: on a CPU the smaller of the system's available memory and what the
-    /// process's memory limit still allows; null on CUDA, whose free memory TorchSharp does not report.
+    /// process's memory limit still allows; on CUDA device 0 what <see cref="Native.CudaMemory"/> reports free; null
+    /// (no check) for other CUDA devices or when the CUDA runtime cannot be asked.
     /// </summary>
     public static long? AvailableBytes(Device device)
     {
+        if (device.type == DeviceType.CUDA) return device.index <= 0 ? Native.CudaMemory.Query()?.Free : null;
         if (device.type != DeviceType.CPU) return null;
         long limit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes - Environment.WorkingSet;
         return SystemAvailableBytes() is { } system ? Math.Min(system, limit) : limit;
