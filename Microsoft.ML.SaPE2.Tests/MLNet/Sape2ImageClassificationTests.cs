@@ -272,6 +272,7 @@ public sealed class Sape2ImageClassificationTests
             (With(o => o.Initialization = (WeightInitialization)5), "Initialization"),
             (With(o => o.ImageSize = 0), "ImageSize"),
             (With(o => o.Channels = 2), "Channels"),
+            (With(o => o.EarlyStoppingPatience = 2), "EarlyStoppingPatience"),   // without a ValidationSet
             // NaN slipped through range checks written as "x < 0" (issue 15); every floating-point option is checked.
             (With(o => o.WarmupEpochs = double.NaN), "WarmupEpochs"),
             (With(o => o.GradientClipNorm = double.NaN), "GradientClipNorm"),

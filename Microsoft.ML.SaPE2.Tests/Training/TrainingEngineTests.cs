@@ -130,6 +130,16 @@ public sealed class TrainingEngineTests
             VisionTransformerTrainer.Fit(oneClass, null, Tiny8, Quick(1))).Message, "Only one class found");
         var epochs = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => VisionTransformerTrainer.Fit(Stripes(8), null, Tiny8, Quick(0)));
         Assert.AreEqual(nameof(TrainingOptions.Epochs), epochs.ParamName);
+
+        var emptyValidation = new ImageDataset(Gray8, Array.Empty<byte>(), Array.Empty<int>(), new[] { "right", "left" });
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() =>
+            VisionTransformerTrainer.Fit(Stripes(8), emptyValidation, Tiny8, Quick(1))).Message, "validation set is empty");
+        var otherSize = new ImageDataset(Gray8 with { Height = 4 }, new byte[2 * 32], new[] { 0, 1 }, new[] { "right", "left" });
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() =>
+            VisionTransformerTrainer.Fit(Stripes(8), otherSize, Tiny8, Quick(1))).Message, "1×4×8");
+        var otherClasses = new ImageDataset(Gray8, new byte[2 * 64], new[] { 0, 1 }, new[] { "up", "down" });
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() =>
+            VisionTransformerTrainer.Fit(Stripes(8), otherClasses, Tiny8, Quick(1))).Message, "classes differ");
     }
 
     [TestMethod]
