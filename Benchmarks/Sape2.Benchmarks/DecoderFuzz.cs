@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Data;
 using SkiaSharp;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Modeling;
 using static TorchSharp.torch;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Modeling;
-using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2;
 using SkiaSharp;
 
 namespace Sape2.Benchmarks;

@@ -1,3 +1,4 @@
+using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Modeling;
 using Sape2.Benchmarks;
 using TorchSharp;

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Modeling;
-using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2;
 using SkiaSharp;
 
 namespace Microsoft.ML.SaPE2.Tests.MLNet;

@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using Microsoft.ML;
-using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2;
 using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
 
 namespace Microsoft.ML.SaPE2.Tests.MLNet;

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Modeling;
-using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2;
 using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
 
 namespace Microsoft.ML.SaPE2.Tests.MLNet;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.SaPE2.Data;
-using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Modeling;
 using Microsoft.ML.SaPE2.Training;
 using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.SaPE2.Data;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>
 /// Training-only augmentation, each part switchable. Defaults follow DeiT's recipe for small ViTs trained from scratch,

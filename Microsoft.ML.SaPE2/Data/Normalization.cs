@@ -1,4 +1,6 @@
-namespace Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Data;
+
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>
 /// Per-channel normalisation <c>(x − mean) / std</c> of pixels scaled to [0, 1]. The default maps [0, 1] to [−1, 1]

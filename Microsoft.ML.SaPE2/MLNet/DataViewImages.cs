@@ -1,7 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.SaPE2.Data;
 
-namespace Microsoft.ML.SaPE2.MLNet;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>Reads an IDataView's image and key-label columns into an <see cref="ImageDataset"/>, decoding in parallel.</summary>
 internal static class DataViewImages

@@ -2,7 +2,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.Transforms.Image;
 
-namespace Microsoft.ML.SaPE2.MLNet;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>How the image column holds its images.</summary>
 internal enum ImageColumnKind

@@ -2,7 +2,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Data.IO;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.SaPE2.MLNet;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>Saves and restores the label column's key type and key values (of any item type) inside a model entry.</summary>
 internal static class LabelKeyValues

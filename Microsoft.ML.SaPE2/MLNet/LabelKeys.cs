@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.SaPE2.MLNet;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>Class names from a key-typed label column's key values.</summary>
 internal static class LabelKeys

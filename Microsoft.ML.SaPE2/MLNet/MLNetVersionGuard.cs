@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Microsoft.ML.SaPE2.MLNet;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>
 /// Fails fast on an ML.NET other than the one this library was compiled against. Every ML.NET release has assembly

@@ -1,5 +1,5 @@
+using Microsoft.ML.SaPE2;
 using Microsoft.ML.Data;
-using Microsoft.ML.SaPE2.MLNet;
 
 namespace Microsoft.ML;
 

@@ -1,7 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.SaPE2.MLNet;
+namespace Microsoft.ML.SaPE2;
 
 public sealed partial class Sape2ImageClassificationTransformer
 {

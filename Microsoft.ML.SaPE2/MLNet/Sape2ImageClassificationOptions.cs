@@ -2,7 +2,7 @@ using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Modeling;
 using Microsoft.ML.SaPE2.Training;
 
-namespace Microsoft.ML.SaPE2.MLNet;
+namespace Microsoft.ML.SaPE2;
 
 public sealed partial class Sape2ImageClassificationTrainer
 {
@@ -67,7 +67,7 @@ public sealed partial class Sape2ImageClassificationTrainer
         public WeightInitialization? Initialization;
         /// <summary>Crop images to the model's aspect ratio before resizing instead of stretching them. Default false.</summary>
         public bool KeepAspectByCenterCrop;
-        /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5. <see cref="Data.Normalization.Compute"/>
+        /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5. <see cref="SaPE2.Normalization.Compute"/>
         /// measures a data set's.</summary>
         public Normalization? Normalization;
         /// <summary>Images with more pixels are refused (decompression bombs). Default 64 megapixels.</summary>
@@ -111,6 +111,11 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <see cref="ValidationSet"/>.</summary>
         public int EarlyStoppingPatience;
         /// <summary>"auto" (CUDA when available), "cpu", "cuda" or "cuda:N". Default "auto".</summary>
+        /// <remarks>
+        /// Precedence: a value other than "auto" wins; else <c>MLContext.GpuDeviceId = N</c> means "cuda:N", falling back to
+        /// the CPU without CUDA when <c>MLContext.FallbackToCpu</c> is true and failing when it is false (as ML.NET's
+        /// TorchSharp trainers do); else CUDA when available. The log names the device and the rule that chose it.
+        /// </remarks>
         public string Device = "auto";
         /// <summary>CPU threads for libtorch; 0: one per core.</summary>
         public int Threads;

@@ -4,7 +4,7 @@ using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Modeling;
 using Microsoft.ML.SaPE2.Training;
 
-namespace Microsoft.ML.SaPE2.MLNet;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>
 /// Trains a vision transformer with SaPE² (or another position encoding) as an ML.NET multiclass trainer.
@@ -152,7 +152,9 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var labelColumn = input.Schema[options.LabelColumnName];
         var classNames = LabelKeys.ClassNames(labelColumn);
         using var ch = host.Start("Training");
-        bool cuda = TrainingDevice.Resolve(options.Device).type == TorchSharp.DeviceType.CUDA;
+        var (deviceText, deviceReason) = DeviceChoice.Resolve(options.Device, host);
+        var device = TrainingDevice.Resolve(deviceText);
+        bool cuda = device.type == TorchSharp.DeviceType.CUDA;
 
         var choices = new List<RecipeChoice>();
         var format = Format(options, provisional: (32, 3));
@@ -175,13 +177,14 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         sized.Validate();
         var training = Training(options, recipe, seed: 0, timeLimit: null);
         MemoryEstimate.ForTraining(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0)
-            .Check(MemoryEstimate.AvailableBytes(TrainingDevice.Resolve(options.Device)), sized, training.BatchSize, cuda ? "GPU" : "CPU");
+            .Check(MemoryEstimate.AvailableBytes(device), sized, training.BatchSize, device.ToString());
 
         var train = DataViewImages.Read(input, options.FeatureColumnName, options.LabelColumnName, format, classNames, "training data");
         var validation = options.ValidationSet is null ? null
             : DataViewImages.Read(options.ValidationSet, options.FeatureColumnName, options.LabelColumnName, format, classNames, "validation set");
         ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
             $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
+        ch.Info($"SaPE² trainer: Device = {device} ({deviceReason}).");
         foreach (var choice in choices.Where(c => !IsSet(options, c.Option)))
             ch.Info($"SaPE² trainer: {choice.Option} = {choice.Value} (automatic: {choice.Rule}).");
         ch.Info($"SaPE² trainer: model {architecture.PositionEncoding}{(architecture.AbsolutePosition ? "+APE" : "")}, " +
@@ -198,8 +201,9 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         }
         int seed = options.Seed ?? host.Rand.Next();
         var progress = new ProgressRelay(ch, options.Progress, options.MetricsCallback);
-        var result = VisionTransformerTrainer.Fit(train, validation, architecture, Training(options, recipe, seed, timeLimit), progress,
-            options.CancellationToken);
+        var result = VisionTransformerTrainer.Fit(train, validation, architecture,
+            Training(options, recipe, seed, timeLimit) with { Device = deviceText }, progress, options.CancellationToken,
+            beforeEachStep: host.CheckAlive);   // MLContext.CancelExecution aborts, as in ML.NET's own trainers
         if (result.Cancelled)
             ch.Warning($"SaPE² trainer: training was cancelled after {result.Classifier.History.Count} epoch(s); the model is the best " +
                 $"so far (epoch {result.BestEpoch}), and its TrainingCancelled property says so.");

@@ -1,9 +1,9 @@
+using Microsoft.ML.SaPE2;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using Microsoft.ML.SaPE2.MLNet;
 using Microsoft.ML.SaPE2.Modeling;
 using Microsoft.ML.SaPE2.Training;
 
@@ -12,7 +12,7 @@ using Microsoft.ML.SaPE2.Training;
 [assembly: LoadableClass(typeof(IRowMapper), typeof(Sape2ImageClassificationTransformer), null, typeof(SignatureLoadRowMapper),
     Sape2ImageClassificationTransformer.UserName, Sape2ImageClassificationTransformer.LoaderSignature)]
 
-namespace Microsoft.ML.SaPE2.MLNet;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>
 /// A trained SaPE² image classifier in an ML.NET pipeline: adds <c>Score</c> (one probability per class) and

@@ -1,6 +1,6 @@
+using Microsoft.ML.SaPE2;
 using System.IO.Compression;
 using System.Reflection;
-using Microsoft.ML.SaPE2.MLNet;
 
 namespace Microsoft.ML;
 

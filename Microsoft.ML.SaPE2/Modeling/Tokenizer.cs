@@ -3,19 +3,6 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.SaPE2.Modeling;
 
-/// <summary>How images become the transformer's patch tokens.</summary>
-public enum TokenizerKind
-{
-    /// <summary>ViT's linear patch embedding: one strided P×P convolution (the paper's backbone).</summary>
-    Patch,
-    /// <summary>
-    /// A small convolutional stem (Hassani et al. 2021, "Escaping the Big Data Paradigm with Compact Transformers"):
-    /// log₂P stages of 3×3 convolution → BatchNorm → ReLU → 3×3 max-pool with stride 2, so each token sees overlapping
-    /// neighbourhoods. Learns far faster than <see cref="Patch"/> from a few thousand images.
-    /// </summary>
-    Convolutional,
-}
-
 /// <summary>Turns (B, C, H, W) images into (B, N, dim) tokens over a <see cref="PatchGrid"/>, row-major.</summary>
 public abstract class Tokenizer : nn.Module<Tensor, Tensor>
 {

@@ -1,36 +1,5 @@
 namespace Microsoft.ML.SaPE2.Modeling;
 
-/// <summary>Named sizes of the vision transformer.</summary>
-public enum VitPreset
-{
-    /// <summary>dim 64, depth 4, 2 heads: trains a few epochs on 2 CPU cores in seconds (tests, the sample).</summary>
-    Micro,
-    /// <summary>ViT-Tiny (DeiT-Ti): dim 192, depth 12, 3 heads.</summary>
-    Tiny,
-    /// <summary>ViT-Small (DeiT-S), the paper's backbone: dim 384, depth 12, 6 heads.</summary>
-    Small,
-}
-
-/// <summary>How the encoder's output becomes the image representation fed to the classifier.</summary>
-public enum PoolingKind
-{
-    /// <summary>A learned CLS token is prepended; its final state is classified (ViT/DeiT, the paper).</summary>
-    ClassToken,
-    /// <summary>No CLS token; the patch tokens' final states are averaged.</summary>
-    GlobalAverage,
-    /// <summary>No CLS token; a learned softmax weighting of the final tokens (CCT's sequence pooling).</summary>
-    SequencePooling,
-}
-
-/// <summary>How the weight matrices of the linear layers start.</summary>
-public enum WeightInitialization
-{
-    /// <summary>timm's ViT scheme: truncated normal, std 0.02, zero biases (tuned for long ImageNet runs; the paper's).</summary>
-    TruncatedNormal,
-    /// <summary>PyTorch's <c>nn.Linear</c> default (Kaiming-uniform, a = √5): learns much faster in short runs on small data.</summary>
-    PyTorchDefault,
-}
-
 /// <summary>
 /// Everything that defines the network's shape. Built with <see cref="FromPreset"/> and adjusted with
 /// <c>with</c>; every default is the choice of shared/SPEC-SAPE2.md or of DeiT's recipe.

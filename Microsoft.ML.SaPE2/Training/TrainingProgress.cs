@@ -1,4 +1,4 @@
-namespace Microsoft.ML.SaPE2.Training;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>A snapshot of training, reported every few steps and at the end of each epoch.</summary>
 public sealed record TrainingProgress

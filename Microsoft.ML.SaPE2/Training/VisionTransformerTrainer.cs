@@ -28,8 +28,16 @@ public sealed record TrainingResult(ImageClassifier Classifier, int BestEpoch, d
 public static class VisionTransformerTrainer
 {
     /// <summary>Trains a model of <paramref name="architecture"/> (its size, channel and class counts are taken from the data).</summary>
+    /// <param name="train">The training images.</param>
+    /// <param name="validation">Images scored after every epoch to pick the best weights; null: none.</param>
+    /// <param name="architecture">The model; its size, channels and classes are taken from <paramref name="train"/>.</param>
+    /// <param name="options">The recipe.</param>
+    /// <param name="progress">Receives progress every few steps and at each epoch's end.</param>
+    /// <param name="cancellation">Stops within one step; the best model so far is returned (see <see cref="TrainingResult.Cancelled"/>).</param>
+    /// <param name="beforeEachStep">Called before every step; an exception it throws ends the run (ML.NET's host checks, which abort).</param>
     public static TrainingResult Fit(ImageDataset train, ImageDataset? validation, VitConfig architecture, TrainingOptions options,
-                                     IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+                                     IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default,
+                                     Action? beforeEachStep = null)
     {
         options.Validate();
         CheckData(train, validation);
@@ -49,7 +57,7 @@ public static class VisionTransformerTrainer
         MemoryEstimate.ForTraining(config, options.BatchSize, imagesToDecode: 0, options.EmaDecay > 0)   // the images are decoded already
             .Check(MemoryEstimate.AvailableBytes(device), config, options.BatchSize, device.ToString());
 
-        var run = new Run(train, validation, config, normalization, options, device, progress, cancellation);
+        var run = new Run(train, validation, config, normalization, options, device, progress, cancellation, beforeEachStep);
         return run.Execute();
     }
 
@@ -103,6 +111,7 @@ public static class VisionTransformerTrainer
         private readonly Device device;
         private readonly IProgress<TrainingProgress>? progress;
         private readonly CancellationToken cancellation;
+        private readonly Action? beforeEachStep;
         private readonly Stopwatch clock = Stopwatch.StartNew();
         private readonly List<EpochMetrics> history = new();
         private CheckpointMetadata state;
@@ -112,10 +121,11 @@ public static class VisionTransformerTrainer
         private bool shortened;
 
         public Run(ImageDataset train, ImageDataset? validation, VitConfig config, Normalization normalization, TrainingOptions options,
-                   Device device, IProgress<TrainingProgress>? progress, CancellationToken cancellation)
+                   Device device, IProgress<TrainingProgress>? progress, CancellationToken cancellation, Action? beforeEachStep)
         {
             (this.train, this.validation, this.config, this.normalization, this.options, this.device, this.progress, this.cancellation) =
                 (train, validation, config, normalization, options, device, progress, cancellation);
+            this.beforeEachStep = beforeEachStep;
             state = new CheckpointMetadata { Config = config, Format = train.Format, Normalization = normalization,
                 ClassNames = train.ClassNames, History = history };
         }
@@ -124,6 +134,19 @@ public static class VisionTransformerTrainer
         {
             if (options.CheckpointDirectory is not null) Checkpoint.RemoveStaleTemporaries(options.CheckpointDirectory);
             var model = new VisionTransformer(config);
+            try
+            {
+                return Train(model);
+            }
+            catch
+            {
+                model.Dispose();   // divergence, cancellation with nothing trained, a host abort: free the native weights
+                throw;
+            }
+        }
+
+        private TrainingResult Train(VisionTransformer model)
+        {
             model.to(device);
             using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm);
             using var ema = options.EmaDecay > 0 ? new ModelEma(model, options.EmaDecay) : null;
@@ -155,7 +178,6 @@ public static class VisionTransformerTrainer
 
             if (cancelled && history.Count == 0)
             {
-                model.Dispose();
                 throw new OperationCanceledException("Training was cancelled before its first epoch ended; there is no trained model to " +
                     "return.", cancellation);
             }
@@ -207,6 +229,7 @@ public static class VisionTransformerTrainer
                 foreach (var batch in loader.Epoch(epoch, cancellation))
                 {
                     using var owned = batch;
+                    beforeEachStep?.Invoke();
                     lr = schedule.At(state.Step);
                     double loss;
                     long hits;

@@ -3,7 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Explain;
-using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2;
 using Spectre.Console;
 
 namespace Sape2.Cli;
@@ -121,7 +121,7 @@ internal static class ModelCommands
                 $"{c.ImageHeight}×{c.ImageWidth}×{c.InChannels}, {c.Tokenizer} tokenizer, {c.PatchSize} px a token " +
                     $"({c.GridHeight}×{c.GridWidth} grid)");
             table.AddRow("architecture", $"dim {c.EmbedDim}, depth {c.Depth}, heads {c.NumHeads}, {c.Pooling}, {c.Initialization} initialisation");
-            string sape2Details = c.PositionEncoding == Microsoft.ML.SaPE2.Modeling.PositionEncodingKind.Sape2
+            string sape2Details = c.PositionEncoding == Microsoft.ML.SaPE2.PositionEncodingKind.Sape2
                 ? $", {c.Sape2Mode} mode, M = {c.EffectiveSape2TableSize}" : "";
             table.AddRow("position encoding", $"{c.PositionEncoding}{(c.AbsolutePosition ? " + APE" : "")}{sape2Details}");
             table.AddRow("columns", Markup.Escape($"{s.FeatureColumnName} → {s.ScoreColumnName}, {s.PredictedLabelColumnName}"));

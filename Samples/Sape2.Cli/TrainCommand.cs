@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Explain;
 using Microsoft.ML.SaPE2.Modeling;
-using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Training;
 using Spectre.Console;
 

@@ -1,5 +1,5 @@
 using Microsoft.ML;
-using Microsoft.ML.SaPE2.MLNet;
+using Microsoft.ML.SaPE2;
 using SkiaSharp;
 
 // Trains on 40 generated images (dark against bright) and prints the training accuracy: enough to load libtorch.
