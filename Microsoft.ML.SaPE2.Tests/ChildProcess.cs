@@ -23,7 +23,8 @@ public static class ChildProcess
         var rows = Directory.GetFiles(args[2]).Order(StringComparer.Ordinal).Select(f => new ScoredImage { Image = File.ReadAllBytes(f) });
         var scored = model.Transform(ml.Data.LoadFromEnumerable(rows));
         var scores = scored.GetColumn<float[]>("Score").Select(s => string.Join(" ", s.Select(v => v.ToString("R"))));
-        File.WriteAllLines(args[3], scores.Prepend(model.GetType().Name + " " + string.Join(",", ((TransformerChain<ITransformer>)model).Select(t => t.GetType().Name))));
+        var chain = string.Join(",", ((TransformerChain<ITransformer>)model).Select(t => t.GetType().Name));
+        File.WriteAllLines(args[3], scores.Prepend(model.GetType().Name + " " + chain));
         return 0;
     }
 

@@ -8,7 +8,8 @@ internal static class TensorAssert
 {
     public static void AreClose(Tensor expected, Tensor actual, double tolerance, string what)
     {
-        CollectionAssert.AreEqual(expected.shape, actual.shape, $"{what}: shape [{string.Join(", ", actual.shape)}], expected [{string.Join(", ", expected.shape)}].");
+        CollectionAssert.AreEqual(expected.shape, actual.shape, $"{what}: shape [{string.Join(", ", actual.shape)}], expected " +
+            $"[{string.Join(", ", expected.shape)}].");
         using var difference = (expected.to(ScalarType.Float64) - actual.to(ScalarType.Float64)).abs().max();
         double largest = difference.item<double>();
         Assert.IsTrue(largest <= tolerance, $"{what}: largest difference {largest:E3} exceeds {tolerance:E1}.");

@@ -33,7 +33,8 @@ internal static class GpuBenchmark
             var results = StepTimer.MeasureInterleaved(StepTimer.Encodings(config).ToList(), 128, device, warmup: 5, rounds: 5, stepsPerRound: 10);
             double ape = results.Single(r => r.Name == "APE").MillisecondsPerStep;
             foreach (var r in results)
-                report.WriteLine($"| {r.Name} | {r.MillisecondsPerStep:F1} | {r.ImagesPerSecond:F0} | {r.MillisecondsPerStep / ape:F2} | {memory[r.Name]} |");
+                report.WriteLine($"| {r.Name} | {r.MillisecondsPerStep:F1} | {r.ImagesPerSecond:F0} | {r.MillisecondsPerStep / ape:F2} | " +
+                    $"{memory[r.Name]} |");
             report.Flush();
             report.WriteLine();
         }

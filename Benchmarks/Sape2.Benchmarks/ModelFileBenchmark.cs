@@ -30,7 +30,8 @@ internal static class ModelFileBenchmark
                 LabelColumnName = "Label", FeatureColumnName = "Image", Preset = VitPreset.Small, Epochs = 1, BatchSize = 8,
                 Augmentation = AugmentationOptions.None, Device = "cpu", Seed = 1,
             };
-            var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(options)).Fit(data);
+            var model = ml.Transforms.Conversion.MapValueToKey("Label")
+                .Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(options)).Fit(data);
             string zip = Path.Combine(folder, "small.zip");
             ml.Model.Save(model, data.Schema, zip);
             model.Dispose();
@@ -41,7 +42,8 @@ internal static class ModelFileBenchmark
             Thread.Sleep(3000);
             var runs = Enumerable.Range(0, 3).Select(_ =>
             {
-                var child = Process.Start(new ProcessStartInfo("dotnet") { ArgumentList = { typeof(ModelFileBenchmark).Assembly.Location, "model-file-load", zip }, RedirectStandardOutput = true })!;
+                var child = Process.Start(new ProcessStartInfo("dotnet") { ArgumentList = { typeof(ModelFileBenchmark).Assembly.Location,
+                    "model-file-load", zip }, RedirectStandardOutput = true })!;
                 var figures = child.StandardOutput.ReadToEnd().Trim().Split(' ').Select(double.Parse).ToArray();
                 child.WaitForExit();
                 return (Seconds: figures[0], Extra: figures[1], Loaded: figures[2], Disposed: figures[3]);
@@ -49,10 +51,12 @@ internal static class ModelFileBenchmark
             double seconds = runs[1].Seconds, extra = runs[1].Extra;
             var median = runs[1];
             report.WriteLine($"| ViT-Small SaPE²+APE model.zip: weights entry | {weights / 1048576.0:F1} MiB |");
-            report.WriteLine($"| load in a fresh process (MLContext.Model.Load, median of 3; runs: {string.Join(", ", runs.Select(r => r.Seconds.ToString("F2")))} s) | {seconds:F2} s |");
+            report.WriteLine($"| load in a fresh process (MLContext.Model.Load, median of 3; runs: " +
+                $"{string.Join(", ", runs.Select(r => r.Seconds.ToString("F2")))} s) | {seconds:F2} s |");
             report.WriteLine($"| extra peak memory while loading | {extra / 1048576.0:F0} MiB = {extra / weights:F2}× the weights |");
 
-            report.WriteLine($"| same child: RSS with the model loaded → after Dispose | {median.Loaded / 1048576.0:F0} → {median.Disposed / 1048576.0:F0} MiB (−{(median.Loaded - median.Disposed) / 1048576.0:F0} MiB) |");
+            report.WriteLine($"| same child: RSS with the model loaded → after Dispose | {median.Loaded / 1048576.0:F0} → " +
+                $"{median.Disposed / 1048576.0:F0} MiB (−{(median.Loaded - median.Disposed) / 1048576.0:F0} MiB) |");
             if (withPredictions) PredictionMemory(report, ml, folder);
         }
         finally
@@ -85,7 +89,8 @@ internal static class ModelFileBenchmark
             LabelColumnName = "Label", FeatureColumnName = "Image", Preset = VitPreset.Micro, Epochs = 1, BatchSize = 8,
             Augmentation = AugmentationOptions.None, Device = "cpu", Seed = 1,
         };
-        using var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(options)).Fit(data);
+        using var model =
+            ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(options)).Fit(data);
         using var engine = ml.Model.CreatePredictionEngine<Row, Prediction>(model, new PredictionEngineOptions { OwnsTransformer = false });
         var samples = new List<string>();
         var clock = Stopwatch.StartNew();
@@ -94,7 +99,8 @@ internal static class ModelFileBenchmark
             engine.Predict(rows[i % rows.Count]);
             if (i % 10_000 == 0) samples.Add($"{Rss() / 1048576.0:F0}");
         }
-        report.WriteLine($"| 100,000 predictions, one engine (Micro, 32×32 PNG) | {clock.Elapsed.TotalSeconds:F0} s; RSS every 10,000 (MiB): {string.Join(", ", samples)} |");
+        report.WriteLine($"| 100,000 predictions, one engine (Micro, 32×32 PNG) | {clock.Elapsed.TotalSeconds:F0} s; RSS every 10,000 (MiB): " +
+            $"{string.Join(", ", samples)} |");
     }
 
     private static byte[] Png(int seed)

@@ -19,8 +19,10 @@ internal static class PipelineBenchmark
         var random = new Random(0);
         var pixels = new byte[images * format.PixelCount];
         random.NextBytes(pixels);
-        var data = new ImageDataset(format, pixels, Enumerable.Range(0, images).Select(i => i % 10).ToArray(), Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray());
-        var loader = new BatchLoader(data, new LoaderOptions { BatchSize = batchSize, Training = true, Workers = workers, PinMemory = pinMemory, LabelSmoothing = 0.1 });
+        var data = new ImageDataset(format, pixels, Enumerable.Range(0, images).Select(i => i % 10).ToArray(),
+            Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray());
+        var loader = new BatchLoader(data, new LoaderOptions { BatchSize = batchSize, Training = true, Workers = workers, PinMemory = pinMemory,
+            LabelSmoothing = 0.1 });
         foreach (var b in loader.Epoch(0).Take(2)) b.Dispose();   // burn in
         var clock = Stopwatch.StartNew();
         int seen = 0;

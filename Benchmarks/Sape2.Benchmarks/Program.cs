@@ -83,8 +83,9 @@ switch (mode)
     case "gpu":
         return GpuBenchmark.Run(report);
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu [--threads N] [--out DIR] " +
-            "[--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] [--trainers sape2,lightgbm,sdca --pixels N]");
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu " +
+            "[--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] " +
+            "[--trainers sape2,lightgbm,sdca --pixels N] [--cases N --seed N]");
         return mode == "help" ? 0 : 2;
 }
 return 0;

@@ -7,7 +7,8 @@ using static TorchSharp.torch;
 
 namespace Sape2.Benchmarks;
 
-/// <summary>Times full training steps (forward, backward, AdamW) on synthetic data already on the device (nanoGPT bench.py style: burn in, then measure, synchronising before reading the clock).</summary>
+/// <summary>Times full training steps (forward, backward, AdamW) on synthetic data already on the device (nanoGPT bench.py style: burn in, then
+/// measure, synchronising before reading the clock).</summary>
 internal static class StepTimer
 {
     public sealed record Result(string Name, double MillisecondsPerStep, double ImagesPerSecond);
@@ -19,7 +20,8 @@ internal static class StepTimer
     /// Times several models side by side: after a burn-in, each round runs <paramref name="stepsPerRound"/> steps of
     /// every model in turn, and each model's figure is its median round. Machine drift then hits all models alike.
     /// </summary>
-    public static List<Result> MeasureInterleaved(IReadOnlyList<(string Name, VitConfig Config)> runs, int batchSize, Device device, int warmup, int rounds, int stepsPerRound)
+    public static List<Result> MeasureInterleaved(IReadOnlyList<(string Name, VitConfig Config)> runs, int batchSize, Device device, int warmup,
+        int rounds, int stepsPerRound)
     {
         var rigs = runs.Select(r => new Rig(r.Name, r.Config, batchSize, device)).ToList();
         try

@@ -13,11 +13,13 @@ internal static class TrainStepBenchmark
         foreach (var (preset, batch, steps) in plan)
         {
             var config = VitConfig.FromPreset(preset, imageSize: 32, patchSize: 4, inChannels: 3, numClasses: 10);
-            report.WriteLine($"### {preset} (dim {config.EmbedDim}, depth {config.Depth}, heads {config.NumHeads}), 32×32, patch 4, batch {batch}, {device.type}, {torch.get_num_threads()} threads, median of 5 interleaved rounds");
+            report.WriteLine($"### {preset} (dim {config.EmbedDim}, depth {config.Depth}, heads {config.NumHeads}), 32×32, patch 4, batch " +
+                $"{batch}, {device.type}, {torch.get_num_threads()} threads, median of 5 interleaved rounds");
             report.WriteLine();
             report.WriteLine("| encoding | ms/step | images/s | step time ÷ APE |");
             report.WriteLine("|---|---|---|---|");
-            var results = StepTimer.MeasureInterleaved(StepTimer.Encodings(config).ToList(), batch, device, warmup: 1, rounds: 5, stepsPerRound: steps);
+            var results = StepTimer.MeasureInterleaved(StepTimer.Encodings(config).ToList(), batch, device, warmup: 1, rounds: 5,
+                stepsPerRound: steps);
             double ape = results.Single(r => r.Name == "APE").MillisecondsPerStep;
             foreach (var r in results)
                 report.WriteLine($"| {r.Name} | {r.MillisecondsPerStep:F1} | {r.ImagesPerSecond:F0} | {r.MillisecondsPerStep / ape:F2} |");

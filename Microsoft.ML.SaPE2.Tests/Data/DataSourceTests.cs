@@ -27,7 +27,8 @@ public sealed class DataSourceTests
     [TestMethod]
     public void ImageFolderReadsClassesAndSkipsNonImages()
     {
-        AddImage("cat", "a.png"); AddImage("cat", "b.JPG", TestImages.Encode(SKEncodedImageFormat.Jpeg)); AddImage("dog", "c.bmp", TestImages.Bmp(3, 3, 1, 2, 3));
+        AddImage("cat", "a.png"); AddImage("cat", "b.JPG", TestImages.Encode(SKEncodedImageFormat.Jpeg)); AddImage("dog", "c.bmp", TestImages.Bmp(3,
+            3, 1, 2, 3));
         string notes = AddImage("dog", "notes.txt", "not an image"u8.ToArray());
         var result = ImageFolder.Load(folder, Rgb8);
         CollectionAssert.AreEqual(new[] { "cat", "dog" }, result.Dataset.ClassNames.ToArray());
@@ -110,8 +111,10 @@ public sealed class DataSourceTests
         var (train, validation) = data.SplitStratified(0.25, seed: 4);
         CollectionAssert.AreEqual(new[] { 60, 15 }, train.ClassCounts());
         CollectionAssert.AreEqual(new[] { 20, 5 }, validation.ClassCounts());
-        CollectionAssert.AreEqual(validation.Sources.ToArray(), data.SplitStratified(0.25, seed: 4).Validation.Sources.ToArray(), "same seed, same split");
-        CollectionAssert.AreNotEqual(validation.Sources.ToArray(), data.SplitStratified(0.25, seed: 5).Validation.Sources.ToArray(), "another seed, another split");
+        CollectionAssert.AreEqual(validation.Sources.ToArray(), data.SplitStratified(0.25, seed: 4).Validation.Sources.ToArray(),
+            "same seed, same split");
+        CollectionAssert.AreNotEqual(validation.Sources.ToArray(), data.SplitStratified(0.25, seed: 5).Validation.Sources.ToArray(),
+            "another seed, another split");
     }
 
     static byte[] Idx(int magic, int count, int rows, int cols, byte[] payload)

@@ -18,7 +18,8 @@ public sealed class ImageDecoderTests
         Assert.AreEqual(3 * 6 * 8, pixels.Length);
         int plane = 48;
         // Pixel (row 2, col 1) is red, (row 2, col 6) is blue; JPEG may be off by a few levels.
-        Assert.IsTrue(pixels[2 * 8 + 1] > 230 && pixels[plane + 2 * 8 + 1] < 25 && pixels[2 * plane + 2 * 8 + 1] < 25, $"{encoding}: left pixel is not red.");
+        Assert.IsTrue(pixels[2 * 8 + 1] > 230 && pixels[plane + 2 * 8 + 1] < 25 && pixels[2 * plane + 2 * 8 + 1] < 25, $"{encoding}: left pixel " +
+            $"is not red.");
         Assert.IsTrue(pixels[2 * 8 + 6] < 25 && pixels[2 * plane + 2 * 8 + 6] > 230, $"{encoding}: right pixel is not blue.");
     }
 
@@ -34,7 +35,8 @@ public sealed class ImageDecoderTests
     [TestMethod]
     public void ConvertsToGrayscaleAndDropsAlpha()
     {
-        var gray = ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, alpha: 128), new ImageFormat { Height = 6, Width = 8, Channels = 1 }, "rgba.png");
+        var gray = ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, alpha: 128), new ImageFormat { Height = 6, Width = 8,
+            Channels = 1 }, "rgba.png");
         Assert.AreEqual(48, gray.Length);
         Assert.AreEqual((byte)Math.Round(0.299 * 255), gray[0], "red as BT.601 luma");
         Assert.AreEqual((byte)Math.Round(0.114 * 255), gray[7], "blue as BT.601 luma");
@@ -48,7 +50,8 @@ public sealed class ImageDecoderTests
         Assert.IsTrue(stretched[0] > 200 && stretched[3] < 50, "Stretching keeps red left and blue right.");
         var cropped = ImageDecoder.Decode(png, new ImageFormat { Height = 4, Width = 4, Channels = 3, KeepAspectByCenterCrop = true }, "wide.png");
         Assert.IsTrue(cropped[0] > 200 && cropped[3] < 50, "The centre crop (columns 15–24) still straddles the halves.");
-        var tiny = ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, 1, 1), new ImageFormat { Height = 32, Width = 32, Channels = 3 }, "1x1.png");
+        var tiny = ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, 1, 1), new ImageFormat { Height = 32, Width = 32, Channels = 3 },
+            "1x1.png");
         Assert.AreEqual(3 * 32 * 32, tiny.Length, "A 1×1 image is resized up like any other.");
     }
 
@@ -81,6 +84,7 @@ public sealed class ImageDecoderTests
         StringAssert.Contains(e.Message, "20000×20000");
         StringAssert.Contains(e.Message, "MaxPixels");
         var strict = Rgb8 with { MaxPixels = 10 };
-        Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, 4, 4), strict, "small.png"));
+        Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, 4, 4), strict,
+            "small.png"));
     }
 }

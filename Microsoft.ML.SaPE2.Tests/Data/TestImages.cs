@@ -6,7 +6,8 @@ namespace Microsoft.ML.SaPE2.Tests.Data;
 internal static class TestImages
 {
     /// <summary>A <paramref name="width"/>×<paramref name="height"/> image whose left half is red and right half blue.</summary>
-    public static byte[] Encode(SKEncodedImageFormat format, int width = 8, int height = 6, SKColorType colorType = SKColorType.Rgba8888, byte alpha = 255)
+    public static byte[] Encode(SKEncodedImageFormat format, int width = 8, int height = 6, SKColorType colorType = SKColorType.Rgba8888,
+        byte alpha = 255)
     {
         using var bitmap = new SKBitmap(new SKImageInfo(width, height, colorType, SKAlphaType.Unpremul));
         for (int y = 0; y < height; y++)
@@ -38,7 +39,8 @@ internal static class TestImages
     /// <summary>A 1×1 white GIF.</summary>
     public static byte[] Gif() => Convert.FromBase64String("R0lGODlhAQABAIAAAP///wAAACwAAAAAAQABAAACAkQBADs=");
 
-    /// <summary>A PNG whose header claims <paramref name="width"/>×<paramref name="height"/> with no real pixel data behind it (a decompression bomb's header).</summary>
+    /// <summary>A PNG whose header claims <paramref name="width"/>×<paramref name="height"/> with no real pixel data behind it (a decompression
+    /// bomb's header).</summary>
     public static byte[] PngHeaderOnly(int width, int height)
     {
         var png = Encode(SKEncodedImageFormat.Png, 2, 2);

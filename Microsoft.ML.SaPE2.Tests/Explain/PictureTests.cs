@@ -24,10 +24,12 @@ public sealed class PictureTests
     {
         string one = Path.Combine(folder, "one.png"), many = Path.Combine(folder, "many.png");
         TrainingCurves.Render(new[] { new EpochMetrics(1, 2.3, 0.1, null, null, 1e-3, 1) }, one);
-        TrainingCurves.Render(Enumerable.Range(1, 20).Select(e => new EpochMetrics(e, 2.0 / e, 1 - 1.0 / e, 2.2 / e, 0.9 - 1.0 / e, 1e-3, 1)).ToArray(), many);
+        TrainingCurves.Render(Enumerable.Range(1, 20).Select(e => new EpochMetrics(e, 2.0 / e, 1 - 1.0 / e, 2.2 / e, 0.9 - 1.0 / e, 1e-3,
+            1)).ToArray(), many);
         using var bitmap = Open(many);
         Assert.AreEqual((960, 400), (bitmap.Width, bitmap.Height));
-        Assert.IsTrue(Enumerable.Range(0, 960).Any(x => bitmap.GetPixel(x, 200) == SKColors.SteelBlue || bitmap.GetPixel(x, 200).Blue > 150), "No training line drawn.");
+        Assert.IsTrue(Enumerable.Range(0, 960).Any(x => bitmap.GetPixel(x, 200) == SKColors.SteelBlue || bitmap.GetPixel(x, 200).Blue > 150),
+            "No training line drawn.");
         Assert.ThrowsExactly<ArgumentException>(() => TrainingCurves.Render(Array.Empty<EpochMetrics>(), one));
     }
 
@@ -54,12 +56,14 @@ public sealed class PictureTests
     {
         var config = VitConfig.FromPreset(VitPreset.Micro, imageSize, patchSize, inChannels: 1, numClasses: 2) with { Depth = 2 };
         var format = new ImageFormat { Height = imageSize, Width = imageSize, Channels = 1 };
-        using var classifier = new ImageClassifier(new VisionTransformer(config), format, Normalization.Default(1), new[] { "a", "b" }, Array.Empty<EpochMetrics>());
+        using var classifier = new ImageClassifier(new VisionTransformer(config), format, Normalization.Default(1), new[] { "a", "b" },
+            Array.Empty<EpochMetrics>());
         var files = AttentionPictures.Render(classifier, new byte[imageSize * imageSize], 0, 0, folder);
         CollectionAssert.AreEqual(new[] { "sape2-bias.png", "cls-attention.png" }, files.Select(Path.GetFileName).ToArray());
         using var bias = Open(files[0]);
         Assert.AreEqual((70 + 2 * 168, 40 + 2 * 168), (bias.Width, bias.Height), "2 heads × 2 layers of 160-pixel tiles");
-        var outside = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => AttentionPictures.Render(classifier, new byte[imageSize * imageSize], 5, 0, folder));
+        var outside = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => AttentionPictures.Render(classifier, new byte[imageSize * imageSize],
+            5, 0, folder));
         StringAssert.Contains(outside.Message, "outside");
     }
 }

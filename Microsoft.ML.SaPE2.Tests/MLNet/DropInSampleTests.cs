@@ -50,8 +50,10 @@ public sealed class DropInSampleTests
             IDataView imageData = mlContext.Data.LoadFromEnumerable(images);
             IDataView shuffledData = mlContext.Data.ShuffleRows(imageData);
             var preprocessingPipeline = mlContext.Transforms.Conversion.MapValueToKey(
-                    inputColumnName: "Label", outputColumnName: "LabelAsKey", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
-                .Append(mlContext.Transforms.LoadRawImageBytes(outputColumnName: "Image", imageFolder: assetsRelativePath, inputColumnName: "ImagePath"));
+                    inputColumnName: "Label", outputColumnName: "LabelAsKey",
+                        keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
+                .Append(mlContext.Transforms.LoadRawImageBytes(outputColumnName: "Image", imageFolder: assetsRelativePath,
+                    inputColumnName: "ImagePath"));
             IDataView preProcessedData = preprocessingPipeline.Fit(shuffledData).Transform(shuffledData);
             DataOperationsCatalog.TrainTestData trainSplit = mlContext.Data.TrainTestSplit(data: preProcessedData, testFraction: 0.3);
             DataOperationsCatalog.TrainTestData validationTestSplit = mlContext.Data.TrainTestSplit(trainSplit.TestSet);
@@ -64,16 +66,19 @@ public sealed class DropInSampleTests
                 .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
             ITransformer trainedModel = trainingPipeline.Fit(trainSet);
 
-            PredictionEngine<ModelInput, ModelOutput> predictionEngine = mlContext.Model.CreatePredictionEngine<ModelInput, ModelOutput>(trainedModel);
+            PredictionEngine<ModelInput, ModelOutput> predictionEngine = mlContext.Model.CreatePredictionEngine<ModelInput,
+                ModelOutput>(trainedModel);
             ModelInput image = mlContext.Data.CreateEnumerable<ModelInput>(testSet, reuseRowObject: true).First();
             ModelOutput prediction = predictionEngine.Predict(image);
-            TestContext.WriteLine($"Image: {Path.GetFileName(image.ImagePath)} | Actual Value: {image.Label} | Predicted Value: {prediction.PredictedLabel}");
+            TestContext.WriteLine($"Image: {Path.GetFileName(image.ImagePath)} | Actual Value: {image.Label} | Predicted Value: " +
+                $"{prediction.PredictedLabel}");
             CollectionAssert.Contains(new[] { "class000", "class001" }, prediction.PredictedLabel);
             Assert.AreEqual(2, prediction.Score.Length);
 
             IDataView predictionData = trainedModel.Transform(testSet);
             var metrics = mlContext.MulticlassClassification.Evaluate(predictionData, labelColumnName: "LabelAsKey");
-            TestContext.WriteLine($"micro accuracy {metrics.MicroAccuracy:P0} on {predictionData.GetColumn<string>("PredictedLabel").Count()} test photos");
+            TestContext.WriteLine($"micro accuracy {metrics.MicroAccuracy:P0} on {predictionData.GetColumn<string>("PredictedLabel").Count()} " +
+                $"test photos");
             Assert.IsTrue(metrics.MicroAccuracy >= 0 && metrics.MicroAccuracy <= 1);
         }
         finally

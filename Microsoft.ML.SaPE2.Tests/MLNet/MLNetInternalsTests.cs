@@ -18,7 +18,8 @@ public sealed class MLNetInternalsTests
         string bin = AppContext.BaseDirectory;
         var resolver = new DefaultAssemblyResolver();
         resolver.AddSearchDirectory(bin);
-        using var library = ModuleDefinition.ReadModule(Path.Combine(bin, "Microsoft.ML.SaPE2.dll"), new ReaderParameters { AssemblyResolver = resolver });
+        using var library = ModuleDefinition.ReadModule(Path.Combine(bin, "Microsoft.ML.SaPE2.dll"),
+            new ReaderParameters { AssemblyResolver = resolver });
         var used = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var type in library.GetTypeReferences().Where(FromMLNet))
             if (type.Resolve() is { } definition && !IsVisible(definition)) used.Add($"type {type.FullName}");
@@ -36,7 +37,8 @@ public sealed class MLNetInternalsTests
 
         var expected = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, ListFile)).Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
         CollectionAssert.AreEqual(expected, used.ToArray(),
-            $"The ML.NET internals used by Microsoft.ML.SaPE2 changed. Review the change, then put this list in {ListFile}:{Environment.NewLine}{string.Join(Environment.NewLine, used)}");
+            $"The ML.NET internals used by Microsoft.ML.SaPE2 changed. Review the change, then put this list in " +
+                $"{ListFile}:{Environment.NewLine}{string.Join(Environment.NewLine, used)}");
     }
 
     static bool FromMLNet(TypeReference type)
@@ -46,5 +48,6 @@ public sealed class MLNetInternalsTests
     }
 
     static bool IsVisible(TypeDefinition type) =>
-        type.DeclaringType is null ? type.IsPublic : (type.IsNestedPublic || type.IsNestedFamily || type.IsNestedFamilyOrAssembly) && IsVisible(type.DeclaringType);
+        type.DeclaringType is null ? type.IsPublic : (type.IsNestedPublic || type.IsNestedFamily || type.IsNestedFamilyOrAssembly)
+            && IsVisible(type.DeclaringType);
 }

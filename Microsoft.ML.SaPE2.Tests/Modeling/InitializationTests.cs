@@ -26,6 +26,7 @@ public sealed class InitializationTests
         // Guards against TorchSharp 0.107's trunc_normal_, which fills with the constant std.
         using var model = new VisionTransformer(VitConfig.FromPreset(VitPreset.Micro));
         foreach (var (name, parameter) in model.named_parameters().Where(p => p.name.EndsWith("weight") && p.parameter.dim() >= 2))
-            Assert.IsTrue(parameter.std().ToDouble() > 0.01, $"'{name}' has standard deviation {parameter.std().ToDouble()}; it was not randomly initialised.");
+            Assert.IsTrue(parameter.std().ToDouble() > 0.01, $"'{name}' has standard deviation {parameter.std().ToDouble()}; it was not randomly " +
+                $"initialised.");
     }
 }

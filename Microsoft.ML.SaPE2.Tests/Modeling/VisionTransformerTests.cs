@@ -17,7 +17,8 @@ public sealed class VisionTransformerTests
         {
             foreach (var kind in Enum.GetValues<PositionEncodingKind>())
                 yield return new object[] { kind, false, pooling };
-            foreach (var kind in new[] { PositionEncodingKind.RopeAxial, PositionEncodingKind.RopeMixed, PositionEncodingKind.Cope, PositionEncodingKind.Sape2 })
+            foreach (var kind in new[] { PositionEncodingKind.RopeAxial, PositionEncodingKind.RopeMixed, PositionEncodingKind.Cope,
+                PositionEncodingKind.Sape2 })
                 yield return new object[] { kind, true, pooling };
         }
     }
@@ -135,7 +136,8 @@ public sealed class VisionTransformerTests
         StringAssert.Contains(patch.Message, "got 5");
         var heads = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new VitConfig { NumHeads = 5 }.Validate());
         Assert.AreEqual(nameof(VitConfig.NumHeads), heads.ParamName);
-        var rope = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new VitConfig { EmbedDim = 60, NumHeads = 6, PositionEncoding = PositionEncodingKind.RopeAxial }.Validate());
+        var rope = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new VitConfig { EmbedDim = 60, NumHeads = 6,
+            PositionEncoding = PositionEncodingKind.RopeAxial }.Validate());
         StringAssert.Contains(rope.Message, "divisible by 4");
         var channels = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new VitConfig { InChannels = 2 }.Validate());
         Assert.AreEqual(nameof(VitConfig.InChannels), channels.ParamName);

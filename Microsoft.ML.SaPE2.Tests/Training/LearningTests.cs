@@ -24,7 +24,8 @@ public sealed class LearningTests
     {
         var train = ImageFolder.Load(Path.Combine(RepositoryPaths.FashionMnistMini, "train"), Gray28).Dataset;
         var test = ImageFolder.Load(Path.Combine(RepositoryPaths.FashionMnistMini, "test"), Gray28, train.ClassNames).Dataset;
-        var architecture = VitConfig.FromPreset(VitPreset.Micro, imageSize: 28, patchSize: 7, inChannels: 1) with { PositionEncoding = PositionEncodingKind.Sape2 };
+        var architecture = VitConfig.FromPreset(VitPreset.Micro, imageSize: 28, patchSize: 7,
+            inChannels: 1) with { PositionEncoding = PositionEncodingKind.Sape2 };
 
         var clock = Stopwatch.StartNew();
         var result = VisionTransformerTrainer.Fit(train, null, architecture, QuickRecipe(epochs: 6));
@@ -40,8 +41,10 @@ public sealed class LearningTests
     {
         var train = ImageFolder.Load(Path.Combine(RepositoryPaths.FashionMnistMini, "train"), Gray28).Dataset;
         var small = train.SplitStratified(0.1, seed: 3).Validation;   // 300 images keep this quick
-        var architecture = VitConfig.FromPreset(VitPreset.Micro, imageSize: 28, patchSize: 7, inChannels: 1) with { Dropout = 0.1, DropPathRate = 0.1 };
-        var options = QuickRecipe(epochs: 2) with { Augmentation = new AugmentationOptions { RandAugmentOps = 2, MixupAlpha = 0.8, CutmixAlpha = 1.0 }, LabelSmoothing = 0.1 };
+        var architecture = VitConfig.FromPreset(VitPreset.Micro, imageSize: 28, patchSize: 7, inChannels: 1) with { Dropout = 0.1,
+            DropPathRate = 0.1 };
+        var options = QuickRecipe(epochs: 2) with { Augmentation = new AugmentationOptions { RandAugmentOps = 2, MixupAlpha = 0.8,
+            CutmixAlpha = 1.0 }, LabelSmoothing = 0.1 };
 
         double[] Losses()
         {
@@ -50,6 +53,7 @@ public sealed class LearningTests
         }
         var first = Losses();
         var second = Losses();
-        CollectionAssert.AreEqual(first, second, $"Losses differ between two runs with the same seed: [{string.Join(", ", first)}] vs [{string.Join(", ", second)}].");
+        CollectionAssert.AreEqual(first, second, $"Losses differ between two runs with the same seed: [{string.Join(", ", first)}] vs " +
+            $"[{string.Join(", ", second)}].");
     }
 }

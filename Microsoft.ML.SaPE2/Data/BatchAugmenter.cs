@@ -150,7 +150,8 @@ internal static class BatchAugmenter
             long x0 = Math.Clamp(cx - cutW / 2, 0, w), x1 = Math.Clamp(cx + cutW / 2, 0, w);
             x = x.clone();
             if (y1 > y0 && x1 > x0)
-                x[.., .., TensorIndex.Slice(y0, y1), TensorIndex.Slice(x0, x1)] = partner[.., .., TensorIndex.Slice(y0, y1), TensorIndex.Slice(x0, x1)];
+                x[.., .., TensorIndex.Slice(y0, y1), TensorIndex.Slice(x0, x1)] = partner[.., .., TensorIndex.Slice(y0, y1), TensorIndex.Slice(x0,
+                    x1)];
             lambda = 1 - (double)(y1 - y0) * (x1 - x0) / (h * w);   // the area actually kept
         }
         else

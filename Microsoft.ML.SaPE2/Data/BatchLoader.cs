@@ -43,7 +43,8 @@ public sealed class BatchLoader
     public BatchLoader(ImageDataset data, LoaderOptions options)
     {
         if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"BatchSize must be positive; got {options.BatchSize}.");
-        if (options.QueueCapacity <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"QueueCapacity must be positive; got {options.QueueCapacity}.");
+        if (options.QueueCapacity <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"QueueCapacity must be positive; got " +
+            $"{options.QueueCapacity}.");
         options.Augmentation.Validate();
         this.data = data;
         this.options = options;
@@ -139,7 +140,8 @@ public sealed class BatchLoader
         var unit = Preprocessing.ToUnitRange(pixels, indices.Length, format);
         Tensor? targets = null;
         if (options.Training)
-            (unit, targets) = BatchAugmenter.Apply(unit, labels, data.ClassNames.Count, options.LabelSmoothing, options.Augmentation, new Random(SeedOf(epoch, index)));
+            (unit, targets) = BatchAugmenter.Apply(unit, labels, data.ClassNames.Count, options.LabelSmoothing, options.Augmentation,
+                new Random(SeedOf(epoch, index)));
         var images = Preprocessing.Normalize(unit, normalization);
         var labelTensor = tensor(labels.Select(l => (long)l).ToArray());
         if (options.PinMemory)

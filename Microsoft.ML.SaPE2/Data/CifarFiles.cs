@@ -22,7 +22,8 @@ public static class CifarFiles
     /// <param name="format">Model input; null keeps 32×32 RGB.</param>
     /// <param name="classNames">Class names; null: CIFAR-10's, or "0" … "99" for CIFAR-100 unless a
     /// <c>fine_label_names.txt</c> sits beside the first file.</param>
-    public static ImageDataset Load(IReadOnlyList<string> files, CifarVariant variant, ImageFormat? format = null, IReadOnlyList<string>? classNames = null)
+    public static ImageDataset Load(IReadOnlyList<string> files, CifarVariant variant, ImageFormat? format = null,
+        IReadOnlyList<string>? classNames = null)
     {
         if (files.Count == 0) throw new ArgumentException("No CIFAR files given.", nameof(files));
         const int PixelBytes = 3 * 32 * 32;
@@ -39,7 +40,8 @@ public static class CifarFiles
             if (!File.Exists(file)) throw new FileNotFoundException($"CIFAR file '{file}' does not exist.", file);
             var bytes = File.ReadAllBytes(file);
             if (bytes.Length == 0 || bytes.Length % record != 0)
-                throw new InvalidOperationException($"'{file}' has {bytes.Length} bytes, not a whole number of {variant} records of {record} bytes. Is it the binary version, and the right variant?");
+                throw new InvalidOperationException($"'{file}' has {bytes.Length} bytes, not a whole number of {variant} records of {record} " +
+                    $"bytes. Is it the binary version, and the right variant?");
             int count = bytes.Length / record;
             var decoded = new byte[count][];
             ParallelDecoding.For(count, i =>

@@ -16,7 +16,8 @@ public static class IdxFiles
     /// <param name="format">Model input; null keeps the file's size as one channel.</param>
     /// <param name="classNames">Names of labels 0 … K−1; null: the digits "0" … "9" (MNIST).</param>
     /// <param name="limit">Read only the first images (0: all).</param>
-    public static ImageDataset Load(string imagesPath, string labelsPath, ImageFormat? format = null, IReadOnlyList<string>? classNames = null, int limit = 0)
+    public static ImageDataset Load(string imagesPath, string labelsPath, ImageFormat? format = null, IReadOnlyList<string>? classNames = null,
+        int limit = 0)
     {
         var images = ReadAll(imagesPath);
         var labels = ReadAll(labelsPath);
@@ -31,7 +32,8 @@ public static class IdxFiles
         if (count != labelCount)
             throw new InvalidOperationException($"'{imagesPath}' holds {count} images but '{labelsPath}' holds {labelCount} labels.");
         if (rows <= 0 || cols <= 0 || images.Length < 16 + (long)count * rows * cols)
-            throw new InvalidOperationException($"'{imagesPath}' is truncated: {count} images of {rows}×{cols} need {16 + (long)count * rows * cols} bytes, the file has {images.Length}.");
+            throw new InvalidOperationException($"'{imagesPath}' is truncated: {count} images of {rows}×{cols} need " +
+                $"{16 + (long)count * rows * cols} bytes, the file has {images.Length}.");
         if (labels.Length < 8 + count)
             throw new InvalidOperationException($"'{labelsPath}' is truncated: {count} labels need {8 + count} bytes, the file has {labels.Length}.");
         if (limit > 0) count = Math.Min(count, limit);

@@ -14,12 +14,14 @@ public sealed class ImageDataset
     {
         ArgumentNullException.ThrowIfNull(format);
         if (pixels.Length != (long)labels.Length * format.PixelCount)
-            throw new ArgumentException($"{pixels.Length} pixel bytes do not hold {labels.Length} images of {format.Channels}×{format.Height}×{format.Width}.", nameof(pixels));
+            throw new ArgumentException($"{pixels.Length} pixel bytes do not hold {labels.Length} images of " +
+                $"{format.Channels}×{format.Height}×{format.Width}.", nameof(pixels));
         if (sources is not null && sources.Count != labels.Length)
             throw new ArgumentException($"{sources.Count} sources for {labels.Length} images.", nameof(sources));
         for (int i = 0; i < labels.Length; i++)
             if (labels[i] < 0 || labels[i] >= classNames.Count)
-                throw new InvalidOperationException($"Image '{(sources is null ? $"row {i}" : sources[i])}' has label {labels[i]}, outside the {classNames.Count} known classes (0 … {classNames.Count - 1}).");
+                throw new InvalidOperationException($"Image '{(sources is null ? $"row {i}" : sources[i])}' has label {labels[i]}, outside the " +
+                    $"{classNames.Count} known classes (0 … {classNames.Count - 1}).");
         Format = format;
         this.pixels = pixels;
         this.labels = labels;

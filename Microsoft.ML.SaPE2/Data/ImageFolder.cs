@@ -24,7 +24,8 @@ public static class ImageFolder
             throw new DirectoryNotFoundException($"Image folder '{root}' does not exist.");
         var folders = Directory.GetDirectories(root).OrderBy(Path.GetFileName, StringComparer.Ordinal).ToArray();
         if (folders.Length == 0)
-            throw new InvalidOperationException($"Image folder '{root}' has no class sub-folders. Put each class's images in a sub-folder named after the class.");
+            throw new InvalidOperationException($"Image folder '{root}' has no class sub-folders. Put each class's images in a sub-folder named " +
+                $"after the class.");
         var classes = classNames ?? folders.Select(f => Path.GetFileName(f)!).ToArray();
 
         var files = new List<(string Path, int Label)>();
@@ -34,12 +35,14 @@ public static class ImageFolder
             string name = Path.GetFileName(folder)!;
             int label = IndexOf(classes, name);
             if (label < 0)
-                throw new InvalidOperationException($"Class folder '{folder}' is not one of the {classes.Count} known classes ({string.Join(", ", classes)}).");
+                throw new InvalidOperationException($"Class folder '{folder}' is not one of the {classes.Count} known classes " +
+                    $"({string.Join(", ", classes)}).");
             var all = Directory.GetFiles(folder).OrderBy(f => f, StringComparer.Ordinal).ToArray();
             var images = all.Where(f => ImageExtensions.Contains(Path.GetExtension(f))).ToArray();
             skipped.AddRange(all.Except(images));
             if (images.Length == 0)
-                throw new InvalidOperationException($"Class folder '{folder}' holds no images (.png, .jpg, .jpeg, .bmp, .gif, .webp). Add images or remove the folder.");
+                throw new InvalidOperationException($"Class folder '{folder}' holds no images (.png, .jpg, .jpeg, .bmp, .gif, .webp). Add images " +
+                    $"or remove the folder.");
             files.AddRange(images.Select(f => (f, label)));
         }
 

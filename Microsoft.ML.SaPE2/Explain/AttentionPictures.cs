@@ -34,7 +34,8 @@ public static class AttentionPictures
         var written = new List<string>();
         if (layers[0].Sape2Bias is not null)
         {
-            var maps = layers.Select(l => l.Sape2Bias![0].select(1, reference).reshape(-1, grid.Height, grid.Width)).ToList();   // per layer: (h, H, W)
+            var maps = layers.Select(l => l.Sape2Bias![0].select(1, reference).reshape(-1, grid.Height,
+                grid.Width)).ToList();   // per layer: (h, H, W)
             string path = Path.Combine(folder, "sape2-bias.png");
             Grid(pixels, format, maps, grid, $"SaPE2 bias from patch ({patchRow}, {patchColumn}); lower = closer", (patchRow, patchColumn), path);
             written.Add(path);
@@ -50,7 +51,8 @@ public static class AttentionPictures
     }
 
     /// <summary>One tile per layer (row) and head (column): the image in gray with the map over it.</summary>
-    private static void Grid(byte[] pixels, Data.ImageFormat format, List<Tensor> maps, PatchGrid grid, string title, (int Row, int Column)? mark, string path)
+    private static void Grid(byte[] pixels, Data.ImageFormat format, List<Tensor> maps, PatchGrid grid, string title, (int Row, int Column)? mark,
+        string path)
     {
         int layers = maps.Count, heads = (int)maps[0].shape[0];
         using var surface = SKSurface.Create(new SKImageInfo(70 + heads * (Tile + 8), 40 + layers * (Tile + 8)));
@@ -70,9 +72,11 @@ public static class AttentionPictures
                 float cw = Tile / (float)grid.Width, ch = Tile / (float)grid.Height;
                 for (int r = 0; r < grid.Height; r++)
                     for (int c = 0; c < grid.Width; c++)
-                        canvas.DrawRect(SKRect.Create(tile.Left + c * cw, tile.Top + r * ch, cw, ch), new SKPaint { Color = Heatmap.Color(values[r * grid.Width + c], low, high, 150) });
+                        canvas.DrawRect(SKRect.Create(tile.Left + c * cw, tile.Top + r * ch, cw, ch),
+                            new SKPaint { Color = Heatmap.Color(values[r * grid.Width + c], low, high, 150) });
                 if (mark is { } m)
-                    canvas.DrawRect(SKRect.Create(tile.Left + m.Column * cw, tile.Top + m.Row * ch, cw, ch), new SKPaint { Color = SKColors.Red, Style = SKPaintStyle.Stroke, StrokeWidth = 2 });
+                    canvas.DrawRect(SKRect.Create(tile.Left + m.Column * cw, tile.Top + m.Row * ch, cw, ch), new SKPaint { Color = SKColors.Red,
+                        Style = SKPaintStyle.Stroke, StrokeWidth = 2 });
                 if (l == 0) canvas.DrawText($"head {h + 1}", tile.Left, tile.Top - 2, Heatmap.Text(11));
             }
         }

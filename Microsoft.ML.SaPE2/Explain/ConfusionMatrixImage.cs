@@ -10,7 +10,8 @@ public static class ConfusionMatrixImage
     {
         int n = counts.GetLength(0);
         if (n == 0 || counts.GetLength(1) != n || classNames.Count != n)
-            throw new ArgumentException($"Need a square matrix with one name per class; got {counts.GetLength(0)}×{counts.GetLength(1)} and {classNames.Count} names.", nameof(counts));
+            throw new ArgumentException($"Need a square matrix with one name per class; got {counts.GetLength(0)}×{counts.GetLength(1)} and " +
+                $"{classNames.Count} names.", nameof(counts));
         int cell = Math.Clamp(480 / n, 8, 48), margin = 130;
         using var surface = SKSurface.Create(new SKImageInfo(margin + n * cell + 20, margin + n * cell + 20));
         var canvas = surface.Canvas;
@@ -32,7 +33,8 @@ public static class ConfusionMatrixImage
                 var rect = SKRect.Create(margin + p * cell, margin + t * cell, cell - 1, cell - 1);
                 canvas.DrawRect(rect, new SKPaint { Color = Heatmap.Color(counts[t, p], 0, max) });
                 if (cell >= 20 && counts[t, p] > 0)
-                    canvas.DrawText($"{counts[t, p]:0}", rect.Left + 3, rect.MidY + 4, counts[t, p] > max * 0.6 ? text : Heatmap.Text(text.TextSize, SKColors.White));
+                    canvas.DrawText($"{counts[t, p]:0}", rect.Left + 3, rect.MidY + 4, counts[t, p] > max * 0.6 ? text : Heatmap.Text(text.TextSize,
+                        SKColors.White));
             }
         }
         canvas.DrawText("true ↓  predicted →", 4, 16, label);

@@ -18,7 +18,8 @@ internal static class Heatmap
         int i = Math.Min((int)scaled, Stops.Length - 2);
         double f = scaled - i;
         SKColor a = Stops[i], b = Stops[i + 1];
-        return new SKColor((byte)(a.Red + f * (b.Red - a.Red)), (byte)(a.Green + f * (b.Green - a.Green)), (byte)(a.Blue + f * (b.Blue - a.Blue)), alpha);
+        return new SKColor((byte)(a.Red + f * (b.Red - a.Red)), (byte)(a.Green + f * (b.Green - a.Green)), (byte)(a.Blue + f * (b.Blue - a.Blue)),
+            alpha);
     }
 
     public static SKPaint Text(float size, SKColor? color = null) => new() { Color = color ?? SKColors.Black, TextSize = size, IsAntialias = true };

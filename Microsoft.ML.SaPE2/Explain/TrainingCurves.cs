@@ -22,9 +22,11 @@ public static class TrainingCurves
         Heatmap.SavePng(surface, path);
     }
 
-    private static void Panel(SKCanvas canvas, SKRect area, string title, IReadOnlyList<EpochMetrics> history, Func<EpochMetrics, double> train, Func<EpochMetrics, double?> validation)
+    private static void Panel(SKCanvas canvas, SKRect area, string title, IReadOnlyList<EpochMetrics> history, Func<EpochMetrics, double> train,
+        Func<EpochMetrics, double?> validation)
     {
-        var values = history.Select(train).Concat(history.Select(validation).Where(v => v.HasValue).Select(v => v!.Value)).Where(double.IsFinite).ToList();
+        var values = history.Select(train).Concat(history.Select(validation).Where(v => v.HasValue).Select(v => v!.Value))
+            .Where(double.IsFinite).ToList();
         double low = values.Count > 0 ? values.Min() : 0, high = values.Count > 0 ? values.Max() : 1;
         if (high - low < 1e-9) { low -= 0.5; high += 0.5; }
         using var axis = new SKPaint { Color = SKColors.Gray, StrokeWidth = 1, IsAntialias = true, Style = SKPaintStyle.Stroke };
@@ -35,7 +37,8 @@ public static class TrainingCurves
         canvas.DrawText($"{low:G3}", area.Left - 55, area.Bottom, text);
         canvas.DrawText("1", area.Left, area.Bottom + 16, text);
         canvas.DrawText($"{history.Count}", area.Right - 16, area.Bottom + 16, text);
-        SKPoint At(int i, double v) => new(area.Left + (history.Count == 1 ? area.Width / 2 : area.Width * i / (history.Count - 1)), (float)(area.Bottom - (v - low) / (high - low) * area.Height));
+        SKPoint At(int i, double v) => new(area.Left + (history.Count == 1 ? area.Width / 2 : area.Width * i / (history.Count - 1)),
+            (float)(area.Bottom - (v - low) / (high - low) * area.Height));
         void Line(Func<int, double?> value, SKColor color)
         {
             using var paint = new SKPaint { Color = color, StrokeWidth = 2.5f, IsAntialias = true, Style = SKPaintStyle.Stroke };

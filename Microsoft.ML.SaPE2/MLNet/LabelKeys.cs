@@ -9,9 +9,11 @@ internal static class LabelKeys
     public static IReadOnlyList<string> ClassNames(DataViewSchema.Column label)
     {
         if (label.Type is not KeyDataViewType key)
-            throw new ArgumentOutOfRangeException(nameof(label), $"Schema mismatch for label column '{label.Name}': expected Key<UInt32>, got {label.Type}. Use MapValueToKey.");
+            throw new ArgumentOutOfRangeException(nameof(label), $"Schema mismatch for label column '{label.Name}': expected Key<UInt32>, got " +
+                $"{label.Type}. Use MapValueToKey.");
         if (key.Count is 0 or > int.MaxValue)
-            throw new ArgumentOutOfRangeException(nameof(label), $"Label column '{label.Name}' has a key type of unknown or huge size ({key.Count}).");
+            throw new ArgumentOutOfRangeException(nameof(label), $"Label column '{label.Name}' has a key type of unknown or huge size " +
+                $"({key.Count}).");
         int count = (int)key.Count;
         var values = label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues);
         if (values is null) return Enumerable.Range(1, count).Select(i => i.ToString()).ToArray();

@@ -17,7 +17,8 @@ internal static class MLNetVersionGuard
         {
             string version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
             if (!version.Split('+')[0].Equals(SupportedVersion, StringComparison.Ordinal))
-                return $"Microsoft.ML.SaPE2 works with Microsoft.ML {SupportedVersion} only, but {assembly.GetName().Name} {version} is loaded. Reference Microsoft.ML {SupportedVersion} (the package pins it) or a Microsoft.ML.SaPE2 built for your ML.NET.";
+                return $"Microsoft.ML.SaPE2 works with Microsoft.ML {SupportedVersion} only, but {assembly.GetName().Name} {version} is loaded. " +
+                    $"Reference Microsoft.ML {SupportedVersion} (the package pins it) or a Microsoft.ML.SaPE2 built for your ML.NET.";
         }
         return null;
     });

@@ -12,12 +12,14 @@ public static class Sape2Catalog
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">The label column, a key type (from <c>MapValueToKey</c>).</param>
-    /// <param name="featureColumnName">The image column: VarVector&lt;Byte&gt; (from <c>LoadRawImageBytes</c>) or Image (from <c>LoadImages</c>).</param>
+    /// <param name="featureColumnName">The image column: VarVector&lt;Byte&gt; (from <c>LoadRawImageBytes</c>) or Image (from
+    /// <c>LoadImages</c>).</param>
     /// <param name="scoreColumnName">The output column of class probabilities.</param>
     /// <param name="predictedLabelColumnName">The output column of predicted labels.</param>
     /// <param name="validationSet">Data scored after every epoch to keep the best weights; null: none.</param>
     /// <example>See Samples/ImageClassification.ModelBuilderStyle for a complete program.</example>
-    public static Sape2ImageClassificationTrainer Sape2ImageClassification(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+    public static Sape2ImageClassificationTrainer Sape2ImageClassification(
+        this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = Sape2ImageClassificationTrainer.Defaults.LabelColumnName,
         string featureColumnName = Sape2ImageClassificationTrainer.Defaults.FeatureColumnName,
         string scoreColumnName = Sape2ImageClassificationTrainer.Defaults.ScoreColumnName,
@@ -33,7 +35,8 @@ public static class Sape2Catalog
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="options">Columns, model, training and device options.</param>
     /// <example>See Samples/ImageClassification.ModelBuilderStyle for a complete program.</example>
-    public static Sape2ImageClassificationTrainer Sape2ImageClassification(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+    public static Sape2ImageClassificationTrainer Sape2ImageClassification(
+        this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         Sape2ImageClassificationTrainer.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);

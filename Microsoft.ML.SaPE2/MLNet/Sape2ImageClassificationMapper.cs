@@ -40,7 +40,8 @@ public sealed partial class Sape2ImageClassificationTransformer
             }
             return new[]
             {
-                new DataViewSchema.DetachedColumn(parent.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classes), scoreAnnotations.ToAnnotations()),
+                new DataViewSchema.DetachedColumn(parent.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classes),
+                    scoreAnnotations.ToAnnotations()),
                 new DataViewSchema.DetachedColumn(parent.PredictedLabelColumnName, parent.label.Type, parent.label.Annotations),
             };
         }

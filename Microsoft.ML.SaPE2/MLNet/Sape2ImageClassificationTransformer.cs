@@ -163,12 +163,15 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         }
         byte[] weights = Array.Empty<byte>();
         if (!ctx.TryLoadBinaryStream(WeightsEntry, reader => weights = reader.ReadBytes((int)reader.BaseStream.Length)))
-            throw new InvalidOperationException($"The saved SaPE² model has no '{WeightsEntry}' entry; the file is truncated or not a SaPE² model.");
+            throw new InvalidOperationException($"The saved SaPE² model has no '{WeightsEntry}' entry; the file is truncated or not a " +
+                "SaPE² model.");
         if (!Convert.ToHexString(SHA256.HashData(weights)).Equals(saved.WeightsSha256, StringComparison.Ordinal))
-            throw new InvalidOperationException($"The saved SaPE² model's '{WeightsEntry}' entry does not match its checksum: the file was truncated or edited. Save the model again.");
+            throw new InvalidOperationException($"The saved SaPE² model's '{WeightsEntry}' entry does not match its checksum: the file was " +
+                $"truncated or edited. Save the model again.");
         var m = saved.Model;
         if (m.ClassNames.Count != classes || m.Config.NumClasses != classes)
-            throw new InvalidOperationException($"The saved SaPE² model is inconsistent: {classes} classes in the header, {m.ClassNames.Count} names and {m.Config.NumClasses} outputs in the metadata.");
+            throw new InvalidOperationException($"The saved SaPE² model is inconsistent: {classes} classes in the header, {m.ClassNames.Count} " +
+                $"names and {m.Config.NumClasses} outputs in the metadata.");
         var model = new VisionTransformer(m.Config, initialize: false);   // the saved weights replace every value
         ModelWeights.Load(model, weights, $"the model's '{WeightsEntry}' entry");
         var classifier = new ImageClassifier(model, m.Format, m.Normalization, m.ClassNames, m.History);

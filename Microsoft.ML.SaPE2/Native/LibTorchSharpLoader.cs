@@ -77,7 +77,8 @@ internal static class LibTorchSharpLoader
         }
     }
 
-    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically unless an identical file is there; null when it cannot.</summary>
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically unless an identical file is there; null when it
+    /// cannot.</summary>
     private static string? TryWrite(string path, byte[] bytes)
     {
         try

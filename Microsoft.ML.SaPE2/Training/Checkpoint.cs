@@ -121,7 +121,8 @@ public static class Checkpoint
                 throw new InvalidOperationException($"'{path}' is not a SaPE2MLNet checkpoint.");
             int version = reader.ReadInt32();
             if (version != FormatVersion)
-                throw new InvalidOperationException($"Checkpoint '{path}' has format version {version}; this library reads version {FormatVersion}. Use the library version that wrote it.");
+                throw new InvalidOperationException($"Checkpoint '{path}' has format version {version}; this library reads version " +
+                    $"{FormatVersion}. Use the library version that wrote it.");
             var metadata = JsonSerializer.Deserialize<CheckpointMetadata>(reader.ReadString())
                 ?? throw new InvalidOperationException($"Checkpoint '{path}' has no metadata.");
             var sections = new byte[4][];

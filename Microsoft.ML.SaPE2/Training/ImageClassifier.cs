@@ -63,7 +63,8 @@ public sealed class ImageClassifier : IDisposable
     private float[] Predict(byte[] pixels, int count, int batchSize)
     {
         if (pixels.Length != (long)count * Format.PixelCount)
-            throw new ArgumentException($"{pixels.Length} bytes do not hold {count} images of {Format.Channels}×{Format.Height}×{Format.Width}.", nameof(pixels));
+            throw new ArgumentException($"{pixels.Length} bytes do not hold {count} images of " +
+                $"{Format.Channels}×{Format.Height}×{Format.Width}.", nameof(pixels));
         int classes = ClassNames.Count;
         var output = new float[count * classes];
         var device = Model.parameters().First().device;
@@ -81,7 +82,8 @@ public sealed class ImageClassifier : IDisposable
         return output;
     }
 
-    /// <summary>Frees the module's native memory once no prediction is running; later predictions throw <see cref="ObjectDisposedException"/>.</summary>
+    /// <summary>Frees the module's native memory once no prediction is running; later predictions throw <see
+    /// cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
         lifetime.EnterWriteLock();

@@ -24,10 +24,13 @@ public static class TrainingDevice
         bool available = cuda.is_available();
         if (kind == "auto") return available ? CUDA : CPU;
         if (!available)
-            throw new InvalidOperationException($"Device \"{device}\" was requested but CUDA is not available to TorchSharp. Reference a CUDA build of libtorch — TorchSharp-cuda-linux or TorchSharp-cuda-windows (in this repository: -p:TorchBackend=cuda-linux or cuda-windows) — and check the NVIDIA driver, or use Device = \"cpu\".");
+            throw new InvalidOperationException($"Device \"{device}\" was requested but CUDA is not available to TorchSharp. Reference a CUDA " +
+                $"build of libtorch — TorchSharp-cuda-linux or TorchSharp-cuda-windows (in this repository: -p:TorchBackend=cuda-linux or " +
+                    $"cuda-windows) — and check the NVIDIA driver, or use Device = \"cpu\".");
         int count = cuda.device_count();
         if (index >= count)
-            throw new InvalidOperationException($"Device \"{device}\" was requested but only {count} CUDA device(s) exist (cuda:0 … cuda:{count - 1}).");
+            throw new InvalidOperationException($"Device \"{device}\" was requested but only {count} CUDA device(s) exist (cuda:0 … " +
+                $"cuda:{count - 1}).");
         return index < 0 ? CUDA : torch.device(DeviceType.CUDA, index);
     }
 }

@@ -32,4 +32,5 @@ public sealed record TrainingProgress
 }
 
 /// <summary>The figures of one finished epoch.</summary>
-public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double? ValidationLoss, double? ValidationAccuracy, double LearningRate, double Seconds);
+public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double? ValidationLoss, double? ValidationAccuracy,
+    double LearningRate, double Seconds);

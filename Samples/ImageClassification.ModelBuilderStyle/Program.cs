@@ -18,7 +18,8 @@ ModelInput sampleData = new ModelInput { ImageSource = image };
 ModelOutput predictionResult = ConsumeModel.Predict(sampleData);
 Console.WriteLine($"Using model to make single prediction -- Comparing actual Label with predicted Label from sample data...\n\n");
 Console.WriteLine($"ImageSource: {Path.GetFileName(sampleData.ImageSource)} (actual: Trouser)");
-Console.WriteLine($"\n\nPredicted Label value {predictionResult.Prediction} \nPredicted Label scores: [{string.Join(",", predictionResult.Score.Select(s => s.ToString("F3")))}]\n\n");
+Console.WriteLine($"\n\nPredicted Label value {predictionResult.Prediction} \nPredicted Label scores: " +
+    $"[{string.Join(",", predictionResult.Score.Select(s => s.ToString("F3")))}]\n\n");
 // Expected output (8 epochs on 2 CPU cores, about a minute):
 //   Predicted Label value Trouser
 //   Predicted Label scores: [...] (ten probabilities, the largest for Trouser)

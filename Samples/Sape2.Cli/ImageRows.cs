@@ -57,7 +57,8 @@ internal static class ImageRows
                 bitmap.SetPixel(p % format.Width, p / format.Width, new SKColor(r, g, b));
             }
             using var image = SKImage.FromBitmap(bitmap);
-            return new ImageRow { Image = image.Encode(SKEncodedImageFormat.Png, 100).ToArray(), Label = dataset.ClassNames[dataset.Labels[i]], Source = dataset.Sources[i] };
+            return new ImageRow { Image = image.Encode(SKEncodedImageFormat.Png, 100).ToArray(), Label = dataset.ClassNames[dataset.Labels[i]],
+                Source = dataset.Sources[i] };
         }).ToList();
     }
 

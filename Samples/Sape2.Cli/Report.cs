@@ -21,7 +21,8 @@ internal static class Report
         for (int t = 0; t < classes.Count; t++)
         {
             double total = Enumerable.Range(0, classes.Count).Sum(p => counts[t, p]);
-            var cells = Enumerable.Range(0, classes.Count).Select(p => p == t ? $"[green]{counts[t, p]:0}[/]" : counts[t, p] == 0 ? "[grey]·[/]" : $"{counts[t, p]:0}");
+            var cells = Enumerable.Range(0, classes.Count).Select(p => p == t ? $"[green]{counts[t, p]:0}[/]" : counts[t, p] == 0 ? "[grey]·[/]"
+                : $"{counts[t, p]:0}");
             table.AddRow(cells.Prepend(Markup.Escape($"{t} {Short(classes[t])}")).Append(total > 0 ? $"{counts[t, t] / total:P0}" : "–").ToArray());
         }
         AnsiConsole.Write(table);

@@ -14,7 +14,8 @@ public sealed class CopeAttention : AttentionPositionEncoding
 {
     private readonly Parameter table;   // (d, N + 1): e[0 … N]
 
-    /// <summary>Creates the table for heads of width <paramref name="headDim"/> and a training grid of <paramref name="patchCount"/> patches.</summary>
+    /// <summary>Creates the table for heads of width <paramref name="headDim"/> and a training grid of <paramref name="patchCount"/>
+    /// patches.</summary>
     public CopeAttention(int headDim, int patchCount) : base(nameof(CopeAttention))
     {
         table = nn.Parameter(zeros(headDim, patchCount + 1));

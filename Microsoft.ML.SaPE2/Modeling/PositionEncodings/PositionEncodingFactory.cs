@@ -7,7 +7,8 @@ public static class PositionEncodingFactory
     public static bool UsesAbsoluteEmbedding(VitConfig config) => config.PositionEncoding switch
     {
         PositionEncodingKind.Absolute => true,
-        PositionEncodingKind.RopeAxial or PositionEncodingKind.RopeMixed or PositionEncodingKind.Cope or PositionEncodingKind.Sape2 => config.AbsolutePosition,
+        PositionEncodingKind.RopeAxial or PositionEncodingKind.RopeMixed or PositionEncodingKind.Cope or PositionEncodingKind.Sape2
+            => config.AbsolutePosition,
         _ => false,
     };
 
