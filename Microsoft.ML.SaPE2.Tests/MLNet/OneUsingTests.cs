@@ -83,4 +83,18 @@ public sealed class MLContextConformanceTests
         options.Device = "cpu";   // an explicit device wins over the context
         using (strict.MulticlassClassification.Trainers.Sape2ImageClassification(options).Fit(Images(strict, 3))) { }
     }
+
+    [TestMethod]
+    public void FitWithAValidationViewScoresItEveryEpochInsteadOfHoldingBack()
+    {
+        var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, m) => { lock (log) log.Add(m.RawMessage); };
+        var options = Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData.Quick(epochs: 2);
+        using var model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options).Fit(Images(ml, 6), Images(ml, 2));
+        Assert.IsTrue(log.Any(m => m.StartsWith("SaPE² trainer: 60 training images, 20 validation images", StringComparison.Ordinal)),
+            string.Join("\n", log.Where(m => m.StartsWith("SaPE²"))));
+        Assert.IsFalse(log.Any(m => m.Contains("held back")), "Given validation data, nothing is held back.");
+        Assert.IsTrue(model.TrainingHistory.All(h => h.ValidationAccuracy is not null));
+    }
 }

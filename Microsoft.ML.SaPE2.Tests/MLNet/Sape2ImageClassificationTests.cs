@@ -242,11 +242,15 @@ public sealed class Sape2ImageClassificationTests
             (c.Tokenizer, c.PatchSize, c.Pooling, c.Initialization));
         Assert.AreEqual(2, model.TrainingHistory.Count, "Epochs = 2 was set and must win over the automatic choice.");
         foreach (var option in new[] { "ImageSize = 28", "Channels = 1", "Tokenizer = Convolutional", "PatchSize = 4",
-            "Pooling = SequencePooling", "Initialization = PyTorchDefault", "Preset = Micro", "BatchSize = 15", "LearningRate = 0.003",
+            "Pooling = SequencePooling", "Initialization = PyTorchDefault", "Preset = Micro", "BatchSize = 13", "LearningRate = 0.003",
                 "Augmentation = crop" })
             Assert.IsTrue(log.Any(m => m.StartsWith($"SaPE² trainer: {option}") && m.Contains("(automatic: ")),
                 $"The log does not explain the automatic {option}:\n{string.Join("\n", log)}");
         Assert.IsFalse(log.Any(m => m.StartsWith("SaPE² trainer: Epochs =")), "Epochs was set by the user; it must not be reported as automatic.");
+        // No validation set: a stratified 10% is held back (110 images learn, so BatchSize 110 / 8 = 13) and picks the best epoch.
+        Assert.IsTrue(log.Any(m => m.StartsWith("SaPE² trainer: ValidationSetFraction = 0.1: 10 of the 120 training images held back")),
+            string.Join("\n", log));
+        Assert.IsTrue(model.TrainingHistory.All(h => h.ValidationAccuracy is not null), "Every epoch is validated on the held-back images.");
 
         string zip = Path.Combine(folder, "auto.zip");
         ml.Model.Save(model, data.Schema, zip);
@@ -272,7 +276,9 @@ public sealed class Sape2ImageClassificationTests
             (With(o => o.Initialization = (WeightInitialization)5), "Initialization"),
             (With(o => o.ImageSize = 0), "ImageSize"),
             (With(o => o.Channels = 2), "Channels"),
-            (With(o => o.EarlyStoppingPatience = 2), "EarlyStoppingPatience"),   // without a ValidationSet
+            (With(o => { o.EarlyStoppingPatience = 2; o.ValidationSetFraction = null; }), "EarlyStoppingPatience"),   // nothing to validate on
+            (With(o => o.ValidationSetFraction = 1.5), "ValidationSetFraction"),
+            (With(o => o.ValidationSetFraction = double.NaN), "ValidationSetFraction"),
             // NaN slipped through range checks written as "x < 0" (issue 15); every floating-point option is checked.
             (With(o => o.WarmupEpochs = double.NaN), "WarmupEpochs"),
             (With(o => o.GradientClipNorm = double.NaN), "GradientClipNorm"),

@@ -7,8 +7,12 @@ namespace Microsoft.ML;
 public static class Sape2Catalog
 {
     /// <summary>
-    /// A vision-transformer image classifier with SaPE² position encoding, trained from scratch: a drop-in for
-    /// <c>ImageClassification</c> (same parameters).
+    /// A vision-transformer image classifier with SaPE² position encoding, trained from scratch. A drop-in for ML.NET's
+    /// <c>ImageClassification(labelColumnName, featureColumnName, scoreColumnName, predictedLabelColumnName,
+    /// validationSet)</c>: the same parameters, defaults, input types and output columns, and, as there, 10% of the
+    /// training data held back for validation when <paramref name="validationSet"/> is null. The overload taking
+    /// options is not a drop-in: its <see cref="Sape2ImageClassificationTrainer.Options"/> are this trainer's own (no
+    /// <c>Arch</c>, <c>WorkspacePath</c> or bottleneck caching; <c>Epochs</c> for <c>Epoch</c>).
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">The label column, a key type (from <c>MapValueToKey</c>).</param>
@@ -16,7 +20,8 @@ public static class Sape2Catalog
     /// <c>LoadImages</c>).</param>
     /// <param name="scoreColumnName">The output column of class probabilities.</param>
     /// <param name="predictedLabelColumnName">The output column of predicted labels.</param>
-    /// <param name="validationSet">Data scored after every epoch to keep the best weights; null: none.</param>
+    /// <param name="validationSet">Data scored after every epoch to keep the best weights; null: a stratified 10% of the training
+    /// data.</param>
     /// <example>See Samples/ImageClassification.ModelBuilderStyle for a complete program.</example>
     public static Sape2ImageClassificationTrainer Sape2ImageClassification(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,

@@ -35,8 +35,15 @@ public sealed partial class Sape2ImageClassificationTrainer
         public string ScoreColumnName = Defaults.ScoreColumnName;
         /// <summary>The output predicted-label column, of the label's key type. Default "PredictedLabel".</summary>
         public string PredictedLabelColumnName = Defaults.PredictedLabelColumnName;
-        /// <summary>Data scored after every epoch to pick the best weights and for early stopping; null: train without validation.</summary>
+        /// <summary>Data scored after every epoch to pick the best weights and for early stopping; null: see <see
+        /// cref="ValidationSetFraction"/>.</summary>
         public IDataView? ValidationSet;
+        /// <summary>
+        /// Without a <see cref="ValidationSet"/>, this fraction of the training data is held back, stratified by class, to
+        /// pick the best epoch and for early stopping (ML.NET's ImageClassification does the same). Default 0.1; null or 0:
+        /// train on everything without validation.
+        /// </summary>
+        public double? ValidationSetFraction = 0.1;
 
         /// <summary>Model size; null: automatic (Micro on a CPU; Tiny on a GPU with 10,000 images or more). The paper's backbone is <see
         /// cref="VitPreset.Small"/>.</summary>

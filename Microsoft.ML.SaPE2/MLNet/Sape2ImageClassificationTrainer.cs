@@ -66,9 +66,12 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         if (o.TrainingTimeInSeconds is { } seconds && !(seconds > 0 && double.IsFinite(seconds)))
             throw new ArgumentOutOfRangeException(nameof(o.TrainingTimeInSeconds),
                 $"Must be a positive number of seconds, or null for no limit; got {seconds}.");
-        if (o.EarlyStoppingPatience > 0 && o.ValidationSet is null)
+        if (o.ValidationSetFraction is { } fraction && !(fraction >= 0 && fraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(o.ValidationSetFraction),
+                $"Should be within [0, 1), or null for none; got {fraction}.");
+        if (o.EarlyStoppingPatience > 0 && o.ValidationSet is null && !(o.ValidationSetFraction > 0))
             throw new ArgumentOutOfRangeException(nameof(o.EarlyStoppingPatience),
-                $"Early stopping (patience {o.EarlyStoppingPatience}) needs a ValidationSet.");
+                $"Early stopping (patience {o.EarlyStoppingPatience}) needs a ValidationSet or a ValidationSetFraction above 0.");
         // What can be checked before the data is seen: the options as set, with placeholders for the automatic ones.
         var format = Format(o, provisional: (32, 3));
         var recipe = AutoRecipe.Choose(1000, format.Height, format.Width, format.Channels, cuda: false);
@@ -143,9 +146,20 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         return new SchemaShape(columns.Values);
     }
 
-    /// <summary>Trains the model on <paramref name="input"/>.</summary>
-    public Sape2ImageClassificationTransformer Fit(IDataView input)
+    /// <summary>
+    /// Trains the model on <paramref name="input"/>, scoring <see cref="Options.ValidationSet"/> after every epoch, or
+    /// a stratified <see cref="Options.ValidationSetFraction"/> of <paramref name="input"/> held back when there is none.
+    /// </summary>
+    public Sape2ImageClassificationTransformer Fit(IDataView input) => Fit(input, options.ValidationSet);
+
+    /// <summary>
+    /// Trains on <paramref name="trainData"/> and scores <paramref name="validationData"/> after every epoch to keep the
+    /// best weights and stop early, as ML.NET's FastTree and LightGbm trainers' <c>Fit(trainData, validationData)</c>;
+    /// it takes the place of <see cref="Options.ValidationSet"/>. Null: as <see cref="Fit(IDataView)"/>.
+    /// </summary>
+    public Sape2ImageClassificationTransformer Fit(IDataView trainData, IDataView? validationData)
     {
+        var input = trainData;
         ArgumentNullException.ThrowIfNull(input);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         GetOutputSchema(SchemaShape.Create(input.Schema));
@@ -166,10 +180,12 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             choices.AddRange(formatChoices);
         }
         options.Normalization?.Validate(format.Channels);
-        if (options.ValidationSet is { } validationSet) GetOutputSchema(SchemaShape.Create(validationSet.Schema));
+        if (validationData is not null) GetOutputSchema(SchemaShape.Create(validationData.Schema));
         long trainRows = DataViewImages.CountRows(input);
-        long validationRows = options.ValidationSet is null ? 0 : DataViewImages.CountRows(options.ValidationSet);
-        var recipe = AutoRecipe.Choose((int)Math.Min(trainRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda);
+        long validationRows = validationData is null ? 0 : DataViewImages.CountRows(validationData);
+        double holdBack = validationData is null ? options.ValidationSetFraction ?? 0 : 0;
+        long learningRows = trainRows - (long)Math.Round(trainRows * holdBack);
+        var recipe = AutoRecipe.Choose((int)Math.Min(learningRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda);
         choices.AddRange(recipe.Choices);
         var architecture = Architecture(options, format, recipe, classNames.Count);
         // Sizes are checked before any image is decoded; a one-class label is refused after reading, by the engine.
@@ -179,9 +195,11 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         MemoryEstimate.ForTraining(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0)
             .Check(MemoryEstimate.AvailableBytes(device), sized, training.BatchSize, device.ToString());
 
+        int seed = options.Seed ?? host.Rand.Next();
         var train = DataViewImages.Read(input, options.FeatureColumnName, options.LabelColumnName, format, classNames, "training data");
-        var validation = options.ValidationSet is null ? null
-            : DataViewImages.Read(options.ValidationSet, options.FeatureColumnName, options.LabelColumnName, format, classNames, "validation set");
+        var validation = validationData is null ? null
+            : DataViewImages.Read(validationData, options.FeatureColumnName, options.LabelColumnName, format, classNames, "validation set");
+        if (validation is null && holdBack > 0) (train, validation) = HoldBack(train, holdBack, seed, ch);
         ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
             $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
         ch.Info($"SaPE² trainer: Device = {device} ({deviceReason}).");
@@ -199,7 +217,6 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
                 ch.Warning($"Reading the images took {clock.Elapsed.TotalSeconds:F1} s of the {seconds} s TrainingTimeInSeconds; training " +
                     $"takes one step.");
         }
-        int seed = options.Seed ?? host.Rand.Next();
         var progress = new ProgressRelay(ch, options.Progress, options.MetricsCallback);
         var result = VisionTransformerTrainer.Fit(train, validation, architecture,
             Training(options, recipe, seed, timeLimit) with { Device = deviceText }, progress, options.CancellationToken,
@@ -214,6 +231,24 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             $"{result.BestEpoch}, validation accuracy {result.BestValidationAccuracy?.ToString("P2") ?? "n/a"}.");
         return new Sape2ImageClassificationTransformer(host, result.Classifier, options.FeatureColumnName, labelColumn,
             options.ScoreColumnName, options.PredictedLabelColumnName) { TrainingCancelled = result.Cancelled };
+    }
+
+    /// <summary>
+    /// A stratified <paramref name="fraction"/> of <paramref name="data"/> set aside for validation, as ML.NET's
+    /// ImageClassification trainer does with its ValidationSetFraction; classes with one image stay whole.
+    /// </summary>
+    private static (ImageDataset Train, ImageDataset? Validation) HoldBack(ImageDataset data, double fraction, int seed, IChannel ch)
+    {
+        var (train, validation) = data.SplitStratified(fraction, seed);
+        if (validation.Count == 0)
+        {
+            ch.Info($"SaPE² trainer: ValidationSetFraction = {fraction}: too few images per class to hold any back; training without " +
+                "validation.");
+            return (data, null);
+        }
+        ch.Info($"SaPE² trainer: ValidationSetFraction = {fraction}: {validation.Count} of the {data.Count} training images held back " +
+            "(stratified) to pick the best epoch, as no validation set was given.");
+        return (train, validation);
     }
 
     /// <summary>Sends progress to the ML.NET log, the user's IProgress and the per-epoch MetricsCallback.</summary>

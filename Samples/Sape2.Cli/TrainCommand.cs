@@ -128,6 +128,7 @@ internal static class TrainCommand
         var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ImageRows.ToDataView(ml, trainRows));
         var trainView = keys.Transform(ImageRows.ToDataView(ml, fitRows));
         options.ValidationSet = validationRows.Count > 0 ? keys.Transform(ImageRows.ToDataView(ml, validationRows)) : null;
+        options.ValidationSetFraction = null;   // the split above is the tool's own, the same for every run of a folder
         if (testRows.Count == 0) throw new InvalidOperationException("There are too few images to hold any out for testing; add images (at " +
             "least 5 per class) or pass a folder with train/ and test/ sub-folders.");
         AnsiConsole.MarkupLine($"[bold]SaPE² ViT[/] {options.PositionEncoding}{(options.AbsolutePosition ? "+APE" : "")} · {fitRows.Count} " +
