@@ -98,3 +98,73 @@ public sealed class MLContextConformanceTests
         Assert.IsTrue(model.TrainingHistory.All(h => h.ValidationAccuracy is not null));
     }
 }
+
+[TestClass]
+public sealed class OutputSchemaConformanceTests
+{
+    public sealed class KeyedImage
+    {
+        public string ImagePath { get; set; } = "";
+        [Microsoft.ML.Data.KeyType(2)] public uint Label { get; set; }
+    }
+
+    public sealed class WideKeyImage
+    {
+        public string ImagePath { get; set; } = "";
+        [Microsoft.ML.Data.KeyType(2)] public ulong Label { get; set; }
+    }
+
+    public sealed class NumberedImage
+    {
+        public string ImagePath { get; set; } = "";
+        public float Label { get; set; }
+    }
+
+    static SchemaShape ShapeOf(DataViewSchema schema) => (SchemaShape)typeof(SchemaShape).GetMethod("Create",
+        System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic,
+        new[] { typeof(DataViewSchema) })!.Invoke(null, new object[] { schema })!;
+
+    static string Describe(SchemaShape.Column c) =>
+        $"{c.Kind} {c.ItemType}{(c.IsKey ? " key" : "")} [{string.Join(", ", c.Annotations.OrderBy(a => a.Name).Select(a =>
+            $"{a.Name}: {a.Kind} {a.ItemType}{(a.IsKey ? " key" : "")}"))}]";
+
+    [TestMethod]
+    public void TheEstimatorsShapeAndTheFittedSchemaAgreeForEveryKindOfLabel()
+    {
+        string folder = Directory.CreateTempSubdirectory("sape2-schema-").FullName;
+        try
+        {
+            var rows = Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData.SyntheticFolder(folder, classes: 2, perClass: 4);
+            var ml = new MLContext(seed: 1);
+            var images = ml.Transforms.LoadRawImageBytes("Image", folder, "ImagePath");
+            var text = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows))
+                .Transform(ml.Data.LoadFromEnumerable(rows));
+            var numbered = rows.Select(r => new NumberedImage { ImagePath = r.ImagePath, Label = r.Label == "class000" ? 3f : 7f }).ToList();
+            var numbers = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(numbered))
+                .Transform(ml.Data.LoadFromEnumerable(numbered));
+            var keyed = ml.Data.LoadFromEnumerable(rows.Select(r => new KeyedImage { ImagePath = r.ImagePath, Label = r.Label == "class000" ? 0u : 1u }));
+            foreach (var (name, labelled) in new[] { ("text key values", text), ("numeric key values", numbers), ("no key values", keyed) })
+            {
+                var data = images.Fit(labelled).Transform(labelled);
+                var options = Microsoft.ML.SaPE2.Tests.MLNet.OptionsTestExtensions.WithGrid(Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData.Quick(epochs: 1), 16, 4, 3);
+                var trainer = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options);
+                var declared = trainer.GetOutputSchema(ShapeOf(data.Schema));
+                using var model = trainer.Fit(data);
+                var actual = ShapeOf(model.Transform(data).Schema);
+                foreach (var column in new[] { "Score", "PredictedLabel" })
+                    Assert.AreEqual(Describe(declared.Single(c => c.Name == column)), Describe(actual.Single(c => c.Name == column)),
+                        $"{column} with {name}: the estimator's shape and the fitted transformer's schema differ.");
+                if (name == "text key values")
+                    StringAssert.Contains(Describe(actual.Single(c => c.Name == "Score")), "TrainingLabelValues");
+            }
+            var wide = ml.Data.LoadFromEnumerable(rows.Select(r => new WideKeyImage { ImagePath = r.ImagePath, Label = 1 }));
+            var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers
+                .Sape2ImageClassification(Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData.Quick()).Fit(images.Fit(wide).Transform(wide)));
+            StringAssert.Contains(e.Message, "label column 'Label': expected Key<UInt32>, got Key<UInt64>");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

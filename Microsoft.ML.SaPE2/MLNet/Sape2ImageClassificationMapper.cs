@@ -29,21 +29,65 @@ public sealed partial class Sape2ImageClassificationTransformer
             imageColumn = inputSchema[parent.FeatureColumnName].Index;
         }
 
+        /// <summary>
+        /// Score and PredictedLabel with the annotations ML.NET's multiclass scorers give them (and the estimator's
+        /// GetOutputSchema declares): the score-set id, kind and value kind; slot names and training label values
+        /// when the label has text key values; the label's key values on the prediction.
+        /// </summary>
         protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
         {
             int classes = parent.ClassNames.Count;
-            var scoreAnnotations = new DataViewSchema.Annotations.Builder();
-            if (parent.label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues) is not null)
+            uint setId = NextScoreColumnSetId(InputSchema);
+            var keyValues = parent.label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues);
+            var score = new DataViewSchema.Annotations.Builder();
+            score.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance, Text(AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification));
+            score.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType, (ref uint value) => value = setId);
+            score.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, Text(AnnotationUtils.Const.ScoreValueKind.Score));
+            if (keyValues is { Type: VectorDataViewType vector } values)
+                typeof(Mapper).GetMethod(nameof(AddTrainingLabelValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                    .MakeGenericMethod(vector.ItemType.RawType).Invoke(null, new object[] { score, parent.label.Annotations, values });
+            if (keyValues is { Type: VectorDataViewType { ItemType: TextDataViewType } })
             {
                 var names = new VBuffer<ReadOnlyMemory<char>>(classes, parent.ClassNames.Select(n => n.AsMemory()).ToArray());
-                scoreAnnotations.AddSlotNames(classes, (ref VBuffer<ReadOnlyMemory<char>> destination) => names.CopyTo(ref destination));
+                score.AddSlotNames(classes, (ref VBuffer<ReadOnlyMemory<char>> destination) => names.CopyTo(ref destination));
             }
+            var predicted = new DataViewSchema.Annotations.Builder();
+            predicted.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
+                Text(AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification));
+            predicted.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, Text(AnnotationUtils.Const.ScoreValueKind.PredictedLabel));
+            predicted.Add(parent.label.Annotations, name => name == AnnotationUtils.Kinds.KeyValues);
+            predicted.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType, (ref uint value) => value = setId);
             return new[]
             {
                 new DataViewSchema.DetachedColumn(parent.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classes),
-                    scoreAnnotations.ToAnnotations()),
-                new DataViewSchema.DetachedColumn(parent.PredictedLabelColumnName, parent.label.Type, parent.label.Annotations),
+                    score.ToAnnotations()),
+                new DataViewSchema.DetachedColumn(parent.PredictedLabelColumnName, parent.label.Type, predicted.ToAnnotations()),
             };
+        }
+
+        /// <summary>The label's key values again as TrainingLabelValues, whatever their item type.</summary>
+        private static void AddTrainingLabelValues<T>(DataViewSchema.Annotations.Builder builder, DataViewSchema.Annotations label,
+            DataViewSchema.Column keyValues)
+        {
+            VBuffer<T> values = default;
+            label.GetGetter<VBuffer<T>>(keyValues)(ref values);
+            builder.Add(AnnotationUtils.Kinds.TrainingLabelValues, keyValues.Type, (ref VBuffer<T> destination) => values.CopyTo(ref destination));
+        }
+
+        private static ValueGetter<ReadOnlyMemory<char>> Text(string text) => (ref ReadOnlyMemory<char> value) => value = text.AsMemory();
+
+        /// <summary>One more than the largest score-set id already in <paramref name="schema"/>, as ML.NET numbers score columns.</summary>
+        private static uint NextScoreColumnSetId(DataViewSchema schema)
+        {
+            uint largest = 0;
+            foreach (var column in schema)
+            {
+                if (column.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.ScoreColumnSetId) is not { } id) continue;
+                uint value = 0;
+                column.Annotations.GetGetter<uint>(id)(ref value);
+                largest = Math.Max(largest, value);
+            }
+            return largest + 1;
         }
 
         public override Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)

@@ -133,16 +133,17 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         ImageColumn.Check(inputSchema, options.FeatureColumnName);
         if (!inputSchema.TryFindColumn(options.LabelColumnName, out var label))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Could not find label column '{options.LabelColumnName}'.");
-        if (label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema),
-                $"Schema mismatch for label column '{options.LabelColumnName}': expected Key<UInt32>, got {label.ItemType}. Use MapValueToKey.");
+        if (label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey || label.ItemType != NumberDataViewType.UInt32)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Schema mismatch for label column '{options.LabelColumnName}': " +
+                $"expected Key<UInt32>, got {(label.IsKey ? "Key<" + label.ItemType + ">" : label.ItemType)}. Use MapValueToKey.");
+        // The annotations ML.NET's multiclass trainers declare (SdcaMaximumEntropy, LightGbm), so tools that read them work.
         var columns = inputSchema.ToDictionary(c => c.Name);
-        var scoreAnnotations = new SchemaShape(new[] { new SchemaShape.Column(AnnotationUtils.Kinds.SlotNames,
-            SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
         columns[options.ScoreColumnName] = new SchemaShape.Column(options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector,
-            NumberDataViewType.Single, false, scoreAnnotations);
+            NumberDataViewType.Single, false, new SchemaShape(AnnotationUtils.AnnotationsForMulticlassScoreColumn(label)));
+        var keyValues = label.Annotations.Where(a => a.Name == AnnotationUtils.Kinds.KeyValues);
         columns[options.PredictedLabelColumnName] = new SchemaShape.Column(options.PredictedLabelColumnName,
-            SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, label.Annotations);
+            SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true,
+            new SchemaShape(keyValues.Concat(AnnotationUtils.GetTrainerOutputAnnotation())));
         return new SchemaShape(columns.Values);
     }
 
