@@ -24,6 +24,26 @@ public sealed class VisionTransformerTests
     }
 
     [TestMethod]
+    public void InspectReturnsEveryLayerOnceAndRestoresTrainingMode()
+    {
+        foreach (var kind in new[] { PositionEncodingKind.Sape2, PositionEncodingKind.Absolute })
+        {
+            var config = VitConfig.FromPreset(VitPreset.Micro, 16, 4, 3, 5) with { PositionEncoding = kind };
+            using var model = new VisionTransformer(config);
+            model.train();
+            using var scope = torch.NewDisposeScope();
+            var images = torch.randn(2, 3, 16, 16);
+            var layers = model.Inspect(images, out var grid);
+            Assert.IsTrue(model.training, "Inspect must leave a model in training mode as it found it.");
+            Assert.AreEqual(config.Depth, layers.Count);
+            TensorAssert.AreClose(torch.ones(2, config.NumHeads, 16 + config.PrefixTokens), layers[0].Weights.sum(-1), 1e-5, "softmax rows");
+            Assert.AreEqual(kind == PositionEncodingKind.Sape2, layers[0].Sape2Bias is not null, $"{kind}: SaPE² bias present only for SaPE²");
+            if (layers[0].Sape2Bias is { } bias) CollectionAssert.AreEqual(new long[] { 2, config.NumHeads, 16, 16 }, bias.shape);
+            foreach (var layer in layers) { layer.Weights.Dispose(); layer.Sape2Bias?.Dispose(); }
+        }
+    }
+
+    [TestMethod]
     [DynamicData(nameof(EveryEncoding))]
     public void EveryParameterLearns(PositionEncodingKind kind, bool absolute, PoolingKind pooling)
     {

@@ -46,12 +46,20 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
         return projectionDropout.forward(projection.forward(mixed)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The attention weights of tokens <paramref name="x"/> (B, T, C), after softmax and dropout: (B, heads, T, T).</summary>
-    public Tensor Weights(Tensor x, PatchGrid grid)
+    /// <summary>
+    /// <see cref="forward"/>, also returning what explanations show: the attention weights after softmax (B, heads, T, T)
+    /// and the encoding's pairwise bias (B, heads, N, N; SaPE² only), each computed once.
+    /// </summary>
+    public (Tensor Output, Tensor Weights, Tensor? PairBias) ForwardInspected(Tensor x, PatchGrid grid)
     {
         using var scope = NewDisposeScope();
-        var (q, k, _) = Heads(x);
-        return Weights(q, k, grid).MoveToOuterDisposeScope();
+        long b = x.shape[0], t = x.shape[1], c = x.shape[2];
+        var (q, k, v) = Heads(x);
+        var (logits, bias) = position.LogitsAndBias(q, k, grid, prefixTokens);
+        var weights = attentionDropout.forward(logits.softmax(-1));                        // (B, h, T, T)
+        var mixed = weights.matmul(v).transpose(1, 2).reshape(b, t, c);                    // (B, T, C)
+        var output = projectionDropout.forward(projection.forward(mixed));
+        return (output.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope(), bias?.MoveToOuterDisposeScope());
     }
 
     private Tensor Weights(Tensor q, Tensor k, PatchGrid grid) =>

@@ -27,19 +27,17 @@ public sealed class EncoderBlock : nn.Module<Tensor, PatchGrid, Tensor>
     /// <summary>The block's attention layer.</summary>
     public Attention Attention => attention;
 
-    /// <summary>The attention weights (B, h, T, T) and, with SaPE², the bias (B, h, N, N) this block computes for <paramref name="x"/>.</summary>
-    public (Tensor Weights, Tensor? Sape2Bias) Inspect(Tensor x, PatchGrid grid)
+    /// <summary>
+    /// <see cref="forward"/>, also returning the attention weights (B, h, T, T) and, with SaPE², the bias (B, h, N, N) of
+    /// this block, computed once.
+    /// </summary>
+    public (Tensor Output, Tensor Weights, Tensor? Sape2Bias) Inspect(Tensor x, PatchGrid grid)
     {
         using var scope = NewDisposeScope();
-        var normed = attentionNorm.forward(x);
-        var weights = attention.Weights(normed, grid);
-        Tensor? bias = null;
-        if (attention.PositionEncoding is PositionEncodings.Sape2Attention sape2)
-        {
-            var (q, k, _) = attention.Heads(normed);
-            bias = sape2.Bias(q, k, grid, attention.PrefixTokens).MoveToOuterDisposeScope();
-        }
-        return (weights.MoveToOuterDisposeScope(), bias);
+        var (attended, weights, bias) = attention.ForwardInspected(attentionNorm.forward(x), grid);
+        x = x + dropPath.forward(attended);
+        x = x + dropPath.forward(mlp.forward(mlpNorm.forward(x)));
+        return (x.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope(), bias?.MoveToOuterDisposeScope());
     }
 
     /// <summary>(B, T, C) to (B, T, C).</summary>

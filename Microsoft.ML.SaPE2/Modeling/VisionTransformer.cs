@@ -77,22 +77,30 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Runs <paramref name="images"/> through the model in evaluation mode and returns every layer's attention weights and
-    /// SaPE² bias (an explicit call rather than hooks). The caller owns the returned tensors.
+    /// SaPE² bias (an explicit call rather than hooks), each layer computed once; the model's training mode is restored
+    /// afterwards. The caller owns the returned tensors.
     /// </summary>
     public IReadOnlyList<LayerInspection> Inspect(Tensor images, out PatchGrid grid)
     {
+        bool wasTraining = training;
         eval();
-        using var noGrad = no_grad();
-        using var scope = NewDisposeScope();
-        var layers = new List<LayerInspection>();
-        var tokens = EmbedTokens(images, out grid);
-        foreach (var block in blocks)
+        try
         {
-            var (weights, bias) = block.Inspect(tokens, grid);
-            layers.Add(new LayerInspection(weights.MoveToOuterDisposeScope(), bias?.MoveToOuterDisposeScope()));
-            tokens = block.forward(tokens, grid);
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var layers = new List<LayerInspection>();
+            var tokens = EmbedTokens(images, out grid);
+            foreach (var block in blocks)
+            {
+                (tokens, var weights, var bias) = block.Inspect(tokens, grid);
+                layers.Add(new LayerInspection(weights.MoveToOuterDisposeScope(), bias?.MoveToOuterDisposeScope()));
+            }
+            return layers;
         }
-        return layers;
+        finally
+        {
+            if (wasTraining) train();
+        }
     }
 
     /// <summary>The tokens that enter the first block, (B, P + N, C), and the input's patch grid.</summary>

@@ -20,6 +20,13 @@ public abstract class AttentionPositionEncoding : nn.Module
     /// <returns>(B, heads, P + N, P + N).</returns>
     public abstract Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens);
 
+    /// <summary>
+    /// <see cref="Logits"/>, and the pairwise position bias among the patch tokens, (B, heads, N, N), for encodings that
+    /// add one (SaPE²; null for the others), computed once for both (explanations read it).
+    /// </summary>
+    public virtual (Tensor Logits, Tensor? PairBias) LogitsAndBias(Tensor query, Tensor key, PatchGrid grid, int prefixTokens) =>
+        (Logits(query, key, grid, prefixTokens), null);
+
     /// <summary>The content term <c>q·kᵀ/√d</c> of every attention, (B, heads, T, T).</summary>
     protected static Tensor ScaledDotProduct(Tensor query, Tensor key) =>
         query.matmul(key.transpose(-2, -1)).mul_(1.0 / Math.Sqrt(query.shape[^1]));

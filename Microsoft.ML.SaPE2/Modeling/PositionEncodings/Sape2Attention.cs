@@ -45,14 +45,23 @@ public sealed class Sape2Attention : AttentionPositionEncoding
     /// <inheritdoc />
     public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens)
     {
+        var (logits, bias) = LogitsAndBias(query, key, grid, prefixTokens);
+        bias!.Dispose();
+        return logits;
+    }
+
+    /// <inheritdoc />
+    public override (Tensor Logits, Tensor? PairBias) LogitsAndBias(Tensor query, Tensor key, PatchGrid grid, int prefixTokens)
+    {
         using var scope = NewDisposeScope();
         double scale = 1.0 / Math.Sqrt(query.shape[^1]);
         var content = query.matmul(key.transpose(-2, -1));                                   // (B, h, T, T)
-        var bias = PadForPrefix(Bias(query, key, grid, prefixTokens), prefixTokens);          // (B, h, T, T)
+        var patchBias = Bias(query, key, grid, prefixTokens);                                 // (B, h, N, N)
+        var bias = PadForPrefix(patchBias, prefixTokens);                                     // (B, h, T, T)
         // Eq. 16: (q·k + σ·b)/√d; the option "outside" adds σ·b after the scaling.
         var logits = biasInsideScale
             ? (content + biasSign * bias) * scale
             : content * scale + biasSign * bias;
-        return logits.MoveToOuterDisposeScope();
+        return (logits.MoveToOuterDisposeScope(), patchBias.MoveToOuterDisposeScope());
     }
 }
