@@ -11,7 +11,7 @@ namespace Microsoft.ML.SaPE2.Modeling;
 /// position encoding, pre-norm blocks, final norm, pooling and a linear head. Images of any size the tokenizer
 /// accepts run through the same weights.
 /// </summary>
-public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
+public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, INoWeightDecay
 {
     private readonly Tokenizer patchEmbedding;   // any tokenizer; timm's name (patch_embed), and the weights' names in model files
     private readonly Parameter? classToken;   // (1, 1, C) when Pooling is ClassToken
@@ -71,6 +71,10 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
             tokens = block.forward(tokens, grid);
         return norm.forward(tokens).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The CLS token, when there is one, takes no weight decay (timm's <c>no_weight_decay</c>).</summary>
+    public IEnumerable<TorchSharp.Modules.Parameter> NoWeightDecay() =>
+        classToken is null ? Array.Empty<TorchSharp.Modules.Parameter>() : new[] { classToken };
 
     /// <summary>What one layer computed: attention weights (B, h, T, T) and, with SaPE², its bias (B, h, N, N).</summary>
     public sealed record LayerInspection(Tensor Weights, Tensor? Sape2Bias);

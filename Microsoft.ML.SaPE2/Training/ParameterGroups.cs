@@ -7,20 +7,18 @@ namespace Microsoft.ML.SaPE2.Training;
 public static class ParameterGroups
 {
     /// <summary>
-    /// Weight decay applies to weight matrices and kernels (two or more dimensions) only: never to norms and biases
-    /// (one dimension), the CLS token, or position tables (APE, SaPE², CoPE, RoPE frequencies), whose values are
-    /// positions' identities rather than feature weights (timm's <c>no_weight_decay</c>).
+    /// The model's parameters split into (decayed, not decayed). Weight decay applies to weight matrices and kernels
+    /// (two or more dimensions) only: never to norms and biases (one dimension), nor to what a module declares through
+    /// <see cref="INoWeightDecay"/> (the CLS token, the position tables of APE, SaPE² and CoPE, RoPE frequencies).
     /// </summary>
-    public static bool IsDecayed(string name, Parameter parameter) =>
-        parameter.dim() >= 2 && name != "classToken" && !name.StartsWith("tokenPosition.") && !name.Contains(".position.");
-
-    /// <summary>The model's parameters split into (decayed, not decayed).</summary>
     public static (List<Parameter> Decayed, List<Parameter> NotDecayed) Split(VisionTransformer model)
     {
+        var exempt = new[] { (TorchSharp.torch.nn.Module)model }.Concat(model.modules()).Distinct().OfType<INoWeightDecay>()
+            .SelectMany(m => m.NoWeightDecay()).Select(p => p.Handle).ToHashSet();
         var decayed = new List<Parameter>();
         var plain = new List<Parameter>();
-        foreach (var (name, parameter) in model.named_parameters())
-            (IsDecayed(name, parameter) ? decayed : plain).Add(parameter);
+        foreach (var parameter in model.parameters())
+            (parameter.dim() >= 2 && !exempt.Contains(parameter.Handle) ? decayed : plain).Add(parameter);
         return (decayed, plain);
     }
 }

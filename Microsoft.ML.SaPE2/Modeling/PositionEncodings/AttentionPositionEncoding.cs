@@ -7,10 +7,13 @@ namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 /// A position encoding that acts inside every attention layer (RoPE, CoPE, SaPE²): it turns one layer's queries and
 /// keys into the attention logits. Each attention layer owns its own instance (its own tables).
 /// </summary>
-public abstract class AttentionPositionEncoding : nn.Module
+public abstract class AttentionPositionEncoding : nn.Module, INoWeightDecay
 {
     /// <summary>Creates the module under <paramref name="name"/>.</summary>
     protected AttentionPositionEncoding(string name) : base(name) { }
+
+    /// <summary>Every learned value of a position encoding (tables, RoPE frequencies) is a position's identity: none is decayed.</summary>
+    public IEnumerable<TorchSharp.Modules.Parameter> NoWeightDecay() => parameters(recurse: false);
 
     /// <summary>Returns the attention logits before the softmax.</summary>
     /// <param name="query">(B, heads, P + N, d): P prefix tokens (CLS, or none), then N patch tokens, row-major.</param>

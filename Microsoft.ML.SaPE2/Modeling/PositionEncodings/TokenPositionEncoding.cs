@@ -4,10 +4,13 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 
 /// <summary>A position encoding added to the tokens once, after the patch embedding (APE, 2D sin-cos).</summary>
-public abstract class TokenPositionEncoding : nn.Module
+public abstract class TokenPositionEncoding : nn.Module, INoWeightDecay
 {
     /// <summary>Creates the module under <paramref name="name"/>.</summary>
     protected TokenPositionEncoding(string name) : base(name) { }
+
+    /// <summary>Every learned value of a position encoding is a position's identity: none is decayed.</summary>
+    public IEnumerable<TorchSharp.Modules.Parameter> NoWeightDecay() => parameters(recurse: false);
 
     /// <summary>
     /// Returns the tokens with position information added.
