@@ -9,6 +9,27 @@ namespace Microsoft.ML.SaPE2.Tests.Modeling;
 public sealed class PositionEncodingTests
 {
     [TestMethod]
+    public void FixedTablesBuiltOnceGiveTheSameLogitsAndEmbeddingsAsBuiltEveryTime()
+    {
+        using var scope = torch.NewDisposeScope();
+        var grid = new PatchGrid(4, 4);
+        var q = torch.randn(2, 2, 17, 8);
+        var k = torch.randn(2, 2, 17, 8);
+        using var cachedRope = new RopeAxial(8, grid);
+        using var freshRope = new RopeAxial(8);
+        for (int call = 0; call < 2; call++)
+            TensorAssert.AreClose(freshRope.Logits(q, k, grid, 1), cachedRope.Logits(q, k, grid, 1), 0, $"RoPE-Axial logits, call {call + 1}");
+        var other = new PatchGrid(2, 8);   // another resolution: computed for it
+        TensorAssert.AreClose(freshRope.Logits(q, k, other, 1), cachedRope.Logits(q, k, other, 1), 0, "RoPE-Axial at another grid");
+        using var cachedSincos = new Sincos2DPositionEmbedding(8, grid);
+        using var freshSincos = new Sincos2DPositionEmbedding(8);
+        var tokens = torch.randn(2, 17, 8);
+        for (int call = 0; call < 2; call++)
+            TensorAssert.AreClose(freshSincos.Encode(tokens, grid, 1), cachedSincos.Encode(tokens, grid, 1), 0, $"sin-cos, call {call + 1}");
+        Assert.AreEqual(0, cachedSincos.state_dict().Count, "A fixed table is not a weight: model files do not change.");
+    }
+
+    [TestMethod]
     [DataRow(PositionEncodingKind.RopeAxial)]
     [DataRow(PositionEncodingKind.RopeMixed)]
     public void RopeScoreDependsOnlyOnTheOffset(PositionEncodingKind kind)

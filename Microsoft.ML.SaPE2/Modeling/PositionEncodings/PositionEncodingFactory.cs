@@ -17,7 +17,7 @@ public static class PositionEncodingFactory
     {
         var grid = new PatchGrid(config.GridHeight, config.GridWidth);
         if (UsesAbsoluteEmbedding(config)) return new AbsolutePositionEmbedding(config.EmbedDim, grid, config.PrefixTokens);
-        if (config.PositionEncoding == PositionEncodingKind.Sincos2D) return new Sincos2DPositionEmbedding(config.EmbedDim);
+        if (config.PositionEncoding == PositionEncodingKind.Sincos2D) return new Sincos2DPositionEmbedding(config.EmbedDim, grid);
         return new NoTokenPosition();
     }
 
@@ -25,7 +25,7 @@ public static class PositionEncodingFactory
     public static AttentionPositionEncoding CreateAttentionEncoding(VitConfig config) => config.PositionEncoding switch
     {
         PositionEncodingKind.None or PositionEncodingKind.Absolute or PositionEncodingKind.Sincos2D => new NoAttentionPosition(),
-        PositionEncodingKind.RopeAxial => new RopeAxial(config.HeadDim),
+        PositionEncodingKind.RopeAxial => new RopeAxial(config.HeadDim, new PatchGrid(config.GridHeight, config.GridWidth)),
         PositionEncodingKind.RopeMixed => new RopeMixed(config.NumHeads, config.HeadDim),
         PositionEncodingKind.Cope => new CopeAttention(config.HeadDim, config.GridHeight * config.GridWidth),
         PositionEncodingKind.Sape2 => new Sape2Attention(config),

@@ -11,13 +11,31 @@ public sealed class RopeAxial : RotaryAttention
 {
     private const double Theta = 100.0;
     private readonly int headDim;
+    private readonly PatchGrid? modelGrid;
+    private readonly FixedTableCache rotations;
 
-    /// <summary>Creates the encoding for heads of width <paramref name="headDim"/> (divisible by 4).</summary>
-    public RopeAxial(int headDim) : base(nameof(RopeAxial))
+    /// <summary>
+    /// Creates the encoding for heads of width <paramref name="headDim"/> (divisible by 4); the rotations of
+    /// <paramref name="modelGrid"/> are kept once built.
+    /// </summary>
+    public RopeAxial(int headDim, PatchGrid? modelGrid = null) : base(nameof(RopeAxial))
     {
         if (headDim % 4 != 0) throw new ArgumentOutOfRangeException(nameof(headDim), $"2D RoPE needs a head width divisible by 4; got {headDim}.");
         this.headDim = headDim;
+        this.modelGrid = modelGrid;
+        rotations = new FixedTableCache((device, dtype) => base.Rotation(modelGrid!.Value, dtype, device));
         RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    protected override Tensor Rotation(PatchGrid grid, ScalarType dtype, Device device) =>
+        grid == modelGrid ? rotations.Get(device, dtype).alias() : base.Rotation(grid, dtype, device);
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) rotations.Dispose();
+        base.Dispose(disposing);
     }
 
     /// <inheritdoc />

@@ -20,12 +20,24 @@ public abstract class RotaryAttention : AttentionPositionEncoding
     public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens)
     {
         using var scope = NewDisposeScope();
-        var index = arange(grid.Count, dtype: query.dtype, device: query.device);
+        var rotation = Rotation(grid, query.dtype, query.device);                  // (2, N, d/2) or (2, heads, N, d/2): cos, sin
+        var logits = ScaledDotProduct(Rotate(query, rotation[0], rotation[1], prefixTokens),
+            Rotate(key, rotation[0], rotation[1], prefixTokens));
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// cos and sin of <see cref="Angles"/> for <paramref name="grid"/>, stacked: (2, N, d/2) or (2, heads, N, d/2).
+    /// Encodings with fixed angles override this to build it once.
+    /// </summary>
+    protected virtual Tensor Rotation(PatchGrid grid, ScalarType dtype, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var index = arange(grid.Count, dtype: dtype, device: device);
         var columns = index.remainder(grid.Width);                                  // x of each patch, (N)
         var rows = index.div(grid.Width, rounding_mode: RoundingMode.floor);        // y of each patch, (N)
         var angles = Angles(columns, rows);
-        var logits = ScaledDotProduct(Rotate(query, angles, prefixTokens), Rotate(key, angles, prefixTokens));
-        return logits.MoveToOuterDisposeScope();
+        return stack(new[] { angles.cos(), angles.sin() }).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -38,12 +50,17 @@ public abstract class RotaryAttention : AttentionPositionEncoding
     public static Tensor Rotate(Tensor x, Tensor angles, int prefixTokens)
     {
         using var scope = NewDisposeScope();
+        return Rotate(x, angles.cos(), angles.sin(), prefixTokens).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="Rotate(Tensor, Tensor, int)"/> with the angles' cosines and sines given.</summary>
+    public static Tensor Rotate(Tensor x, Tensor cos, Tensor sin, int prefixTokens)
+    {
+        using var scope = NewDisposeScope();
         long b = x.shape[0], h = x.shape[1], t = x.shape[2], d = x.shape[3];
         var patches = x.narrow(2, prefixTokens, t - prefixTokens).reshape(b, h, t - prefixTokens, d / 2, 2);  // (B, h, N, d/2, 2)
         var even = patches.select(-1, 0);                                           // (B, h, N, d/2)
         var odd = patches.select(-1, 1);
-        var cos = angles.cos();
-        var sin = angles.sin();
         var rotated = stack(new[] { even * cos - odd * sin, even * sin + odd * cos }, -1).reshape(b, h, t - prefixTokens, d);
         var result = prefixTokens == 0 ? rotated : cat(new[] { x.narrow(2, 0, prefixTokens), rotated }, 2);   // (B, h, P + N, d)
         return result.MoveToOuterDisposeScope();

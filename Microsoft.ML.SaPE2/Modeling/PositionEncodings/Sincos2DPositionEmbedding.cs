@@ -6,25 +6,41 @@ namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 /// <summary>
 /// Fixed 2D sinusoidal embedding (MAE's <c>get_2d_sincos_pos_embed</c>): the first half of the channels encodes the
 /// column x, the second half the row y, each as <c>[sin(pos·ω) | cos(pos·ω)]</c> with <c>ω_k = 10000^(−k/(C/4))</c>.
-/// Prefix tokens get zeros. Computed for the grid of each input, so it needs no resizing.
+/// Prefix tokens get zeros. Built once for the model's grid (per device and dtype) and computed for any other grid an
+/// input has, so it needs no resizing.
 /// </summary>
 public sealed class Sincos2DPositionEmbedding : TokenPositionEncoding
 {
     private readonly int embedDim;
+    private readonly PatchGrid? modelGrid;
+    private readonly FixedTableCache tables;
 
-    /// <summary>Creates the embedding for tokens of width <paramref name="embedDim"/> (divisible by 4).</summary>
-    public Sincos2DPositionEmbedding(int embedDim) : base(nameof(Sincos2DPositionEmbedding))
+    /// <summary>
+    /// Creates the embedding for tokens of width <paramref name="embedDim"/> (divisible by 4); the table of
+    /// <paramref name="modelGrid"/> is kept once built.
+    /// </summary>
+    public Sincos2DPositionEmbedding(int embedDim, PatchGrid? modelGrid = null) : base(nameof(Sincos2DPositionEmbedding))
     {
         if (embedDim % 4 != 0) throw new ArgumentOutOfRangeException(nameof(embedDim), $"Must be divisible by 4; got {embedDim}.");
         this.embedDim = embedDim;
+        this.modelGrid = modelGrid;
+        tables = new FixedTableCache((device, dtype) => Table(modelGrid!.Value, embedDim, device).to(dtype));
         RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) tables.Dispose();
+        base.Dispose(disposing);
     }
 
     /// <inheritdoc />
     public override Tensor Encode(Tensor tokens, PatchGrid grid, int prefixTokens)
     {
         using var scope = NewDisposeScope();
-        var table = Table(grid, embedDim, tokens.device).to(tokens.dtype);               // (N, C)
+        var table = grid == modelGrid ? tables.Get(tokens.device, tokens.dtype)           // (N, C)
+            : Table(grid, embedDim, tokens.device).to(tokens.dtype);
         var padded = nn.functional.pad(table, new long[] { 0, 0, prefixTokens, 0 });     // (P + N, C)
         return (tokens + padded).MoveToOuterDisposeScope();
     }
