@@ -40,11 +40,13 @@ public sealed partial class Sape2ImageClassificationTransformer
             uint setId = NextScoreColumnSetId(InputSchema);
             var keyValues = parent.label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues);
             var score = new DataViewSchema.Annotations.Builder();
-            score.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance, Text(AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification));
+            score.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
+                Text(AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification));
             score.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType, (ref uint value) => value = setId);
             score.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, Text(AnnotationUtils.Const.ScoreValueKind.Score));
             if (keyValues is { Type: VectorDataViewType vector } values)
-                typeof(Mapper).GetMethod(nameof(AddTrainingLabelValues), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                typeof(Mapper).GetMethod(nameof(AddTrainingLabelValues),
+                    System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
                     .MakeGenericMethod(vector.ItemType.RawType).Invoke(null, new object[] { score, parent.label.Annotations, values });
             if (keyValues is { Type: VectorDataViewType { ItemType: TextDataViewType } })
             {

@@ -125,12 +125,7 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         ctx.Writer.Write(ClassNames.Count);
         LabelKeyValues.Save(Host, ctx, label);
         var weights = ModelWeights.Save(Classifier.Model);
-        var metadata = new CheckpointMetadata
-        {
-            Config = Classifier.Config, Format = Classifier.Format, Normalization = Classifier.Normalization,
-            ClassNames = Classifier.ClassNames, History = Classifier.History,
-        };
-        var saved = new SavedMetadata(metadata, Convert.ToHexString(SHA256.HashData(weights))) { TrainingCancelled = TrainingCancelled };
+        var saved = new SavedMetadata(Classifier.Metadata(), Convert.ToHexString(SHA256.HashData(weights))) { TrainingCancelled = TrainingCancelled };
         ctx.Writer.Write(JsonSerializer.Serialize(saved));
         ctx.SaveBinaryStream(WeightsEntry, writer => writer.Write(weights));
     }
@@ -172,9 +167,7 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         if (m.ClassNames.Count != classes || m.Config.NumClasses != classes)
             throw new InvalidOperationException($"The saved SaPE² model is inconsistent: {classes} classes in the header, {m.ClassNames.Count} " +
                 $"names and {m.Config.NumClasses} outputs in the metadata.");
-        var model = new VisionTransformer(m.Config, initialize: false);   // the saved weights replace every value
-        ModelWeights.Load(model, weights, $"the model's '{WeightsEntry}' entry");
-        var classifier = new ImageClassifier(model, m.Format, m.Normalization, m.ClassNames, m.History);
+        var classifier = ImageClassifier.Load(m, weights, $"the model's '{WeightsEntry}' entry");
         return new Sape2ImageClassificationTransformer(env, classifier, feature, labelColumn, score, predicted)
         {
             TrainingCancelled = saved.TrainingCancelled,

@@ -145,10 +145,7 @@ public static class Checkpoint
     public static ImageClassifier LoadClassifier(string path)
     {
         var contents = Read(path);
-        var m = contents.Metadata;
-        var model = new VisionTransformer(m.Config, initialize: false);   // the saved weights replace every value
-        ModelWeights.Load(model, contents.BestWeights.Length > 0 ? contents.BestWeights : contents.Weights, path);
-        return new ImageClassifier(model, m.Format, m.Normalization, m.ClassNames, m.History);
+        return ImageClassifier.Load(contents.Metadata, contents.BestWeights.Length > 0 ? contents.BestWeights : contents.Weights, path);
     }
 }
 

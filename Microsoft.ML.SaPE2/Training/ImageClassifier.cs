@@ -24,6 +24,32 @@ public sealed class ImageClassifier : IDisposable
         History = history;
     }
 
+    /// <summary>
+    /// The one way a saved classifier comes back (model.zip entries and checkpoints): the architecture, format,
+    /// normalisation, classes and history of <paramref name="metadata"/> with <paramref name="weights"/> from
+    /// <see cref="ModelWeights.Save"/>; a mismatch names <paramref name="source"/>.
+    /// </summary>
+    public static ImageClassifier Load(CheckpointMetadata metadata, byte[] weights, string source)
+    {
+        var model = new VisionTransformer(metadata.Config, initialize: false);   // the saved weights replace every value
+        try
+        {
+            ModelWeights.Load(model, weights, source);
+            return new ImageClassifier(model, metadata.Format, metadata.Normalization, metadata.ClassNames, metadata.History);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>What <see cref="Load"/> needs besides the weights.</summary>
+    public CheckpointMetadata Metadata() => new()
+    {
+        Config = Config, Format = Format, Normalization = Normalization, ClassNames = ClassNames, History = History,
+    };
+
     private readonly ReaderWriterLockSlim lifetime = new(LockRecursionPolicy.SupportsRecursion);
     private bool disposed;
 
