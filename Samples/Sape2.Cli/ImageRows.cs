@@ -32,9 +32,10 @@ internal static class ImageRows
     /// Every image of a class-per-folder tree. The library's <see cref="ImageFolder"/> checks the folder rules and
     /// decodes every image once (to 1×1, cheaply), so a bad file is named before training starts.
     /// </summary>
-    public static List<ImageRow> FromFolder(string root, long maxPixels = 64L * 1024 * 1024)
+    public static List<ImageRow> FromFolder(string root, long? maxPixels = null)
     {
-        var probe = new ImageFormat { Height = 1, Width = 1, Channels = 1, MaxPixels = maxPixels };
+        var probe = new ImageFormat { Height = 1, Width = 1, Channels = 1 };
+        probe = probe with { MaxPixels = maxPixels ?? probe.MaxPixels };
         var dataset = ImageFolder.Load(root, probe).Dataset;
         return Enumerable.Range(0, dataset.Count).Select(i => new ImageRow
         {

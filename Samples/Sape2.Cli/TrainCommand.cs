@@ -15,6 +15,7 @@ internal static class TrainCommand
 {
     public static Command Create(Option<bool> verbose)
     {
+        var defaults = new Sape2ImageClassificationTrainer.Options();   // one source of truth: the flags show the trainer's defaults
         var data = new Option<string?>("--data") { Description = "Image folder (one sub-folder per class; train/ and test/ inside are used " +
             "as such). Default: the embedded Fashion-MNIST subset." };
         var idx = new Option<string[]?>("--idx") { Description = "IDX images and labels files (MNIST/Fashion-MNIST), e.g. --idx " +
@@ -33,9 +34,9 @@ internal static class TrainCommand
             "automatic)." };
         var time = new Option<double?>("--time") { Description = "Training time budget in seconds; the best model so far is kept when it ends." };
         var encoding = new Option<PositionEncodingKind>("--encoding") { Description = "Position encoding: None, Absolute, Sincos2D, " +
-            "RopeAxial, RopeMixed, Cope, Sape2.", DefaultValueFactory = _ => PositionEncodingKind.Sape2 };
+            "RopeAxial, RopeMixed, Cope, Sape2.", DefaultValueFactory = _ => defaults.PositionEncoding };
         var noApe = new Option<bool>("--no-ape") { Description = "Do not add the learned absolute embedding to RoPE, CoPE or SaPE²." };
-        var mode = new Option<Sape2Mode>("--mode") { Description = "SaPE² mode: Key or Query.", DefaultValueFactory = _ => Sape2Mode.Key };
+        var mode = new Option<Sape2Mode>("--mode") { Description = "SaPE² mode: Key or Query.", DefaultValueFactory = _ => defaults.Sape2Mode };
         var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels (default: the images' median side, at most " +
             "32 on a CPU)." };
         var patch = new Option<int?>("--patch") { Description = "Pixels per token: patch side, or the convolutional tokenizer's stride " +
@@ -46,22 +47,25 @@ internal static class TrainCommand
         var lr = new Option<double?>("--lr") { Description = "Peak learning rate (default: automatic)." };
         var augment = new Option<string?>("--augment") { Description = "light (crop and flip), full (DeiT recipe: RandAugment, " +
             "Mixup/CutMix) or none (default: automatic)." };
-        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => defaults.Device };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
-        var threads = new Option<int>("--threads") { Description = "CPU threads (0: one per core).", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (0: one per core).", DefaultValueFactory = _ => defaults.Threads };
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay on weight matrices.",
-            DefaultValueFactory = _ => 0.05 };
+            DefaultValueFactory = _ => defaults.WeightDecay };
         var warmup = new Option<double?>("--warmup") { Description = "Epochs of linear warm-up (default: automatic)." };
         var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing (default: automatic)." };
-        var ema = new Option<double>("--ema") { Description = "Weight EMA decay, e.g. 0.999 (0: off).", DefaultValueFactory = _ => 0 };
-        var clip = new Option<double>("--clip") { Description = "Gradient clipping norm (0: off).", DefaultValueFactory = _ => 1.0 };
-        var patience = new Option<int>("--patience") { Description = "Early-stopping patience in epochs (0: off).", DefaultValueFactory = _ => 0 };
+        var ema = new Option<double>("--ema") { Description = "Weight EMA decay, e.g. 0.999 (0: off).", DefaultValueFactory = _
+            => defaults.EmaDecay };
+        var clip = new Option<double>("--clip") { Description = "Gradient clipping norm (0: off).", DefaultValueFactory = _
+            => defaults.GradientClipNorm };
+        var patience = new Option<int>("--patience") { Description = "Early-stopping patience in epochs (0: off).", DefaultValueFactory = _
+            => defaults.EarlyStoppingPatience };
         var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder for last.ckpt and best.ckpt after every epoch." };
         var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from the last.ckpt in this folder " +
             "(written with --checkpoints); pass the same data and options. Checkpoints go on being written there." };
         var keepAspect = new Option<bool>("--keep-aspect") { Description = "Centre-crop images to the model's aspect before resizing." };
         var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images with more pixels than this.",
-            DefaultValueFactory = _ => 64L * 1024 * 1024 };
+            DefaultValueFactory = _ => defaults.MaxPixels };
         var command = new Command("train", "Train a model, evaluate it on held-out images, save model.zip and pictures.")
         {
             data, idx, cifar, cifar100, output, preset, tokenizer, pooling, init, time, encoding, noApe, mode, imageSize, patch, channels,
