@@ -6,7 +6,7 @@ namespace Microsoft.ML.SaPE2.Data;
 /// One batch on the CPU, owned by whoever receives it (dispose it after the step): normalised images (B, C, H, W),
 /// integer labels (B) and, in training, soft targets (B, classes) after label smoothing and Mixup/CutMix.
 /// </summary>
-public sealed class Batch : IDisposable
+internal sealed class Batch : IDisposable
 {
     internal Batch(Tensor images, Tensor labels, Tensor? targets)
     {

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.SaPE2.Data;
 
 /// <summary>How a <see cref="BatchLoader"/> feeds one pass over a data set.</summary>
-public sealed record LoaderOptions
+internal sealed record LoaderOptions
 {
     /// <summary>Images per batch.</summary>
     public int BatchSize { get; init; } = 128;
@@ -33,7 +33,7 @@ public sealed record LoaderOptions
 /// is the same for a given seed whatever the thread timing. A training epoch drops a last batch of fewer than two
 /// images (a batch of one cannot be mixed).
 /// </summary>
-public sealed class BatchLoader
+internal sealed class BatchLoader
 {
     private readonly ImageDataset data;
     private readonly LoaderOptions options;

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.SaPE2.Data;
 
 /// <summary>The one conversion from decoded bytes to model input, shared by training, evaluation and prediction.</summary>
-public static class Preprocessing
+internal static class Preprocessing
 {
     /// <summary>(B·C·H·W) bytes to a float32 tensor (B, C, H, W) in [0, 1], on the CPU.</summary>
     public static Tensor ToUnitRange(byte[] pixels, int count, ImageFormat format)

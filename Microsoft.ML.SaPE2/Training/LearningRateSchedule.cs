@@ -4,7 +4,7 @@ namespace Microsoft.ML.SaPE2.Training;
 /// Linear warm-up to the peak, then cosine decay to the minimum — a pure function of the step.
 /// Warm-up is capped at half of the run.
 /// </summary>
-public sealed record LearningRateSchedule(double Peak, double Minimum, long WarmupSteps, long TotalSteps)
+internal sealed record LearningRateSchedule(double Peak, double Minimum, long WarmupSteps, long TotalSteps)
 {
     /// <summary>The learning rate of optimiser step <paramref name="step"/> (counted from 0).</summary>
     public double At(long step)

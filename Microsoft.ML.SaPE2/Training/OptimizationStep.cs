@@ -9,7 +9,7 @@ namespace Microsoft.ML.SaPE2.Training;
 /// One optimiser step of a model: soft-target cross-entropy, backward, gradient clipping and AdamW with weight decay
 /// on weight matrices only (<see cref="ParameterGroups"/>). The trainer and the benchmarks share it.
 /// </summary>
-public sealed class OptimizationStep : IDisposable
+internal sealed class OptimizationStep : IDisposable
 {
     private readonly VisionTransformer model;
     private readonly double gradientClipNorm;

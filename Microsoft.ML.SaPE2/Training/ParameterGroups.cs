@@ -4,7 +4,7 @@ using TorchSharp.Modules;
 namespace Microsoft.ML.SaPE2.Training;
 
 /// <summary>Which parameters get weight decay.</summary>
-public static class ParameterGroups
+internal static class ParameterGroups
 {
     /// <summary>
     /// The model's parameters split into (decayed, not decayed). Weight decay applies to weight matrices and kernels
