@@ -18,7 +18,7 @@ XML
 cat > NuGet.config <<XML
 <configuration><packageSources><clear /><add key="local" value="$work/feed" /><add key="nuget.org" value="https://api.nuget.org/v3/index.json" /></packageSources></configuration>
 XML
-echo 'using Microsoft.ML.SaPE2.Modeling; using var m = new VisionTransformer(VitConfig.FromPreset(VitPreset.Micro)); System.Console.WriteLine($"logits: {m.forward(TorchSharp.torch.randn(1, 3, 32, 32)).shape[1]}");' > Program.cs
+echo 'using Microsoft.ML.SaPE2; using Microsoft.ML.SaPE2.Modeling; using var m = new VisionTransformer(VitConfig.FromPreset(VitPreset.Micro)); System.Console.WriteLine($"logits: {m.forward(TorchSharp.torch.randn(1, 3, 32, 32)).shape[1]}");' > Program.cs
 dotnet run
 dotnet publish -r linux-x64 --self-contained false -o "$work/publish" >/dev/null
 readelf -V "$work/publish/libLibTorchSharp.so" | grep -q "GLIBCXX_3.4.32  Flags: WEAK" && echo "publish: GLIBCXX_3.4.32 need is weak"
