@@ -117,11 +117,9 @@ public sealed record VitConfig
                     $"grow with the square of it). Raise PatchSize or lower ImageSize.");
         if (EmbedDim % NumHeads != 0)
             throw new ArgumentOutOfRangeException(nameof(NumHeads), $"Must divide EmbedDim ({EmbedDim}); got {NumHeads}.");
-        bool rotary = PositionEncoding is PositionEncodingKind.RopeAxial or PositionEncodingKind.RopeMixed;
-        if (rotary && HeadDim % 4 != 0)
-            throw new ArgumentOutOfRangeException(nameof(NumHeads), $"2D RoPE needs a head width divisible by 4; EmbedDim/NumHeads = {HeadDim}.");
-        if (PositionEncoding == PositionEncodingKind.Sincos2D && EmbedDim % 4 != 0)
-            throw new ArgumentOutOfRangeException(nameof(EmbedDim), $"2D sin-cos needs EmbedDim divisible by 4; got {EmbedDim}.");
+        if (PositionEncoding is PositionEncodingKind.RopeAxial or PositionEncodingKind.RopeMixed)
+            PositionEncodings.RotaryAttention.CheckHeadWidth(HeadDim, nameof(NumHeads));
+        if (PositionEncoding == PositionEncodingKind.Sincos2D) PositionEncodings.Sincos2DPositionEmbedding.CheckWidth(EmbedDim, nameof(EmbedDim));
         if (MlpRatio <= 0)
             throw new ArgumentOutOfRangeException(nameof(MlpRatio), $"Must be positive; got {MlpRatio}.");
         Probability(Dropout, nameof(Dropout)); Probability(AttentionDropout, nameof(AttentionDropout)); Probability(DropPathRate,

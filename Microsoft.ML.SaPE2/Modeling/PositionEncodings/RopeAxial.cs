@@ -20,7 +20,7 @@ public sealed class RopeAxial : RotaryAttention
     /// </summary>
     public RopeAxial(int headDim, PatchGrid? modelGrid = null) : base(nameof(RopeAxial))
     {
-        if (headDim % 4 != 0) throw new ArgumentOutOfRangeException(nameof(headDim), $"2D RoPE needs a head width divisible by 4; got {headDim}.");
+        CheckHeadWidth(headDim, nameof(headDim));
         this.headDim = headDim;
         this.modelGrid = modelGrid;
         rotations = new FixedTableCache((device, dtype) => base.Rotation(modelGrid!.Value, dtype, device));

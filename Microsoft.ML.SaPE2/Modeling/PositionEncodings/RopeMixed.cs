@@ -16,7 +16,7 @@ public sealed class RopeMixed : RotaryAttention
     /// <summary>Creates the learned frequencies of <paramref name="numHeads"/> heads of width <paramref name="headDim"/>.</summary>
     public RopeMixed(int numHeads, int headDim) : base(nameof(RopeMixed))
     {
-        if (headDim % 4 != 0) throw new ArgumentOutOfRangeException(nameof(headDim), $"2D RoPE needs a head width divisible by 4; got {headDim}.");
+        CheckHeadWidth(headDim, nameof(headDim));
         frequencies = nn.Parameter(InitialFrequencies(numHeads, headDim));
         RegisterComponents();
     }

@@ -13,6 +13,16 @@ public abstract class RotaryAttention : AttentionPositionEncoding
     /// <summary>Creates the module under <paramref name="name"/>.</summary>
     protected RotaryAttention(string name) : base(name) { }
 
+    /// <summary>
+    /// The one check of 2D RoPE's head width: x and y each rotate half the channel pairs, so it must be divisible by 4.
+    /// <paramref name="parameter"/> names the setting for the exception.
+    /// </summary>
+    public static void CheckHeadWidth(int headDim, string parameter)
+    {
+        if (headDim % 4 != 0) throw new ArgumentOutOfRangeException(parameter, $"2D RoPE needs a head width divisible by 4 (EmbedDim / " +
+            $"NumHeads); got {headDim}.");
+    }
+
     /// <summary>Rotation angle of every channel pair at every patch: (N, d/2), or (heads, N, d/2) per head.</summary>
     protected abstract Tensor Angles(Tensor columns, Tensor rows);
 

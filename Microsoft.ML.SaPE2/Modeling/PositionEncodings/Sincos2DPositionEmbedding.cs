@@ -21,11 +21,17 @@ public sealed class Sincos2DPositionEmbedding : TokenPositionEncoding
     /// </summary>
     public Sincos2DPositionEmbedding(int embedDim, PatchGrid? modelGrid = null) : base(nameof(Sincos2DPositionEmbedding))
     {
-        if (embedDim % 4 != 0) throw new ArgumentOutOfRangeException(nameof(embedDim), $"Must be divisible by 4; got {embedDim}.");
+        CheckWidth(embedDim, nameof(embedDim));
         this.embedDim = embedDim;
         this.modelGrid = modelGrid;
         tables = new FixedTableCache((device, dtype) => Table(modelGrid!.Value, embedDim, device).to(dtype));
         RegisterComponents();
+    }
+
+    /// <summary>The one check of the token width: x and y each take half the channels as sin-cos pairs, so it must be divisible by 4.</summary>
+    public static void CheckWidth(int embedDim, string parameter)
+    {
+        if (embedDim % 4 != 0) throw new ArgumentOutOfRangeException(parameter, $"2D sin-cos needs EmbedDim divisible by 4; got {embedDim}.");
     }
 
     /// <inheritdoc />
