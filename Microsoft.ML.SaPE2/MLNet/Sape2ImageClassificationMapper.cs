@@ -39,26 +39,15 @@ public sealed partial class Sape2ImageClassificationTransformer
             int classes = parent.ClassNames.Count;
             uint setId = NextScoreColumnSetId(InputSchema);
             var keyValues = parent.label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues);
-            var score = new DataViewSchema.Annotations.Builder();
-            score.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
-                Text(AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification));
-            score.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType, (ref uint value) => value = setId);
-            score.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, Text(AnnotationUtils.Const.ScoreValueKind.Score));
-            if (keyValues is { Type: VectorDataViewType vector } values)
-                typeof(Mapper).GetMethod(nameof(AddTrainingLabelValues),
-                    System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                    .MakeGenericMethod(vector.ItemType.RawType).Invoke(null, new object[] { score, parent.label.Annotations, values });
+            var score = ScorerAnnotations(AnnotationUtils.Const.ScoreValueKind.Score, setId);
+            LabelKeyValues.AddAs(score, AnnotationUtils.Kinds.TrainingLabelValues, parent.label.Annotations);
             if (keyValues is { Type: VectorDataViewType { ItemType: TextDataViewType } })
             {
                 var names = new VBuffer<ReadOnlyMemory<char>>(classes, parent.ClassNames.Select(n => n.AsMemory()).ToArray());
                 score.AddSlotNames(classes, (ref VBuffer<ReadOnlyMemory<char>> destination) => names.CopyTo(ref destination));
             }
-            var predicted = new DataViewSchema.Annotations.Builder();
-            predicted.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
-                Text(AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification));
-            predicted.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, Text(AnnotationUtils.Const.ScoreValueKind.PredictedLabel));
+            var predicted = ScorerAnnotations(AnnotationUtils.Const.ScoreValueKind.PredictedLabel, setId);
             predicted.Add(parent.label.Annotations, name => name == AnnotationUtils.Kinds.KeyValues);
-            predicted.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType, (ref uint value) => value = setId);
             return new[]
             {
                 new DataViewSchema.DetachedColumn(parent.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classes),
@@ -67,13 +56,15 @@ public sealed partial class Sape2ImageClassificationTransformer
             };
         }
 
-        /// <summary>The label's key values again as TrainingLabelValues, whatever their item type.</summary>
-        private static void AddTrainingLabelValues<T>(DataViewSchema.Annotations.Builder builder, DataViewSchema.Annotations label,
-            DataViewSchema.Column keyValues)
+        /// <summary>What every column of a multiclass scorer carries: the score kind, this value's kind and the score-set id.</summary>
+        private static DataViewSchema.Annotations.Builder ScorerAnnotations(string valueKind, uint setId)
         {
-            VBuffer<T> values = default;
-            label.GetGetter<VBuffer<T>>(keyValues)(ref values);
-            builder.Add(AnnotationUtils.Kinds.TrainingLabelValues, keyValues.Type, (ref VBuffer<T> destination) => values.CopyTo(ref destination));
+            var builder = new DataViewSchema.Annotations.Builder();
+            builder.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
+                Text(AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification));
+            builder.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, Text(valueKind));
+            builder.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType, (ref uint value) => value = setId);
+            return builder;
         }
 
         private static ValueGetter<ReadOnlyMemory<char>> Text(string text) => (ref ReadOnlyMemory<char> value) => value = text.AsMemory();

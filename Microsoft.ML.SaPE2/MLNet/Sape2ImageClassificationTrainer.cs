@@ -96,16 +96,19 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
                 ?? recipe.Initialization,
         };
 
-    private static TrainingOptions Training(Options o, AutoRecipe.Recipe recipe, int seed, TimeSpan? timeLimit) => new()
+    private static TrainingOptions Training(Options o, AutoRecipe.Recipe recipe, int seed, TimeSpan? timeLimit)
     {
+        string? resumeFrom = Checkpoint.Resolve(o.ResumeFrom);
+        return new()
+        {
         Epochs = o.Epochs ?? recipe.Epochs, BatchSize = o.BatchSize ?? recipe.BatchSize, LearningRate = o.LearningRate ?? recipe.LearningRate,
         WeightDecay = o.WeightDecay, WarmupEpochs = o.WarmupEpochs ?? recipe.WarmupEpochs, LabelSmoothing = o.LabelSmoothing ?? recipe.LabelSmoothing,
         Augmentation = o.Augmentation ?? recipe.Augmentation, EmaDecay = o.EmaDecay, GradientClipNorm = o.GradientClipNorm,
         EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Threads = o.Threads, Seed = seed,
-        ResumeFrom = Checkpoint.Resolve(o.ResumeFrom),
-        CheckpointDirectory = o.CheckpointDirectory ?? (o.ResumeFrom is null ? null : Path.GetDirectoryName(Checkpoint.Resolve(o.ResumeFrom))),
+        ResumeFrom = resumeFrom, CheckpointDirectory = o.CheckpointDirectory ?? Path.GetDirectoryName(resumeFrom),
         Normalization = o.Normalization, TimeLimit = timeLimit,
-    };
+        };
+    }
 
     /// <summary>Whether the user set the option a <see cref="RecipeChoice"/> would fill.</summary>
     private static bool IsSet(Options o, string option) => option switch
@@ -160,8 +163,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     /// </summary>
     public Sape2ImageClassificationTransformer Fit(IDataView trainData, IDataView? validationData)
     {
-        var input = trainData;
-        ArgumentNullException.ThrowIfNull(input);
+        var input = trainData ?? throw new ArgumentNullException(nameof(trainData));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         GetOutputSchema(SchemaShape.Create(input.Schema));
         var labelColumn = input.Schema[options.LabelColumnName];
@@ -192,9 +194,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         // Sizes are checked before any image is decoded; a one-class label is refused after reading, by the engine.
         var sized = architecture with { NumClasses = Math.Max(2, architecture.NumClasses) };
         sized.Validate();
-        var training = Training(options, recipe, seed: 0, timeLimit: null);
-        MemoryEstimate.ForTraining(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0)
-            .Check(MemoryEstimate.AvailableBytes(device), sized, training.BatchSize, device.ToString());
+        var training = Training(options, recipe, seed: 0, timeLimit: null) with { Device = deviceText };   // seed and time set below
+        MemoryEstimate.EnsureFits(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0, device);
 
         int seed = options.Seed ?? host.Rand.Next();
         var train = DataViewImages.Read(input, options.FeatureColumnName, options.LabelColumnName, format, classNames, "training data");
@@ -220,7 +221,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         }
         var progress = new ProgressRelay(ch, options.Progress, options.MetricsCallback);
         var result = VisionTransformerTrainer.Fit(train, validation, architecture,
-            Training(options, recipe, seed, timeLimit) with { Device = deviceText }, progress, options.CancellationToken,
+            training with { Seed = seed, TimeLimit = timeLimit }, progress, options.CancellationToken,
             beforeEachStep: host.CheckAlive);   // MLContext.CancelExecution aborts, as in ML.NET's own trainers
         if (result.Cancelled)
             ch.Warning($"SaPE² trainer: training was cancelled after {result.Classifier.History.Count} epoch(s); the model is the best " +

@@ -39,11 +39,7 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
     public override Tensor forward(Tensor x, PatchGrid grid)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1], c = x.shape[2];
-        var (q, k, v) = Heads(x);                                         // each (B, h, T, d)
-        var mixed = Weights(q, k, grid).matmul(v)                         // (B, h, T, T) x (B, h, T, d) -> (B, h, T, d)
-            .transpose(1, 2).reshape(b, t, c);                            // (B, T, C)
-        return projectionDropout.forward(projection.forward(mixed)).MoveToOuterDisposeScope();
+        return Attend(x, grid, inspect: false).Output.MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -53,17 +49,20 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
     public (Tensor Output, Tensor Weights, Tensor? PairBias) ForwardInspected(Tensor x, PatchGrid grid)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1], c = x.shape[2];
-        var (q, k, v) = Heads(x);
-        var (logits, bias) = position.LogitsAndBias(q, k, grid, prefixTokens);
-        var weights = attentionDropout.forward(logits.softmax(-1));                        // (B, h, T, T)
-        var mixed = weights.matmul(v).transpose(1, 2).reshape(b, t, c);                    // (B, T, C)
-        var output = projectionDropout.forward(projection.forward(mixed));
+        var (output, weights, bias) = Attend(x, grid, inspect: true);
         return (output.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope(), bias?.MoveToOuterDisposeScope());
     }
 
-    private Tensor Weights(Tensor q, Tensor k, PatchGrid grid) =>
-        attentionDropout.forward(position.Logits(q, k, grid, prefixTokens).softmax(-1));   // (B, h, T, T)
+    /// <summary>The attention of <paramref name="x"/>; the pairwise bias is kept only when <paramref name="inspect"/> asks for it.</summary>
+    private (Tensor Output, Tensor Weights, Tensor? PairBias) Attend(Tensor x, PatchGrid grid, bool inspect)
+    {
+        long b = x.shape[0], t = x.shape[1], c = x.shape[2];
+        var (q, k, v) = Heads(x);                                                          // each (B, h, T, d)
+        var (logits, bias) = inspect ? position.LogitsAndBias(q, k, grid, prefixTokens) : (position.Logits(q, k, grid, prefixTokens), null);
+        var weights = attentionDropout.forward(logits.softmax(-1));                        // (B, h, T, T)
+        var mixed = weights.matmul(v).transpose(1, 2).reshape(b, t, c);                    // (B, h, T, d) -> (B, T, C)
+        return (projectionDropout.forward(projection.forward(mixed)), weights, bias);
+    }
 
     /// <summary>Queries, keys and values per head, each (B, h, T, d).</summary>
     public (Tensor q, Tensor k, Tensor v) Heads(Tensor x)

@@ -35,17 +35,20 @@ public sealed class EncoderBlock : nn.Module<Tensor, PatchGrid, Tensor>
     {
         using var scope = NewDisposeScope();
         var (attended, weights, bias) = attention.ForwardInspected(attentionNorm.forward(x), grid);
-        x = x + dropPath.forward(attended);
-        x = x + dropPath.forward(mlp.forward(mlpNorm.forward(x)));
-        return (x.MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope(), bias?.MoveToOuterDisposeScope());
+        return (Residuals(x, attended).MoveToOuterDisposeScope(), weights.MoveToOuterDisposeScope(), bias?.MoveToOuterDisposeScope());
     }
 
     /// <summary>(B, T, C) to (B, T, C).</summary>
     public override Tensor forward(Tensor x, PatchGrid grid)
     {
         using var scope = NewDisposeScope();
-        x = x + dropPath.forward(attention.forward(attentionNorm.forward(x), grid));
-        x = x + dropPath.forward(mlp.forward(mlpNorm.forward(x)));
-        return x.MoveToOuterDisposeScope();
+        return Residuals(x, attention.forward(attentionNorm.forward(x), grid)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The rest of the pre-norm block once the attention of the normed <paramref name="x"/> is known.</summary>
+    private Tensor Residuals(Tensor x, Tensor attended)
+    {
+        x = x + dropPath.forward(attended);
+        return x + dropPath.forward(mlp.forward(mlpNorm.forward(x)));
     }
 }

@@ -22,6 +22,7 @@ namespace Microsoft.ML.SaPE2.Native;
 internal static class LibTorchSharpLoader
 {
     private const string LibraryName = "LibTorchSharp";
+    private const string FileName = "libLibTorchSharp.so";
     private static readonly string[] WeakVersions = { "GLIBCXX_3.4.32" };
     private static readonly object Gate = new();
     private static IntPtr loaded;
@@ -57,7 +58,7 @@ internal static class LibTorchSharpLoader
         {
             string cache = Path.Combine(Path.GetTempPath(), $"sape2-native-{Environment.UserName}", Convert.ToHexString(
                 System.Security.Cryptography.SHA256.HashData(elf))[..16]);
-            patched = TryWrite(Path.Combine(cache, "libLibTorchSharp.so"), elf);
+            patched = TryWrite(Path.Combine(cache, FileName), elf);
             if (patched is null) return null;
             // Away from its folder the copy cannot find its libtorch neighbours by $ORIGIN: load them first, by path.
             foreach (var neighbour in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
@@ -70,10 +71,10 @@ internal static class LibTorchSharpLoader
     {
         foreach (var folder in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(torchSharp.Location) ?? "" })
         {
-            yield return Path.Combine(folder, "libLibTorchSharp.so");
-            yield return Path.Combine(folder, "runtimes", RuntimeInformation.RuntimeIdentifier, "native", "libLibTorchSharp.so");
+            yield return Path.Combine(folder, FileName);
+            yield return Path.Combine(folder, "runtimes", RuntimeInformation.RuntimeIdentifier, "native", FileName);
             yield return Path.Combine(folder, "runtimes", $"linux-{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}",
-                "native", "libLibTorchSharp.so");
+                "native", FileName);
         }
     }
 

@@ -96,18 +96,12 @@ public static class Checkpoint
 
     /// <summary>
     /// Deletes the temporary files that a process killed while writing a checkpoint leaves in <paramref name="folder"/>
-    /// (<see cref="Write"/> names them <c>.NAME.GUID.tmp</c>); returns how many. Runs sharing a folder are not supported.
+    /// (<see cref="Write"/> names them <c>.NAME.GUID.tmp</c>). Runs sharing a folder are not supported.
     /// </summary>
-    public static int RemoveStaleTemporaries(string folder)
+    public static void RemoveStaleTemporaries(string folder)
     {
-        if (!Directory.Exists(folder)) return 0;
-        int removed = 0;
-        foreach (var file in Directory.EnumerateFiles(folder, ".*.ckpt.*.tmp"))
-        {
-            File.Delete(file);
-            removed++;
-        }
-        return removed;
+        if (!Directory.Exists(folder)) return;
+        foreach (var file in Directory.EnumerateFiles(folder, ".*.ckpt.*.tmp")) File.Delete(file);
     }
 
     /// <summary>Reads a checkpoint, with clear errors for a file that is not one, is newer, or is truncated.</summary>

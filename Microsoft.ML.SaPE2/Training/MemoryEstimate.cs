@@ -112,17 +112,19 @@ public sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes, l
     }
 
     /// <summary>
-    /// Throws <see cref="InsufficientMemoryException"/> when the estimate exceeds <paramref name="availableBytes"/> (null:
-    /// unknown, no check), naming the options that drive it.
+    /// Throws <see cref="InsufficientMemoryException"/>, naming the options that drive the estimate, when training
+    /// <paramref name="config"/> (<see cref="ForTraining"/>) needs more than <see cref="AvailableBytes"/> of
+    /// <paramref name="device"/> (no check where that is unknown).
     /// </summary>
-    public void Check(long? availableBytes, VitConfig config, int batchSize, string deviceName)
+    public static void EnsureFits(VitConfig config, int batchSize, long imagesToDecode, bool ema, Device device)
     {
-        if (availableBytes is not { } free || TotalBytes <= free) return;
-        throw new InsufficientMemoryException($"Training would need about {Format(TotalBytes)} but {Format(free)} is free on the " +
-            $"{deviceName}: {Format(ActivationBytes)} of activations for a batch of {batchSize} (BatchSize) at " +
+        var estimate = ForTraining(config, batchSize, imagesToDecode, ema);
+        if (AvailableBytes(device) is not { } free || estimate.TotalBytes <= free) return;
+        throw new InsufficientMemoryException($"Training would need about {Format(estimate.TotalBytes)} but {Format(free)} is free on the " +
+            $"{device}: {Format(estimate.ActivationBytes)} of activations for a batch of {batchSize} (BatchSize) at " +
                 $"{config.ImageHeight}×{config.ImageWidth} pixels (ImageSize) in {config.GridHeight}×{config.GridWidth} tokens " +
-                $"(PatchSize {config.PatchSize}), {Format(ParameterBytes)} of weights and optimiser state ({config.EmbedDim}-wide, " +
-                $"{config.Depth} blocks: Preset), {Format(DataBytes)} of decoded images. Lower BatchSize or ImageSize, raise " +
+                $"(PatchSize {config.PatchSize}), {Format(estimate.ParameterBytes)} of weights and optimiser state ({config.EmbedDim}-wide, " +
+                $"{config.Depth} blocks: Preset), {Format(estimate.DataBytes)} of decoded images. Lower BatchSize or ImageSize, raise " +
                 $"PatchSize, or choose a smaller Preset.");
     }
 

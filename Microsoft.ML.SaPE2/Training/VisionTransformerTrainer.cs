@@ -54,8 +54,7 @@ public static class VisionTransformerTrainer
         torch.set_num_threads(options.Threads > 0 ? options.Threads : Environment.ProcessorCount);
         torch.manual_seed(options.Seed);
         var device = TrainingDevice.Resolve(options.Device);
-        MemoryEstimate.ForTraining(config, options.BatchSize, imagesToDecode: 0, options.EmaDecay > 0)   // the images are decoded already
-            .Check(MemoryEstimate.AvailableBytes(device), config, options.BatchSize, device.ToString());
+        MemoryEstimate.EnsureFits(config, options.BatchSize, imagesToDecode: 0, options.EmaDecay > 0, device);   // images decoded already
 
         var run = new Run(train, validation, config, normalization, options, device, progress, cancellation, beforeEachStep);
         return run.Execute();
