@@ -34,13 +34,33 @@ internal static class ImageRows
     /// </summary>
     public static List<ImageRow> FromFolder(string root, long? maxPixels = null)
     {
-        var probe = new ImageFormat { Height = 1, Width = 1, Channels = 1 };
-        probe = probe with { MaxPixels = maxPixels ?? probe.MaxPixels };
-        var dataset = ImageFolder.Load(root, probe).Dataset;
+        var dataset = ImageFolder.Load(root, Probe(maxPixels)).Dataset;
         return Enumerable.Range(0, dataset.Count).Select(i => new ImageRow
         {
             Image = File.ReadAllBytes(dataset.Sources[i]), Label = dataset.ClassNames[dataset.Labels[i]], Source = dataset.Sources[i],
         }).ToList();
+    }
+
+    /// <summary>
+    /// Unlabelled rows of <paramref name="files"/>, each read once and decoded once to 1×1 as <see cref="FromFolder"/>
+    /// does, so a bad file is named with the reason before anything is scored.
+    /// </summary>
+    public static List<ImageRow> FromFiles(IEnumerable<string> files, long maxPixels)
+    {
+        var probe = Probe(maxPixels);
+        return files.Select(file =>
+        {
+            var bytes = File.ReadAllBytes(file);
+            ImageDecoder.Decode(bytes, probe, file);
+            return new ImageRow { Image = bytes, Source = file };
+        }).ToList();
+    }
+
+    /// <summary>The cheapest decode that still reads every pixel: 1×1 gray, under <paramref name="maxPixels"/> (null: the default).</summary>
+    private static ImageFormat Probe(long? maxPixels)
+    {
+        var probe = new ImageFormat { Height = 1, Width = 1, Channels = 1 };
+        return probe with { MaxPixels = maxPixels ?? probe.MaxPixels };
     }
 
     /// <summary>Rows from an ImageDataset (IDX, CIFAR), re-encoded as PNG so every input takes the same path.</summary>

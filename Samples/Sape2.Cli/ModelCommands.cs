@@ -41,8 +41,7 @@ internal static class ModelCommands
             $"model's classes [{string.Join(", ", classes)}].");
         if (loaded.Input.LabelColumn is null) throw new InvalidOperationException($"Model '{loaded.Path}' was saved without its label " +
             $"column '{loaded.Sape2.LabelColumnName}' in the input schema, so its labels cannot be scored; save it with the training data's schema.");
-        var view = loaded.Input.Rows(loaded.Context, rows.Select(r => r.Source).ToList(), rows.Select(r => IndexOf(classes, r.Label)).ToList(),
-            classes);
+        var view = loaded.Input.Rows(loaded.Context, rows, classes);
         return loaded.Context.MulticlassClassification.Evaluate(loaded.Model.Transform(view), loaded.Sape2.LabelColumnName,
             loaded.Sape2.ScoreColumnName, loaded.Sape2.PredictedLabelColumnName);
     }
@@ -57,9 +56,8 @@ internal static class ModelCommands
         {
             using var loaded = LoadedModel.Open(parse.GetValue(model)!);
             var files = parse.GetValue(inputs)!.SelectMany(Expand).ToList();
-            var probe = loaded.Sape2.Classifier.Format with { Height = 1, Width = 1 };
-            foreach (var file in files) ImageDecoder.Decode(File.ReadAllBytes(file), probe, file);   // a bad file is named, with the reason
-            var view = loaded.Input.Rows(loaded.Context, files, files.Select(_ => -1).ToList(), loaded.Sape2.ClassNames);
+            var rows = ImageRows.FromFiles(files, loaded.Sape2.Classifier.Format.MaxPixels);
+            var view = loaded.Input.Rows(loaded.Context, rows, loaded.Sape2.ClassNames);
             var scores = loaded.Model.Transform(view).GetColumn<float[]>(loaded.Sape2.ScoreColumnName).ToList();
             int k = Math.Clamp(parse.GetValue(top), 1, loaded.Sape2.ClassNames.Count);
             var table = new Table().AddColumn("image").AddColumns(Enumerable.Range(1, k).Select(i => $"#{i}").ToArray());
@@ -148,12 +146,6 @@ internal static class ModelCommands
                 ImageFolder.ImageExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal);
         if (File.Exists(path)) return new[] { path };
         throw new FileNotFoundException($"'{path}' is neither an image file nor a folder.");
-    }
-
-    private static int IndexOf(IReadOnlyList<string> names, string name)
-    {
-        for (int i = 0; i < names.Count; i++) if (names[i] == name) return i;
-        return -1;
     }
 
     /// <summary>A model.zip loaded with a fresh MLContext, with its SaPE² transformer found and the input it expects.</summary>

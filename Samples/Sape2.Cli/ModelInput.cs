@@ -35,17 +35,18 @@ internal sealed record ModelInput(string ImageColumn, bool ImageIsPath, string? 
             "from your own program with the input class it was trained with.");
 
     /// <summary>
-    /// A data view of <paramref name="files"/> in this input's shape; <paramref name="labels"/> are class indexes (−1 for
-    /// none), written as keys or as <paramref name="classNames"/>.
+    /// A data view of <paramref name="images"/> (their bytes, or their files' paths) in this input's shape, with their
+    /// labels as text or as keys of <paramref name="classNames"/> (an empty label: class 0, for prediction only).
     /// </summary>
-    public IDataView Rows(MLContext ml, IReadOnlyList<string> files, IReadOnlyList<int> labels, IReadOnlyList<string> classNames)
+    public IDataView Rows(MLContext ml, IReadOnlyList<ImageRow> images, IReadOnlyList<string> classNames)
     {
-        var rows = files.Select((file, i) => new Row
+        var index = classNames.Select((name, i) => (name, i)).ToDictionary(c => c.name, c => (uint)c.i);
+        var rows = images.Select(image => new Row
         {
-            Image = ImageIsPath ? Array.Empty<byte>() : File.ReadAllBytes(file),
-            ImagePath = Path.GetFullPath(file),   // LoadRawImageBytes combines it with its folder, and a full path wins
-            Label = labels[i] >= 0 ? classNames[labels[i]] : "",
-            Key = (uint)Math.Max(labels[i], 0),   // LoadFromEnumerable reads a key's .NET value as the 0-based index
+            Image = image.Image,
+            ImagePath = Path.GetFullPath(image.Source),   // LoadRawImageBytes combines it with its folder, and a full path wins
+            Label = image.Label,
+            Key = index.GetValueOrDefault(image.Label),   // LoadFromEnumerable reads a key's .NET value as the 0-based index
         });
         var definition = SchemaDefinition.Create(typeof(Row));
         var keep = new Dictionary<string, string> { [ImageIsPath ? nameof(Row.ImagePath) : nameof(Row.Image)] = ImageColumn };
