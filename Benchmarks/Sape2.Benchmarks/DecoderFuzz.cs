@@ -117,8 +117,8 @@ public static class DecoderFuzz
         return ($"size field at {at} set to {size}", bytes);
     }
 
-    /// <summary>A 24-bit bottom-up BMP of <paramref name="bitmap"/> (Skia cannot encode BMP).</summary>
-    private static byte[] Bmp(SKBitmap bitmap)
+    /// <summary>A 24-bit bottom-up BMP of <paramref name="bitmap"/> (Skia cannot encode BMP); the tests' BMPs too.</summary>
+    public static byte[] Bmp(SKBitmap bitmap)
     {
         int width = bitmap.Width, height = bitmap.Height, stride = (width * 3 + 3) & ~3;
         var file = new byte[54 + stride * height];

@@ -18,22 +18,12 @@ internal static class TestImages
         return data.ToArray();
     }
 
-    /// <summary>An uncompressed 24-bit BMP, filled with one colour (Skia encodes no BMP, so it is written by hand).</summary>
+    /// <summary>An uncompressed 24-bit BMP, filled with one colour (written by the decoder fuzz's BMP writer: Skia encodes no BMP).</summary>
     public static byte[] Bmp(int width, int height, byte r, byte g, byte b)
     {
-        int rowBytes = (width * 3 + 3) / 4 * 4;
-        var bytes = new byte[54 + rowBytes * height];
-        void Int(int at, int value) => BitConverter.GetBytes(value).CopyTo(bytes, at);
-        bytes[0] = (byte)'B'; bytes[1] = (byte)'M';
-        Int(2, bytes.Length); Int(10, 54); Int(14, 40); Int(18, width); Int(22, height);
-        bytes[26] = 1; bytes[28] = 24; Int(34, rowBytes * height);
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-            {
-                int at = 54 + y * rowBytes + 3 * x;
-                bytes[at] = b; bytes[at + 1] = g; bytes[at + 2] = r;
-            }
-        return bytes;
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        bitmap.Erase(new SKColor(r, g, b));
+        return Sape2.Benchmarks.DecoderFuzz.Bmp(bitmap);
     }
 
     /// <summary>A 1×1 white GIF.</summary>

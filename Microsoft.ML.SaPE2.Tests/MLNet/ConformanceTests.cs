@@ -9,11 +9,7 @@ namespace Microsoft.ML.SaPE2.Tests.MLNet;
 public sealed class MLContextConformanceTests
 {
     static IDataView Images(MLContext ml, int perClass) =>
-        ml.Transforms.Conversion.MapValueToKey("Label")
-            .Append(ml.Transforms.LoadRawImageBytes("Image", Path.Combine(RepositoryPaths.FashionMnistMini, "train"),
-                "ImagePath"))
-            .Fit(ml.Data.LoadFromEnumerable(FashionRows("train", perClass)))
-            .Transform(ml.Data.LoadFromEnumerable(FashionRows("train", perClass)));
+        Preprocessed(ml, FashionRows("train", perClass), Path.Combine(RepositoryPaths.FashionMnistMini, "train"));
 
     /// <summary>MLContext.CancelExecution, internal to ML.NET 5.0.1 (its AutoML stops trials with it), so reached by reflection.</summary>
     static void CancelExecution(MLContext ml) => typeof(MLContext).GetMethod("CancelExecution",

@@ -25,6 +25,15 @@ internal static class MLNetTestData
             .ToList();
     }
 
+    /// <summary>Rows keyed by MapValueToKey (fitted on them unless <paramref name="keys"/> is given) with their image bytes loaded.</summary>
+    public static IDataView Preprocessed(MLContext ml, IEnumerable<ImagePathRow> rows, string imageFolder, ITransformer? keys = null)
+    {
+        var data = ml.Data.LoadFromEnumerable(rows);
+        keys ??= ml.Transforms.Conversion.MapValueToKey("Label").Fit(data);
+        var loaded = ml.Transforms.LoadRawImageBytes("Image", imageFolder, "ImagePath").Fit(data).Transform(keys.Transform(data));
+        return loaded;
+    }
+
     /// <summary>Quick options: the paper's Micro ViT (linear 7×7 patches, CLS token, truncated-normal), 28×28 grayscale, a few epochs
     /// without augmentation.</summary>
     public static Sape2ImageClassificationTrainer.Options Quick(string label = "Label", string feature = "Image", int epochs = 3) => new()

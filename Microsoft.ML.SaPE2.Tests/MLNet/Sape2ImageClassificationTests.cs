@@ -19,14 +19,6 @@ public sealed class Sape2ImageClassificationTests
     [TestCleanup]
     public void DeleteFolder() => Directory.Delete(folder, recursive: true);
 
-    static IDataView Preprocessed(MLContext ml, IEnumerable<ImagePathRow> rows, string imageFolder, ITransformer? keys = null)
-    {
-        var data = ml.Data.LoadFromEnumerable(rows);
-        keys ??= ml.Transforms.Conversion.MapValueToKey("Label").Fit(data);
-        var loaded = ml.Transforms.LoadRawImageBytes("Image", imageFolder, "ImagePath").Fit(data).Transform(keys.Transform(data));
-        return loaded;
-    }
-
     [TestMethod]
     public void EndToEndTrainEvaluateSaveAndLoadInAFreshProcess()
     {

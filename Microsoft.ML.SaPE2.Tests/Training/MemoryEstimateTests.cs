@@ -36,33 +36,22 @@ public sealed class MemoryEstimateTests
     }
 
     [TestMethod]
-    public void TooManyTokensIsRefusedWhenTheTrainerIsCreated()
+    [DataRow(4000, 4, "1,000,000 tokens", "Raise PatchSize or lower ImageSize", DisplayName = "too many tokens")]
+    [DataRow(100000, 32, "100000×100000 pixels", "ImageSize", DisplayName = "an image side no pixel buffer can hold")]
+    public void SizesThatCannotFitAreRefusedWhenTheTrainerIsCreated(int imageSize, int patchSize, string what, string advice)
     {
         var ml = new MLContext(seed: 1);
-        var options = new Sape2ImageClassificationTrainer.Options { FeatureColumnName = "Image", ImageSize = 4000, PatchSize = 4 };
+        var options = new Sape2ImageClassificationTrainer.Options { FeatureColumnName = "Image", ImageSize = imageSize, PatchSize = patchSize };
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(options));
-        StringAssert.Contains(e.Message, "1,000,000 tokens");
-        StringAssert.Contains(e.Message, "Raise PatchSize or lower ImageSize");
-    }
-
-    [TestMethod]
-    public void AHugeImageSizeIsRefusedBeforeAnyPixelIsAllocated()
-    {
-        var ml = new MLContext(seed: 1);
-        var options = new Sape2ImageClassificationTrainer.Options { FeatureColumnName = "Image", ImageSize = 100000, PatchSize = 32 };
-        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(options));
-        StringAssert.Contains(e.Message, "100000×100000 pixels");
-        StringAssert.Contains(e.Message, "ImageSize");
+        StringAssert.Contains(e.Message, what);
+        StringAssert.Contains(e.Message, advice);
     }
 
     [TestMethod]
     public void ABatchThatCannotFitIsRefusedBeforeTheImagesAreDecoded()
     {
         var ml = new MLContext(seed: 1);
-        var data = ml.Data.LoadFromEnumerable(FashionRows("train", 3));
-        var keyed = ml.Transforms.Conversion.MapValueToKey("Label")
-            .Append(ml.Transforms.LoadRawImageBytes("Image", Path.Combine(RepositoryPaths.FashionMnistMini, "train"), "ImagePath"))
-            .Fit(data).Transform(data);
+        var keyed = Preprocessed(ml, FashionRows("train", 3), Path.Combine(RepositoryPaths.FashionMnistMini, "train"));
         var options = Quick(epochs: 1);
         (options.Preset, options.ImageSize, options.PatchSize, options.BatchSize) = (VitPreset.Small, 512, 8, 4096);
         var clock = Stopwatch.StartNew();
