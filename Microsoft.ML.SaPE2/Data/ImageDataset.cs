@@ -67,21 +67,7 @@ public sealed class ImageDataset
     /// </summary>
     public (ImageDataset Train, ImageDataset Validation) SplitStratified(double validationFraction, int seed)
     {
-        if (validationFraction is <= 0 or >= 1)
-            throw new ArgumentOutOfRangeException(nameof(validationFraction), $"Should be within (0, 1); got {validationFraction}.");
-        var random = new Random(seed);
-        var train = new List<int>();
-        var validation = new List<int>();
-        foreach (var group in Enumerable.Range(0, Count).GroupBy(i => labels[i]).OrderBy(g => g.Key))
-        {
-            var members = group.ToArray();
-            random.Shuffle(members);
-            int take = members.Length < 2 ? 0 : Math.Clamp((int)Math.Round(members.Length * validationFraction), 1, members.Length - 1);
-            validation.AddRange(members.Take(take));
-            train.AddRange(members.Skip(take));
-        }
-        train.Sort();
-        validation.Sort();
+        var (train, validation) = StratifiedSplit.Indices(labels, validationFraction, seed);
         return (Subset(train), Subset(validation));
     }
 }

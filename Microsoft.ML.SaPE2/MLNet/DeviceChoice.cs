@@ -26,4 +26,12 @@ internal static class DeviceChoice
             "and MLContext.FallbackToCpu = false. Reference a CUDA build of libtorch (TorchSharp-cuda-linux or TorchSharp-cuda-windows), " +
             "set FallbackToCpu = true, or set Options.Device = \"cpu\".");
     }
+
+    /// <summary>Whether training with <paramref name="optionsDevice"/> would run on CUDA (an experiment sizes its search space by it).</summary>
+    public static bool IsCuda(string optionsDevice, IHostEnvironment environment)
+    {
+        string device = Resolve(optionsDevice, environment).Device.Trim();
+        return device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase)
+            || (device.Equals("auto", StringComparison.OrdinalIgnoreCase) && TorchSharp.torch.cuda.is_available());
+    }
 }

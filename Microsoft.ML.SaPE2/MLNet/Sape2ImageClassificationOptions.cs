@@ -80,6 +80,11 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>Images with more pixels are refused (decompression bombs). Default 64 megapixels.</summary>
         public long MaxPixels = new ImageFormat().MaxPixels;
 
+        /// <summary>Stochastic depth: the rate at which the last block's residual branches are dropped in training, rising
+        /// linearly from 0 at the first block (timm's <c>drop_path_rate</c>), within [0, 1); null: the preset's (0 for Micro, 0.1
+        /// otherwise).</summary>
+        public double? DropPathRate;
+
         /// <summary>Position encoding. Default <see cref="PositionEncodingKind.Sape2"/>.</summary>
         public PositionEncodingKind PositionEncoding = PositionEncodingKind.Sape2;
         /// <summary>Add the learned absolute embedding to RoPE, CoPE and SaPE² ("+APE"). Default true.</summary>
@@ -142,5 +147,8 @@ public sealed partial class Sape2ImageClassificationTrainer
         public IProgress<TrainingProgress>? Progress;
         /// <summary>Stops training within one step; the best model so far is returned.</summary>
         public CancellationToken CancellationToken;
+
+        /// <summary>Decoded images shared by fits of the same data (an experiment's trials); null: decode for this fit.</summary>
+        internal DecodedImageCache? DecodedImages;
     }
 }

@@ -88,13 +88,16 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         Channels = o.Channels ?? provisional.Channels, KeepAspectByCenterCrop = o.KeepAspectByCenterCrop, MaxPixels = o.MaxPixels,
     };
 
-    private static VitConfig Architecture(Options o, ImageFormat format, AutoRecipe.Recipe recipe, int numClasses) =>
-        VitConfig.FromPreset(o.Preset ?? recipe.Preset, format.Height, o.PatchSize ?? recipe.PatchSize, format.Channels, numClasses) with
+    private static VitConfig Architecture(Options o, ImageFormat format, AutoRecipe.Recipe recipe, int numClasses)
+    {
+        var preset = VitConfig.FromPreset(o.Preset ?? recipe.Preset, format.Height, o.PatchSize ?? recipe.PatchSize, format.Channels, numClasses);
+        return preset with
         {
             ImageWidth = format.Width, PositionEncoding = o.PositionEncoding, AbsolutePosition = o.AbsolutePosition, Sape2Mode = o.Sape2Mode,
-            Tokenizer = o.Tokenizer ?? recipe.Tokenizer, Pooling = o.Pooling ?? recipe.Pooling, Initialization = o.Initialization
-                ?? recipe.Initialization,
+            Tokenizer = o.Tokenizer ?? recipe.Tokenizer, Pooling = o.Pooling ?? recipe.Pooling,
+            Initialization = o.Initialization ?? recipe.Initialization, DropPathRate = o.DropPathRate ?? preset.DropPathRate,
         };
+    }
 
     private static TrainingOptions Training(Options o, AutoRecipe.Recipe recipe, int seed, TimeSpan? timeLimit)
     {
@@ -172,24 +175,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var (deviceText, deviceReason) = DeviceChoice.Resolve(options.Device, host);
         var device = TrainingDevice.Resolve(deviceText);
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
-
-        var choices = new List<RecipeChoice>();
-        var format = Format(options, provisional: (32, 3));
-        if (!IsSet(options, "ImageSize") || !IsSet(options, "Channels"))
-        {
-            var survey = DataViewImages.Survey(input, options.FeatureColumnName, "training data");
-            var (size, channels, formatChoices) = AutoRecipe.ChooseFormat(survey, cuda);
-            format = Format(options, provisional: (size, channels));
-            choices.AddRange(formatChoices);
-        }
-        options.Normalization?.Validate(format.Channels);
-        if (validationData is not null) GetOutputSchema(SchemaShape.Create(validationData.Schema));
-        long trainRows = DataViewImages.CountRows(input);
-        long validationRows = validationData is null ? 0 : DataViewImages.CountRows(validationData);
-        double holdBack = validationData is null ? options.ValidationSetFraction ?? 0 : 0;
-        long learningRows = trainRows - (long)Math.Round(trainRows * holdBack);
-        var recipe = AutoRecipe.Choose((int)Math.Min(learningRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda);
-        choices.AddRange(recipe.Choices);
+        var (format, recipe, choices, trainRows, validationRows, holdBack) = Plan(input, validationData, cuda);
         var architecture = Architecture(options, format, recipe, classNames.Count);
         // Sizes are checked before any image is decoded; a one-class label is refused after reading, by the engine.
         var sized = architecture with { NumClasses = Math.Max(2, architecture.NumClasses) };
@@ -198,9 +184,11 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         MemoryEstimate.EnsureFits(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0, device);
 
         int seed = options.Seed ?? host.Rand.Next();
-        var train = DataViewImages.Read(input, options.FeatureColumnName, options.LabelColumnName, format, classNames, "training data");
-        var validation = validationData is null ? null
-            : DataViewImages.Read(validationData, options.FeatureColumnName, options.LabelColumnName, format, classNames, "validation set");
+        ImageDataset Read(IDataView data, string what) => options.DecodedImages is { } cache
+            ? cache.Read(data, options.FeatureColumnName, options.LabelColumnName, format, classNames, what)
+            : DataViewImages.Read(data, options.FeatureColumnName, options.LabelColumnName, format, classNames, what);
+        var train = Read(input, "training data");
+        var validation = validationData is null ? null : Read(validationData, "validation set");
         if (validation is null && holdBack > 0) (train, validation) = HoldBack(train, holdBack, seed, ch);
         ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
             $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
@@ -233,6 +221,43 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             $"{result.BestEpoch}, validation accuracy {result.BestValidationAccuracy?.ToString("P2") ?? "n/a"}.");
         return new Sape2ImageClassificationTransformer(host, result.Classifier, options.FeatureColumnName, labelColumn,
             options.ScoreColumnName, options.PredictedLabelColumnName) { TrainingCancelled = result.Cancelled };
+    }
+
+    /// <summary>
+    /// What a fit of <paramref name="input"/> will use before any image is decoded: the input format (surveyed where it is
+    /// automatic), the recipe for the images that train, the automatic choices for the log, and the row counts.
+    /// </summary>
+    private (ImageFormat Format, AutoRecipe.Recipe Recipe, List<RecipeChoice> Choices, long TrainRows, long ValidationRows, double HoldBack)
+        Plan(IDataView input, IDataView? validationData, bool cuda)
+    {
+        var choices = new List<RecipeChoice>();
+        var format = Format(options, provisional: (32, 3));
+        if (!IsSet(options, "ImageSize") || !IsSet(options, "Channels"))
+        {
+            var survey = options.DecodedImages?.Survey(input, options.FeatureColumnName, "training data")
+                ?? DataViewImages.Survey(input, options.FeatureColumnName, "training data");
+            var (size, channels, formatChoices) = AutoRecipe.ChooseFormat(survey, cuda);
+            format = Format(options, provisional: (size, channels));
+            choices.AddRange(formatChoices);
+        }
+        options.Normalization?.Validate(format.Channels);
+        if (validationData is not null) GetOutputSchema(SchemaShape.Create(validationData.Schema));
+        long trainRows = DataViewImages.CountRows(input);
+        long validationRows = validationData is null ? 0 : DataViewImages.CountRows(validationData);
+        double holdBack = validationData is null ? options.ValidationSetFraction ?? 0 : 0;
+        long learningRows = trainRows - (long)Math.Round(trainRows * holdBack);
+        var recipe = AutoRecipe.Choose((int)Math.Min(learningRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda);
+        choices.AddRange(recipe.Choices);
+        return (format, recipe, choices, trainRows, validationRows, holdBack);
+    }
+
+    /// <summary>The epochs <see cref="Fit(IDataView, IDataView?)"/> would plan: <see cref="Options.Epochs"/>, or the automatic number for
+    /// the data (an experiment plans every trial's schedule and rungs with it).</summary>
+    internal int PlannedEpochs(IDataView trainData, IDataView? validationData)
+    {
+        GetOutputSchema(SchemaShape.Create(trainData.Schema));
+        bool cuda = TrainingDevice.Resolve(DeviceChoice.Resolve(options.Device, host).Device).type == TorchSharp.DeviceType.CUDA;
+        return options.Epochs ?? Plan(trainData, validationData, cuda).Recipe.Epochs;
     }
 
     /// <summary>

@@ -21,6 +21,8 @@ public sealed record TrainingProgress
     public double? ValidationLoss { get; init; }
     /// <summary>Validation accuracy of this epoch; null until the epoch ends or without a validation set.</summary>
     public double? ValidationAccuracy { get; init; }
+    /// <summary>Validation macro accuracy (mean per-class recall) of this epoch; null until the epoch ends or without a validation set.</summary>
+    public double? ValidationMacroAccuracy { get; init; }
     /// <summary>Training images per second over this epoch so far.</summary>
     public double ImagesPerSecond { get; init; }
     /// <summary>Time since the fit started.</summary>
@@ -33,4 +35,8 @@ public sealed record TrainingProgress
 
 /// <summary>The figures of one finished epoch.</summary>
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double? ValidationLoss, double? ValidationAccuracy,
-    double LearningRate, double Seconds);
+    double LearningRate, double Seconds)
+{
+    /// <summary>Validation macro accuracy (mean per-class recall); null without a validation set.</summary>
+    public double? ValidationMacroAccuracy { get; init; }
+}

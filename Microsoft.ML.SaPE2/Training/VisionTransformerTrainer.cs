@@ -16,6 +16,9 @@ public sealed record TrainingResult(ImageClassifier Classifier, int BestEpoch, d
     public int PlannedEpochs { get; init; }
 }
 
+/// <summary>Validation figures of one evaluation: mean cross-entropy (ML.NET's log-loss), accuracy and macro accuracy.</summary>
+public sealed record ValidationScore(double Loss, double Accuracy, double MacroAccuracy);
+
 /// <summary>
 /// Trains a <see cref="VisionTransformer"/> on an <see cref="ImageDataset"/>: AdamW with warm-up and cosine decay,
 /// gradient clipping, optional EMA, validation every epoch, best-weights selection, early stopping, atomic
@@ -78,15 +81,15 @@ public static class VisionTransformerTrainer
                 "class names.");
     }
 
-    /// <summary>Mean loss and accuracy of <paramref name="model"/> on <paramref name="data"/>, in evaluation mode.</summary>
-    public static (double Loss, double Accuracy) Evaluate(VisionTransformer model, ImageDataset data, Normalization normalization,
-        int batchSize, Device device)
+    /// <summary>Mean loss, accuracy and macro accuracy (the mean of per-class recalls over the classes present) of
+    /// <paramref name="model"/> on <paramref name="data"/>, in evaluation mode.</summary>
+    public static ValidationScore Evaluate(VisionTransformer model, ImageDataset data, Normalization normalization, int batchSize, Device device)
     {
         var loader = new BatchLoader(data, new LoaderOptions { BatchSize = batchSize, Normalization = normalization, Workers = 1 });
         model.eval();
         using var noGrad = no_grad();
         double lossSum = 0;
-        long correct = 0;
+        var hitsPerClass = new long[data.ClassNames.Count];
         foreach (var batch in loader.Epoch(0))
         {
             using var scope = NewDisposeScope();
@@ -94,9 +97,13 @@ public static class VisionTransformerTrainer
             var labels = batch.Labels.to(device);
             var logits = model.forward(batch.Images.to(device));
             lossSum += nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).ToDouble();
-            correct += logits.argmax(-1).eq(labels).sum().ToInt64();
+            var hitLabels = labels.masked_select(logits.argmax(-1).eq(labels)).cpu().data<long>().ToArray();
+            foreach (long label in hitLabels) hitsPerClass[label]++;
         }
-        return (lossSum / data.Count, (double)correct / data.Count);
+        var counts = data.ClassCounts();
+        var present = Enumerable.Range(0, counts.Length).Where(c => counts[c] > 0).ToList();
+        double macro = present.Average(c => (double)hitsPerClass[c] / counts[c]);
+        return new ValidationScore(lossSum / data.Count, (double)hitsPerClass.Sum() / data.Count, macro);
     }
 
     /// <summary>One training run's state; Execute is the loop.</summary>
@@ -260,12 +267,11 @@ public static class VisionTransformerTrainer
         private bool FinishEpoch(int epoch, EpochTotals totals, VisionTransformer model, ModelEma? ema, AdamW optimizer, int stepsPerEpoch)
         {
             var evaluated = ema?.Model ?? model;
-            (double Loss, double Accuracy)? score = validation is null
-                ? null : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
+            ValidationScore? score = validation is null ? null : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
             double loss = totals.LossSum / totals.Seen, accuracy = (double)totals.Correct / totals.Seen,
                 imagesPerSecond = totals.Seen / totals.Clock.Elapsed.TotalSeconds;
             var metrics = new EpochMetrics(epoch + 1, loss, accuracy, score?.Loss, score?.Accuracy, totals.LearningRate,
-                totals.Clock.Elapsed.TotalSeconds);
+                totals.Clock.Elapsed.TotalSeconds) { ValidationMacroAccuracy = score?.MacroAccuracy };
             history.Add(metrics);
             bool stop = Select(evaluated, metrics);
             SaveCheckpoints(model, ema, optimizer);
@@ -333,7 +339,7 @@ public static class VisionTransformerTrainer
         }
 
         private void Report(int epoch, int step, int stepsPerEpoch, double lr, double loss, double accuracy, double imagesPerSecond,
-                            (double Loss, double Accuracy)? score, bool epochCompleted)
+                            ValidationScore? score, bool epochCompleted)
         {
             if (progress is null) return;
             long remainingSteps = (long)plannedEpochs * stepsPerEpoch - ((long)epoch * stepsPerEpoch + step);
@@ -343,6 +349,7 @@ public static class VisionTransformerTrainer
             {
                 Epoch = epoch + 1, Epochs = plannedEpochs, Step = step, StepsPerEpoch = stepsPerEpoch, LearningRate = lr,
                 TrainLoss = loss, TrainAccuracy = accuracy, ValidationLoss = score?.Loss, ValidationAccuracy = score?.Accuracy,
+                ValidationMacroAccuracy = score?.MacroAccuracy,
                 ImagesPerSecond = imagesPerSecond, Elapsed = elapsed, EstimatedRemaining = remaining, EpochCompleted = epochCompleted,
             });
         }

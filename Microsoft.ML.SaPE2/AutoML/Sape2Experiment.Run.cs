@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.SaPE2.AutoML;
+
+public sealed partial class Sape2Experiment
+{
+    private const string BestModelFile = "best-model.zip";
+
+    /// <summary>
+    /// Runs trials until the budget, <see cref="SetMaxModelToExplore"/>, the tuner or <paramref name="cancellationToken"/>
+    /// ends the experiment, and returns the best trial at the highest rung reached, with its fitted <c>Model</c>. The
+    /// budget's end or a cancellation stops the running trial within one training step; it is never an error while some
+    /// trial has a model. Throws only when every trial failed (naming the first failure), when nothing was trained before a
+    /// cancellation, or when <c>MLContext.CancelExecution</c> aborts.
+    /// </summary>
+    public Task<Sape2TrialResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref running, 1) == 1) throw new InvalidOperationException("This experiment is already running.");
+        return Task.Run(() =>
+        {
+            try
+            {
+                return Run(cancellationToken);
+            }
+            finally
+            {
+                Volatile.Write(ref running, 0);
+            }
+        }, CancellationToken.None);
+    }
+
+    private Sape2TrialResult Run(CancellationToken userCancellation)
+    {
+        var host = Host;
+        using var ch = host.Start("Experiment");
+        var clock = Stopwatch.StartNew();
+        uint budget = trainingTimeInSeconds ?? DefaultTrainingTimeInSeconds;
+        if (trainingTimeInSeconds is null) ch.Info($"SaPE² experiment: time budget {budget} s (the default; SetTrainingTimeInSeconds changes it).");
+        int experimentSeed = seed ??= host.Rand.Next();
+        var (train, validation, validationLabels) = Datasets(experimentSeed);
+        CheckColumns(train, validation);
+        bool cuda = DeviceChoice.IsCuda(trainerTemplate.Device, ml);
+        var space = searchSpace ?? Sape2SearchSpace.ForDevice(cuda);
+        var activeTuner = tuner ?? (tunerFactory ?? (s => new Sape2CostFrugalTuner(s)))(experimentSeed);
+        var cache = new DecodedImageCache();
+        int plannedEpochs = maxEpochsPerTrial ?? new Sape2ImageClassificationTrainer(ml, TrialOptions(space.Default(), 0, null, default, cache))
+            .PlannedEpochs(train, validation);
+        var state = new RunState(space, activeTuner, OtherEncodings(space), new AshaRule(asha, plannedEpochs), metric, validationLabels);
+        using var store = TrialStore.Open(checkpointFolder);
+        store.CheckIdentity(new[]
+        {
+            ("label column", labelColumn), ("feature column", featureColumn), ("metric", metric.ToString()), ("seed", $"{experimentSeed}"),
+            ("search space", space.Fingerprint()), ("tuner", tunerName), ("asha", asha.ToString()),
+            ("epochs per trial", $"{plannedEpochs}"),
+            ("training rows", $"{DataViewImages.CountRows(train)}"), ("validation rows", $"{validationLabels.Length}"),
+        });
+        Replay(store, state, ch);
+        ch.Info($"SaPE² experiment: {(cuda ? "CUDA" : "CPU")} search space of {space.Dimension} knobs, {tunerName} tuner, metric {metric}, " +
+            $"budget {budget} s; every trial planned for R = {plannedEpochs} epochs{(maxEpochsPerTrial is null ? " (the trainer's automatic " +
+            "number for these images)" : "")}, ASHA η = {asha.ReductionFactor} with rungs at epochs [{string.Join(", ", state.Asha.Rungs)}]; " +
+            $"{state.NextId} finished trial(s) from the checkpoint.");
+
+        var deadline = TimeSpan.FromSeconds(budget);
+        for (int id = state.NextId; ; id++)
+        {
+            if (userCancellation.IsCancellationRequested) { ch.Info("SaPE² experiment: cancelled."); break; }
+            if (clock.Elapsed >= deadline) { ch.Info($"SaPE² experiment: the {budget} s budget is spent."); break; }
+            if (maxModels is { } most && id >= most) { ch.Info($"SaPE² experiment: {most} trials explored (SetMaxModelToExplore)."); break; }
+            var settings = new Sape2TrialSettings
+            {
+                TrialId = id, SearchSpace = space, Seed = TrialSeed(experimentSeed, id),
+                NeverPrune = asha.NeverPruneBracket && id > state.SeededTrials && id % 2 == 0,
+            };
+            var parameters = state.Parameters(id, settings);
+            if (parameters is null) { ch.Info("SaPE² experiment: the tuner has nothing more to propose."); break; }
+            settings.Parameters = parameters;
+            var trial = new TrialRun(this, state, settings, store, cache, deadline - clock.Elapsed, userCancellation);
+            var (result, model) = trial.Execute(train, validation);
+            Finish(result, model, state, store, train.Schema, ch);
+            if (!state.PlanLogged) LogPlan(result, state, deadline - clock.Elapsed, ch);
+        }
+        return Outcome(state, validation, ch);
+    }
+
+    private (IDataView Train, IDataView Validation, int[] ValidationLabels) Datasets(int experimentSeed)
+    {
+        if (wholeData is not null) return RowSubset.Split(wholeData, labelColumn, 0.1, experimentSeed);
+        if (trainData is null || validationData is null) throw new InvalidOperationException("Call SetDataset before RunAsync.");
+        return (trainData, validationData, RowSubset.KeyLabels(validationData, labelColumn, "the validation set"));
+    }
+
+    /// <summary>Column mistakes end the experiment before any trial, not as a failure of every trial.</summary>
+    private void CheckColumns(IDataView train, IDataView validation)
+    {
+        var probe = new Sape2ImageClassificationTrainer(ml, new Sape2ImageClassificationTrainer.Options
+        {
+            LabelColumnName = labelColumn, FeatureColumnName = featureColumn,
+        });
+        probe.GetOutputSchema(SchemaShape.Create(train.Schema));
+        probe.GetOutputSchema(SchemaShape.Create(validation.Schema));
+    }
+
+    private static IReadOnlyList<Sape2TrialParameters> OtherEncodings(Sape2SearchSpace space)
+    {
+        if (space.Knobs.FirstOrDefault(k => k.Name == nameof(Sape2TrialParameters.PositionEncoding)) is not Sape2ChoiceKnob encodings) return [];
+        return encodings.Choices.Where(c => !c.Equals(encodings.Initial)).Select(c =>
+        {
+            var parameters = space.Default();
+            parameters.PositionEncoding = (PositionEncodingKind)c;
+            return parameters;
+        }).ToList();
+    }
+
+    /// <summary>A trial's seed: the experiment's and the trial id mixed, so reruns and resumes train the same.</summary>
+    internal static int TrialSeed(int experimentSeed, int trialId) => unchecked(experimentSeed * 1_000_003 + trialId * 7_919 + 17);
+
+    private void Replay(TrialStore store, RunState state, IChannel ch)
+    {
+        int rerun = store.RemoveUnfinished();
+        if (rerun > 0) ch.Info($"SaPE² experiment: {rerun} trial(s) unfinished when the earlier run stopped will run again.");
+        lock (trials) trials.Clear();
+        foreach (var (result, neverPrune) in store.FinishedTrials(state.Space))
+        {
+            var settings = new Sape2TrialSettings { TrialId = result.TrialId, SearchSpace = state.Space, NeverPrune = neverPrune };
+            state.Parameters(result.TrialId, settings);   // the tuner proposes again what it proposed then, so it continues where it was
+            state.Observe(result);
+            state.Tuner.Update(result);
+            lock (trials) trials.Add(result);
+            state.NextId = result.TrialId + 1;
+        }
+        var best = state.BestCandidate(Trials);
+        string path = Path.Combine(checkpointFolder ?? "", BestModelFile);
+        if (best is null || checkpointFolder is null || store.BestTrial != best.TrialId || !File.Exists(path)) return;
+        var loaded = ml.Model.Load(path, out _);
+        best.Model = loaded as Sape2ImageClassificationTransformer ?? throw new InvalidDataException($"'{path}' is not a SaPE² model.");
+        state.Best = best;
+    }
+
+    private void Finish(Sape2TrialResult result, Sape2ImageClassificationTransformer? model, RunState state, TrialStore store,
+        DataViewSchema inputSchema, IChannel ch)
+    {
+        store.Finished(result);
+        lock (trials) trials.Add(result);
+        state.Tuner.Update(result);
+        var previous = state.Best;
+        if (model is not null && state.IsBetter(result, previous))
+        {
+            result.Model = model;
+            state.Best = result;
+            if (previous is not null) { previous.Model?.Dispose(); previous.Model = null; }
+            if (checkpointFolder is not null) SaveBest(model, inputSchema, store, result.TrialId);
+            monitor?.ReportBestTrial(result);
+        }
+        else model?.Dispose();   // scored and beaten: free its native weights now
+        ch.Info($"SaPE² experiment: trial {result.TrialId} {result.Status.ToString().ToLowerInvariant()} after {result.EpochsTrained} epoch(s), " +
+            $"{result.Seconds:F1} s, {metric} {result.Metric:F4}{(result.Reason is null ? "" : $" ({result.Reason})")}; best so far: trial " +
+            $"{state.Best?.TrialId.ToString() ?? "none"}.");
+    }
+
+    private void SaveBest(Sape2ImageClassificationTransformer model, DataViewSchema inputSchema, TrialStore store, int trialId)
+    {
+        string path = Path.Combine(checkpointFolder!, BestModelFile), temporary = path + ".tmp";
+        ml.Model.Save(model, inputSchema, temporary);
+        File.Move(temporary, path, overwrite: true);
+        store.BestTrial = trialId;
+    }
+
+    private void LogPlan(Sape2TrialResult result, RunState state, TimeSpan remaining, IChannel ch)
+    {
+        if (result.EpochsTrained == 0) return;
+        state.PlanLogged = true;
+        double secondsPerEpoch = result.Seconds / result.EpochsTrained;
+        double epochsPerConfiguration = state.ExpectedEpochsPerConfiguration();
+        int configurations = (int)Math.Floor(Math.Max(0, remaining.TotalSeconds) / (secondsPerEpoch * epochsPerConfiguration));
+        state.PlannedConfigurations = configurations;
+        ch.Info($"SaPE² experiment: trial {result.TrialId} took {secondsPerEpoch:F1} s per epoch; the remaining {remaining.TotalSeconds:F0} s fit about {configurations} more " +
+            $"configuration(s) at about {epochsPerConfiguration:F1} epochs each.");
+    }
+
+    private Sape2TrialResult Outcome(RunState state, IDataView validation, IChannel ch)
+    {
+        var best = state.Best;
+        if (best?.Model is null)
+        {
+            var all = Trials;
+            if (all.Count > 0 && all.All(t => t.Status == Sape2TrialStatus.Failed))
+                throw new InvalidOperationException($"Every trial failed ({all.Count}); the first: {all[0].Reason}", all[0].Exception);
+            throw new OperationCanceledException("The experiment ended before any trial trained an epoch; there is no model to return. " +
+                "Raise SetTrainingTimeInSeconds.");
+        }
+        var scored = best.Model.Transform(validation);
+        var metrics = ml.MulticlassClassification.Evaluate(scored, labelColumn, trainerTemplate.ScoreColumnName,
+            trainerTemplate.PredictedLabelColumnName);
+        var outcome = new Sape2TrialResult
+        {
+            TrialId = best.TrialId, Parameters = best.Parameters, Status = best.Status, Metric = best.Metric, Loss = best.Loss,
+            MetricPerRung = best.MetricPerRung, EpochsTrained = best.EpochsTrained, PlannedEpochs = best.PlannedEpochs, Seconds = best.Seconds,
+            PeakMemoryBytes = best.PeakMemoryBytes, Reason = best.Reason, ValidationMetrics = metrics, Model = best.Model,
+        };
+        lock (trials) trials[trials.FindIndex(t => t.TrialId == best.TrialId)] = outcome;
+        ch.Info($"SaPE² experiment: best trial {best.TrialId} ({best.Parameters.PositionEncoding}), {metric} {best.Metric:F4}; validation " +
+            $"accuracy {metrics.MicroAccuracy:P2}, macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F4}.");
+        return outcome;
+    }
+}

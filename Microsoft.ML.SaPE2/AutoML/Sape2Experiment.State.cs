@@ -1,0 +1,54 @@
+namespace Microsoft.ML.SaPE2.AutoML;
+
+public sealed partial class Sape2Experiment
+{
+    /// <summary>What one run of the experiment knows: the space, tuner, rungs, the seeded trials and the best trial so far.</summary>
+    private sealed class RunState(Sape2SearchSpace space, ISape2Tuner tuner, IReadOnlyList<Sape2TrialParameters> otherEncodings, AshaRule asha,
+        Sape2MulticlassMetric metric, int[] validationLabels)
+    {
+        public Sape2SearchSpace Space => space;
+        public ISape2Tuner Tuner => tuner;
+        public AshaRule Asha => asha;
+        /// <summary>Trials after trial 0 that run the other encodings with default settings, before the tuner's.</summary>
+        public int SeededTrials => otherEncodings.Count;
+        public int NextId { get; set; }
+        public Sape2TrialResult? Best { get; set; }
+        public bool PlanLogged { get; set; }
+        /// <summary>About how many more configurations the budget fits, from the first trial's seconds per epoch (logged).</summary>
+        public int? PlannedConfigurations { get; set; }
+
+        /// <summary>The validation accuracy of always answering the most frequent class.</summary>
+        public double ChanceAccuracy { get; } =
+            validationLabels.Length == 0 ? 0 : validationLabels.GroupBy(l => l).Max(g => g.Count()) / (double)validationLabels.Length;
+
+        /// <summary>Trial 0 is the default, the next ones the other position encodings with default settings, then the tuner's.</summary>
+        public Sape2TrialParameters? Parameters(int id, Sape2TrialSettings settings) =>
+            id == 0 ? space.Default() : id <= otherEncodings.Count ? otherEncodings[id - 1] : tuner.Propose(settings);
+
+        /// <summary>A finished trial read back from the store: its rung results count again for ASHA.</summary>
+        public void Observe(Sape2TrialResult result)
+        {
+            foreach (var (epoch, value) in result.MetricPerRung)
+                if (asha.Rungs.Contains(epoch)) asha.Record(epoch, LossOf(metric, value));
+        }
+
+        /// <summary>Higher rung first, then the lower loss.</summary>
+        public bool IsBetter(Sape2TrialResult candidate, Sape2TrialResult? incumbent)
+        {
+            if (double.IsPositiveInfinity(candidate.Loss)) return false;
+            if (incumbent is null) return true;
+            int level = asha.Level(candidate.EpochsTrained), incumbentLevel = asha.Level(incumbent.EpochsTrained);
+            return level != incumbentLevel ? level > incumbentLevel : candidate.Loss < incumbent.Loss;
+        }
+
+        public Sape2TrialResult? BestCandidate(IEnumerable<Sape2TrialResult> results)
+        {
+            Sape2TrialResult? best = null;
+            foreach (var result in results)
+                if (IsBetter(result, best)) best = result;
+            return best;
+        }
+
+        public double ExpectedEpochsPerConfiguration() => asha.ExpectedEpochsPerConfiguration();
+    }
+}

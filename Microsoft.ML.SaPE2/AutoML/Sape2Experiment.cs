@@ -1,0 +1,194 @@
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.SaPE2.AutoML;
+
+/// <summary>The metric an experiment optimises on its validation set.</summary>
+public enum Sape2MulticlassMetric
+{
+    /// <summary>Accuracy over all images (ML.NET's MicroAccuracy). The default.</summary>
+    MicroAccuracy,
+    /// <summary>Mean per-class recall (ML.NET's MacroAccuracy): for imbalanced classes.</summary>
+    MacroAccuracy,
+    /// <summary>Mean cross-entropy (ML.NET's LogLoss), lower is better: for calibrated probabilities.</summary>
+    LogLoss,
+}
+
+/// <summary>
+/// "Which encoding, size and recipe fit my images, within N minutes?" An AutoML-style experiment over the SaPE² trainer,
+/// with ML.NET AutoML's verbs: set a dataset and columns, optionally a metric, search space, tuner, budget, monitor and
+/// checkpoint, then <see cref="RunAsync"/>. Trials are scheduled by ASHA under the time budget and stopped through the
+/// trainer's own cancellation; the best trial's fitted model is returned. Create one with
+/// <c>mlContext.Sape2Auto().CreateExperiment()</c>.
+/// </summary>
+public sealed partial class Sape2Experiment
+{
+    /// <summary>The budget when <see cref="SetTrainingTimeInSeconds"/> is not called (logged when used).</summary>
+    public const uint DefaultTrainingTimeInSeconds = 600;
+
+    private readonly MLContext ml;
+    private IDataView? trainData, validationData, wholeData;
+    private string labelColumn = Sape2ImageClassificationTrainer.Defaults.LabelColumnName;
+    private string featureColumn = Sape2ImageClassificationTrainer.Defaults.FeatureColumnName;
+    private Sape2MulticlassMetric metric = Sape2MulticlassMetric.MicroAccuracy;
+    private Sape2SearchSpace? searchSpace;
+    private uint? trainingTimeInSeconds;
+    private int? maxModels, maxEpochsPerTrial, seed;
+    private ISape2Tuner? tuner;
+    private string tunerName = "cost-frugal";
+    private ISape2Monitor? monitor;
+    private string? checkpointFolder;
+    private Sape2AshaOptions asha = new();
+    private Sape2ImageClassificationTrainer.Options trainerTemplate = new();
+    private readonly List<Sape2TrialResult> trials = new();
+    private int running;
+
+    internal Sape2Experiment(MLContext ml) => this.ml = ml;
+
+    /// <summary>Every trial so far (in a resumed experiment, the earlier runs' too), in the order they ran.</summary>
+    public IReadOnlyList<Sape2TrialResult> Trials
+    {
+        get { lock (trials) return trials.ToArray(); }
+    }
+
+    /// <summary>Trains on <paramref name="train"/> and scores every trial on <paramref name="validation"/>.</summary>
+    public Sape2Experiment SetDataset(IDataView train, IDataView validation)
+    {
+        (trainData, validationData, wholeData) = (train ?? throw new ArgumentNullException(nameof(train)),
+            validation ?? throw new ArgumentNullException(nameof(validation)), null);
+        return this;
+    }
+
+    /// <summary>Trains on the split's <c>TrainSet</c> and validates on its <c>TestSet</c>.</summary>
+    public Sape2Experiment SetDataset(DataOperationsCatalog.TrainTestData split) => SetDataset(split.TrainSet, split.TestSet);
+
+    /// <summary>Holds out a stratified 10% of <paramref name="data"/> (by the label column, from the experiment's seed) for validation.</summary>
+    public Sape2Experiment SetDataset(IDataView data)
+    {
+        (trainData, validationData, wholeData) = (null, null, data ?? throw new ArgumentNullException(nameof(data)));
+        return this;
+    }
+
+    /// <summary>The label column (a key type, from <c>MapValueToKey</c>) and the image column (bytes or Image). Default "Label", "Features".</summary>
+    public Sape2Experiment SetColumns(string labelColumnName = Sape2ImageClassificationTrainer.Defaults.LabelColumnName,
+        string featureColumnName = Sape2ImageClassificationTrainer.Defaults.FeatureColumnName)
+    {
+        (labelColumn, featureColumn) = (NonEmpty(labelColumnName, nameof(labelColumnName)), NonEmpty(featureColumnName, nameof(featureColumnName)));
+        return this;
+    }
+
+    /// <summary>The metric to optimise on the validation set. Default <see cref="Sape2MulticlassMetric.MicroAccuracy"/>.</summary>
+    public Sape2Experiment SetMulticlassClassificationMetric(Sape2MulticlassMetric metric)
+    {
+        if (!Enum.IsDefined(metric)) throw new ArgumentOutOfRangeException(nameof(metric), $"No metric {metric}.");
+        this.metric = metric;
+        return this;
+    }
+
+    /// <summary>The knobs to tune. Default <see cref="Sape2SearchSpace.ForDevice"/> for the device the trials train on.</summary>
+    public Sape2Experiment SetSearchSpace(Sape2SearchSpace searchSpace)
+    {
+        this.searchSpace = searchSpace ?? throw new ArgumentNullException(nameof(searchSpace));
+        return this;
+    }
+
+    /// <summary>
+    /// The wall-clock budget, images included: when it ends, the running trial stops within one training step and the
+    /// best trial is returned. Default <see cref="DefaultTrainingTimeInSeconds"/>.
+    /// </summary>
+    public Sape2Experiment SetTrainingTimeInSeconds(uint seconds)
+    {
+        if (seconds == 0) throw new ArgumentOutOfRangeException(nameof(seconds), "Must be at least one second.");
+        trainingTimeInSeconds = seconds;
+        return this;
+    }
+
+    /// <summary>At most this many trials (finished ones of a resumed experiment included). Default: no limit but the budget.</summary>
+    public Sape2Experiment SetMaxModelToExplore(int maxModels)
+    {
+        if (maxModels < 1) throw new ArgumentOutOfRangeException(nameof(maxModels), $"Must be 1 or more; got {maxModels}.");
+        this.maxModels = maxModels;
+        return this;
+    }
+
+    /// <summary>R: the epochs every trial is planned for (its cosine schedule's length; ASHA's rungs are below it). Default: the trainer's
+    /// automatic epochs for the data, as trial 0 chooses them.</summary>
+    public Sape2Experiment SetMaxEpochsPerTrial(int epochs)
+    {
+        if (epochs < 1) throw new ArgumentOutOfRangeException(nameof(epochs), $"Must be 1 or more; got {epochs}.");
+        maxEpochsPerTrial = epochs;
+        return this;
+    }
+
+    /// <summary>Random search from <paramref name="seed"/> (default: the experiment's seed).</summary>
+    public Sape2Experiment SetRandomSearchTuner(int? seed = null) => SetTuner(null, "random", s => new Sape2RandomSearchTuner(seed ?? s));
+
+    /// <summary>Grid search: every choice and <paramref name="stepsPerRange"/> values of each range; the experiment ends when it is covered.</summary>
+    public Sape2Experiment SetGridSearchTuner(int stepsPerRange = 3)
+    {
+        if (stepsPerRange < 1) throw new ArgumentOutOfRangeException(nameof(stepsPerRange), $"Must be 1 or more; got {stepsPerRange}.");
+        return SetTuner(null, $"grid({stepsPerRange})", _ => new Sape2GridSearchTuner(stepsPerRange));
+    }
+
+    /// <summary>The CFO-style local search from the default (the default tuner).</summary>
+    public Sape2Experiment SetCostFrugalTuner(int? seed = null) => SetTuner(null, "cost-frugal", s => new Sape2CostFrugalTuner(seed ?? s));
+
+    /// <summary>Your own tuner.</summary>
+    public Sape2Experiment SetTuner(ISape2Tuner tuner) =>
+        SetTuner(tuner ?? throw new ArgumentNullException(nameof(tuner)), tuner.GetType().FullName!, null);
+
+    /// <summary>Receives the experiment's events.</summary>
+    public Sape2Experiment SetMonitor(ISape2Monitor monitor)
+    {
+        this.monitor = monitor ?? throw new ArgumentNullException(nameof(monitor));
+        return this;
+    }
+
+    /// <summary>
+    /// A folder for the trial store (<c>experiment.db</c>, SQLite) and the best model (<c>best-model.zip</c>). Running
+    /// again with the same folder and settings resumes: finished trials are not rerun.
+    /// </summary>
+    public Sape2Experiment SetCheckpoint(string folder)
+    {
+        checkpointFolder = NonEmpty(folder, nameof(folder));
+        return this;
+    }
+
+    /// <summary>ASHA's reduction factor, first rung and never-pruning bracket.</summary>
+    public Sape2Experiment SetAsha(Sape2AshaOptions options)
+    {
+        (options ?? throw new ArgumentNullException(nameof(options))).Validate();
+        asha = options;
+        return this;
+    }
+
+    /// <summary>The experiment's seed: the hold-out split, the tuners and every trial's seed derive from it. Default: drawn from the
+    /// MLContext's seed.</summary>
+    public Sape2Experiment SetSeed(int seed)
+    {
+        this.seed = seed;
+        return this;
+    }
+
+    /// <summary>
+    /// Trainer options every trial starts from, for what is not tuned: image size, channels, tokenizer, device, threads,
+    /// batch size, pixel normalisation… The tuned knobs, columns, seed, epochs and validation are the experiment's.
+    /// </summary>
+    public Sape2Experiment SetTrainerOptions(Sape2ImageClassificationTrainer.Options options)
+    {
+        trainerTemplate = options ?? throw new ArgumentNullException(nameof(options));
+        return this;
+    }
+
+    private Func<int, ISape2Tuner>? tunerFactory;
+
+    private Sape2Experiment SetTuner(ISape2Tuner? instance, string name, Func<int, ISape2Tuner>? factory)
+    {
+        (tuner, tunerName, tunerFactory) = (instance, name, factory);
+        return this;
+    }
+
+    private static string NonEmpty(string value, string name) =>
+        string.IsNullOrWhiteSpace(value) ? throw new ArgumentOutOfRangeException(name, "Must name something; got an empty string.") : value;
+
+    private IHost Host => ((IHostEnvironment)ml).Register(nameof(Sape2Experiment));
+}

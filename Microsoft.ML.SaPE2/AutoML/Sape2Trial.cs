@@ -1,0 +1,97 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.SaPE2.AutoML;
+
+/// <summary>How a trial ended.</summary>
+public enum Sape2TrialStatus
+{
+    /// <summary>Training now.</summary>
+    Running,
+    /// <summary>Trained all its planned epochs (or stopped early by the trainer's own early stopping).</summary>
+    Completed,
+    /// <summary>Stopped at a rung by the scheduler, or because it sat at chance; its model is the best of the epochs it trained.</summary>
+    Pruned,
+    /// <summary>Threw (the exception is recorded); diverged trials end here too.</summary>
+    Failed,
+    /// <summary>The budget or the user's cancellation ended it before its first epoch did; nothing to score.</summary>
+    Cancelled,
+}
+
+/// <summary>What a tuner and a monitor know of a trial before it runs.</summary>
+public sealed class Sape2TrialSettings
+{
+    /// <summary>The trial's number, from 0 (the default) up.</summary>
+    public int TrialId { get; init; }
+    /// <summary>The experiment's search space.</summary>
+    public required Sape2SearchSpace SearchSpace { get; init; }
+    /// <summary>The seed of this trial's training, derived from the experiment's seed and <see cref="TrialId"/>.</summary>
+    public int Seed { get; init; }
+    /// <summary>The parameters the trial runs with (set once proposed).</summary>
+    public Sape2TrialParameters? Parameters { get; internal set; }
+    /// <summary>True when the trial is in the bracket that never prunes.</summary>
+    public bool NeverPrune { get; init; }
+}
+
+/// <summary>One trial's outcome, as recorded in the experiment's trial store.</summary>
+public sealed class Sape2TrialResult
+{
+    /// <summary>The trial's number.</summary>
+    public int TrialId { get; init; }
+    /// <summary>The parameters it ran with.</summary>
+    public required Sape2TrialParameters Parameters { get; init; }
+    /// <summary>How it ended.</summary>
+    public Sape2TrialStatus Status { get; init; }
+    /// <summary>The experiment's metric on the validation set (accuracy, macro accuracy or log-loss), of the model the trial returned; NaN
+    /// when it returned none.</summary>
+    public double Metric { get; init; } = double.NaN;
+    /// <summary>What tuners minimise: the metric, negated when higher is better; +∞ for a trial with no model.</summary>
+    public double Loss { get; init; } = double.PositiveInfinity;
+    /// <summary>The metric at each rung epoch the trial reached (its last epoch included).</summary>
+    public IReadOnlyDictionary<int, double> MetricPerRung { get; init; } = new Dictionary<int, double>();
+    /// <summary>Epochs trained.</summary>
+    public int EpochsTrained { get; init; }
+    /// <summary>Epochs the trial was planned for (its cosine schedule's length).</summary>
+    public int PlannedEpochs { get; init; }
+    /// <summary>Wall-clock seconds, images included.</summary>
+    public double Seconds { get; init; }
+    /// <summary>Peak resident memory of the process during the trial, in bytes (Linux; 0 elsewhere).</summary>
+    public long PeakMemoryBytes { get; init; }
+    /// <summary>Why the trial was pruned, failed or cancelled.</summary>
+    public string? Reason { get; init; }
+    /// <summary>The exception of a failed trial (only in the run that saw it; a resumed experiment has <see cref="Reason"/>).</summary>
+    public Exception? Exception { get; init; }
+    /// <summary>ML.NET's metrics on the validation set; null without a model.</summary>
+    public MulticlassClassificationMetrics? ValidationMetrics { get; init; }
+    /// <summary>
+    /// The fitted model: set on the best trial only. The experiment disposes every other trial's model as soon as it is
+    /// scored or beaten, so TorchSharp's native memory does not grow with the number of trials.
+    /// </summary>
+    public Sape2ImageClassificationTransformer? Model { get; internal set; }
+}
+
+/// <summary>Proposes trial parameters and learns from results (ML.NET AutoML's <c>ITuner</c>, named apart so both can be imported).</summary>
+public interface ISape2Tuner
+{
+    /// <summary>The parameters of the next trial; null when the tuner has nothing more to try (a finished grid).</summary>
+    Sape2TrialParameters? Propose(Sape2TrialSettings settings);
+
+    /// <summary>Learns from a finished trial, including trials the tuner did not propose (trial 0, the other encodings).</summary>
+    void Update(Sape2TrialResult result);
+}
+
+/// <summary>Receives an experiment's events (ML.NET AutoML's <c>IMonitor</c>, named apart); every method is optional.</summary>
+public interface ISape2Monitor
+{
+    /// <summary>A trial starts.</summary>
+    void ReportRunningTrial(Sape2TrialSettings settings) { }
+    /// <summary>A trial finished an epoch.</summary>
+    void ReportEpoch(Sape2TrialSettings settings, TrainingProgress progress) { }
+    /// <summary>A trial trained all its epochs.</summary>
+    void ReportCompletedTrial(Sape2TrialResult result) { }
+    /// <summary>A trial was stopped at a rung or for sitting at chance.</summary>
+    void ReportPrunedTrial(Sape2TrialResult result) { }
+    /// <summary>A trial failed; the experiment goes on.</summary>
+    void ReportFailTrial(Sape2TrialSettings settings, Exception exception) { }
+    /// <summary>A trial became the best so far.</summary>
+    void ReportBestTrial(Sape2TrialResult result) { }
+}
