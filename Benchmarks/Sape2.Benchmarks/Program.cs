@@ -55,6 +55,9 @@ switch (mode)
             $"{fuzz.Slowest.TotalMilliseconds:F0} ms | {fuzz.PeakGrowthBytes / (1 << 20):N0} MiB |");
         foreach (var failure in fuzz.Failures.Take(20)) report.WriteLine($"- {failure}");
         return fuzz.Failures.Count == 0 ? 0 : 1;
+    case "automl":
+        AutoMLBenchmark.Run(Arg("data", Path.Combine(repo, "Samples", "data", "fashion-mnist-mini")), uint.Parse(Arg("seconds", "300")), report);
+        break;
     case "memory":
         MemoryBenchmark.Run(report);
         break;
@@ -83,9 +86,9 @@ switch (mode)
     case "gpu":
         return GpuBenchmark.Run(report);
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu " +
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu " +
             "[--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] " +
-            "[--trainers sape2,lightgbm,sdca --pixels N] [--cases N --seed N]");
+            "[--trainers sape2,lightgbm,sdca --pixels N] [--cases N --seed N] [--seconds N]");
         return mode == "help" ? 0 : 2;
 }
 return 0;

@@ -17,7 +17,8 @@ public sealed partial class Sape2Experiment
             field.SetValue(o, field.GetValue(trainerTemplate));
         (o.LabelColumnName, o.FeatureColumnName) = (labelColumn, featureColumn);
         (o.ValidationSet, o.ValidationSetFraction, o.CheckpointDirectory, o.ResumeFrom) = (null, null, null, null);
-        (o.Seed, o.CancellationToken, o.DecodedImages, o.TrainingTimeInSeconds, o.Progress, o.MetricsCallback) = (seed, token, cache, null, null, null);
+        (o.Seed, o.CancellationToken, o.DecodedImages) = (seed, token, cache);
+        (o.TrainingTimeInSeconds, o.Progress, o.MetricsCallback) = (null, null, null);
         o.PositionEncoding = p.PositionEncoding;
         o.AbsolutePosition = p.AbsolutePosition;
         o.Sape2Mode = p.Sape2Mode;
@@ -104,8 +105,8 @@ public sealed partial class Sape2Experiment
             double value = MetricOf(metric, best.ValidationAccuracy, best.ValidationMacroAccuracy, best.ValidationLoss);
             int planned = state.Asha.PlannedEpochs;
             var (status, reason) = pruneReason is not null ? (Sape2TrialStatus.Pruned, pruneReason)
-                : model.TrainingCancelled ? (Sape2TrialStatus.Cancelled, userCancellation.IsCancellationRequested ? $"cancelled at epoch {history.Count}"
-                    : $"the time budget ended at epoch {history.Count}")
+                : model.TrainingCancelled ? (Sape2TrialStatus.Cancelled,
+                    userCancellation.IsCancellationRequested ? $"cancelled at epoch {history.Count}" : $"the time budget ended at epoch {history.Count}")
                 : history.Count < planned ? (Sape2TrialStatus.Completed, $"{history.Count} of {planned} epochs: the time budget or early stopping " +
                     "shortened it") : (Sape2TrialStatus.Completed, (string?)null);
             var result = Result(parameters, status, value, history.Count, clock, reason);
@@ -122,7 +123,11 @@ public sealed partial class Sape2Experiment
             double value = MetricOf(metric, p.ValidationAccuracy, p.ValidationMacroAccuracy, p.ValidationLoss);
             experiment.monitor?.ReportEpoch(settings, p);
             if (pruneReason is not null) return;
-            if (p.ValidationLoss is not { } loss || !double.IsFinite(loss)) { Stop($"diverged: validation loss {p.ValidationLoss} at epoch {p.Epoch}"); return; }
+            if (p.ValidationLoss is not { } loss || !double.IsFinite(loss))
+            {
+                Stop($"diverged: validation loss {p.ValidationLoss} at epoch {p.Epoch}");
+                return;
+            }
             var asha = state.Asha;
             if (asha.Rungs.Contains(p.Epoch))
             {

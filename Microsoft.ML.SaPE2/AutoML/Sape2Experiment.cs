@@ -68,7 +68,8 @@ public sealed partial class Sape2Experiment
         return this;
     }
 
-    /// <summary>The label column (a key type, from <c>MapValueToKey</c>) and the image column (bytes or Image). Default "Label", "Features".</summary>
+    /// <summary>The label column (a key type, from <c>MapValueToKey</c>) and the image column (bytes or Image). Default "Label",
+    /// "Features".</summary>
     public Sape2Experiment SetColumns(string labelColumnName = Sape2ImageClassificationTrainer.Defaults.LabelColumnName,
         string featureColumnName = Sape2ImageClassificationTrainer.Defaults.FeatureColumnName)
     {
@@ -122,7 +123,8 @@ public sealed partial class Sape2Experiment
     /// <summary>Random search from <paramref name="seed"/> (default: the experiment's seed).</summary>
     public Sape2Experiment SetRandomSearchTuner(int? seed = null) => SetTuner(null, "random", s => new Sape2RandomSearchTuner(seed ?? s));
 
-    /// <summary>Grid search: every choice and <paramref name="stepsPerRange"/> values of each range; the experiment ends when it is covered.</summary>
+    /// <summary>Grid search: every choice and <paramref name="stepsPerRange"/> values of each range; the experiment ends when it is
+    /// covered.</summary>
     public Sape2Experiment SetGridSearchTuner(int stepsPerRange = 3)
     {
         if (stepsPerRange < 1) throw new ArgumentOutOfRangeException(nameof(stepsPerRange), $"Must be 1 or more; got {stepsPerRange}.");

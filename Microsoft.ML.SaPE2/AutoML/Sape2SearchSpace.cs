@@ -12,7 +12,10 @@ namespace Microsoft.ML.SaPE2.AutoML;
 /// </summary>
 public sealed class Sape2SearchSpace
 {
-    private static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        Converters = { new JsonStringEnumConverter() }, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
     private readonly Dictionary<string, PropertyInfo> properties;
 
     private Sape2SearchSpace(Type parameterType, IReadOnlyList<Sape2Knob> knobs, Dictionary<string, PropertyInfo> properties)

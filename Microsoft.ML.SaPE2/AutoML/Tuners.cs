@@ -60,7 +60,7 @@ public sealed class Sape2CostFrugalTuner(int seed) : ISape2Tuner
     private double step = InitialStep;
     private double[]? direction;
     private bool triedOpposite;
-    private int failedDirections;
+    private int failedDirections, restarts;
 
     /// <summary>The current step length in the unit cube.</summary>
     public double Step => step;
@@ -75,7 +75,8 @@ public sealed class Sape2CostFrugalTuner(int seed) : ISape2Tuner
             foreach (var result in unseen) Update(result);
             unseen.Clear();
         }
-        if (double.IsPositiveInfinity(incumbentLoss)) return space.FromUnit(incumbent!);   // nothing scored here yet: the point itself
+        if (double.IsPositiveInfinity(incumbentLoss))    // nothing scored here yet: the point itself (at first, the default exactly)
+            return restarts == 0 ? space.Default() : space.FromUnit(incumbent!);
         if (direction is null) (direction, triedOpposite) = (RandomUnitVector(space.Dimension), false);
         double sign = triedOpposite ? -1 : 1;
         return space.FromUnit(incumbent!.Select((x, i) => x + sign * step * direction[i]).ToArray());
@@ -98,6 +99,7 @@ public sealed class Sape2CostFrugalTuner(int seed) : ISape2Tuner
         step *= ShrinkFactor;
         if (step >= SmallestStep) return;
         step = InitialStep;                             // converged here: restart from a random point
+        restarts++;
         incumbent = incumbent!.Select(_ => random.NextDouble()).ToArray();
         incumbentLoss = double.PositiveInfinity;
     }

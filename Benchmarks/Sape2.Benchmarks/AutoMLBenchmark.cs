@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.SaPE2;
+using Microsoft.ML.SaPE2.AutoML;
+
+namespace Sape2.Benchmarks;
+
+/// <summary>
+/// `automl`: a default experiment (nothing set but the dataset, the columns and the budget) against the default trainer
+/// given the same budget as its TrainingTimeInSeconds, on the same images, in the same process, one after the other.
+/// Both hold 10% of train/ back for validation and are scored on test/.
+/// </summary>
+internal static class AutoMLBenchmark
+{
+    private sealed class ImageRow
+    {
+        public string ImagePath { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+
+    public static void Run(string dataRoot, uint seconds, TextWriter report)
+    {
+        var ml = new MLContext(seed: 1);
+        var trainRows = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "train")));
+        var testRows = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "test")));
+        var prepare = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadRawImageBytes("Image", null, "ImagePath"))
+            .Fit(trainRows);
+        var train = prepare.Transform(trainRows);
+        var test = prepare.Transform(testRows);
+        report.WriteLine($"Data: `{Path.GetFileName(dataRoot)}`, {train.GetRowCount()} training / {test.GetRowCount()} test images; budget " +
+            $"{seconds} s each.");
+        report.WriteLine();
+        report.WriteLine("| run | trials | completed / pruned / cancelled / failed | best trial | validation accuracy | held-out accuracy | " +
+            "macro accuracy | wall time |");
+        report.WriteLine("|---|---|---|---|---|---|---|---|");
+        report.Flush();
+
+        var clock = Stopwatch.StartNew();
+        using (var single = ml.MulticlassClassification.Trainers.Sape2ImageClassification(new Sape2ImageClassificationTrainer.Options
+            { LabelColumnName = "Label", FeatureColumnName = "Image", TrainingTimeInSeconds = seconds }).Fit(train))
+        {
+            double wall = clock.Elapsed.TotalSeconds;
+            var metrics = ml.MulticlassClassification.Evaluate(single.Transform(test));
+            var history = single.TrainingHistory;
+            double validation = history.Max(h => h.ValidationAccuracy ?? 0);
+            report.WriteLine($"| default trainer, `TrainingTimeInSeconds = {seconds}` | 1 | {history.Count} epochs | default | {validation:P1} | " +
+                $"{metrics.MicroAccuracy:P1} | {metrics.MacroAccuracy:P1} | {wall:F0} s |");
+            report.Flush();
+        }
+
+        clock.Restart();
+        var experiment = ml.Sape2Auto().CreateExperiment().SetDataset(train).SetColumns("Label", "Image").SetTrainingTimeInSeconds(seconds);
+        var best = experiment.RunAsync().GetAwaiter().GetResult();
+        double experimentWall = clock.Elapsed.TotalSeconds;
+        var trials = experiment.Trials;
+        int Count(Sape2TrialStatus status) => trials.Count(t => t.Status == status);
+        var scored = ml.MulticlassClassification.Evaluate(best.Model!.Transform(test));
+        var p = best.Parameters;
+        report.WriteLine($"| experiment, `SetTrainingTimeInSeconds({seconds})` | {trials.Count} | {Count(Sape2TrialStatus.Completed)} / " +
+            $"{Count(Sape2TrialStatus.Pruned)} / {Count(Sape2TrialStatus.Cancelled)} / {Count(Sape2TrialStatus.Failed)} | {best.TrialId}: " +
+            $"{p.PositionEncoding}{(p.AbsolutePosition ? "+APE" : "")}, lr {p.LearningRate:G2}, wd {p.WeightDecay:G2}, {p.Augmentation}, patch " +
+            $"{(p.PatchSize == 0 ? "auto" : p.PatchSize)}, {best.EpochsTrained} epochs | {best.ValidationMetrics!.MicroAccuracy:P1} | " +
+            $"{scored.MicroAccuracy:P1} | {scored.MacroAccuracy:P1} | {experimentWall:F0} s |");
+        report.WriteLine();
+        report.WriteLine("Trials of the experiment:");
+        report.WriteLine();
+        report.WriteLine("| trial | status | encoding | lr | wd | augmentation | patch | epochs | validation metric | seconds | reason |");
+        report.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var t in trials)
+            report.WriteLine($"| {t.TrialId} | {t.Status} | {t.Parameters.PositionEncoding}{(t.Parameters.AbsolutePosition ? "+APE" : "")} | " +
+                $"{t.Parameters.LearningRate:G2} | {t.Parameters.WeightDecay:G2} | {t.Parameters.Augmentation} | {t.Parameters.PatchSize} | " +
+                $"{t.EpochsTrained} | {t.Metric:P1} | {t.Seconds:F0} | {t.Reason} |");
+        best.Model.Dispose();
+    }
+
+    private static List<ImageRow> Rows(string folder) =>
+        Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal)
+            .SelectMany(d => Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal)
+                .Select(f => new ImageRow { ImagePath = f, Label = Path.GetFileName(d) }))
+            .ToList();
+}

@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using Microsoft.ML.SaPE2.AutoML;
+using static Microsoft.ML.SaPE2.Tests.AutoML.AutoMLTestData;
+
+namespace Microsoft.ML.SaPE2.Tests.AutoML;
+
+/// <summary>Issue 9.3–9.5, 9.7: experiments that train, on tiny images, in seconds.</summary>
+[TestClass]
+public sealed class ExperimentTests
+{
+    [TestMethod]
+    public void ABudgetOfAFewSecondsEndsWithinAStepAndStillReturnsAModel()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = Images(ml, classes: 4, perClass: 60);
+        var experiment = Experiment(ml, data).SetTrainingTimeInSeconds(3).SetMaxEpochsPerTrial(500);
+        var clock = Stopwatch.StartNew();
+        var best = experiment.RunAsync().GetAwaiter().GetResult();
+        double seconds = clock.Elapsed.TotalSeconds;
+        Assert.IsTrue(seconds < 3 + 2, $"A 3 s budget took {seconds:F2} s.");
+        Assert.IsNotNull(best.Model, "The budget's end still returns a model.");
+        Assert.IsTrue(best.EpochsTrained is > 0 and < 500, $"{best.EpochsTrained} epochs.");
+        var scored = best.Model.Transform(data);
+        Assert.IsNotNull(scored.Schema.GetColumnOrNull("Score"));
+        Assert.IsTrue(best.ValidationMetrics!.MicroAccuracy >= 0);
+        best.Model.Dispose();
+    }
+
+    [TestMethod]
+    public void CancellingMidTrialReturnsTheBestSoFarWithinAStep()
+    {
+        var ml = new MLContext(seed: 1);
+        var split = ml.Data.TrainTestSplit(Images(ml, classes: 4, perClass: 30), testFraction: 0.25, seed: 2);
+        using var cancellation = new CancellationTokenSource();
+        var cancelledAt = new Stopwatch();
+        var monitor = new RecordingMonitor
+        {
+            Epoch = (settings, progress) =>
+            {
+                if (settings.TrialId == 1 && progress.Epoch == 2) { cancellation.Cancel(); cancelledAt.Start(); }
+            },
+        };
+        var experiment = Experiment(ml, ml.Data.LoadFromEnumerable(Array.Empty<CountingRow>())).SetDataset(split).SetMaxEpochsPerTrial(6)
+            .SetMonitor(monitor);
+        var best = experiment.RunAsync(cancellation.Token).GetAwaiter().GetResult();
+        Assert.IsTrue(cancelledAt.Elapsed.TotalSeconds < 2, $"Returned {cancelledAt.Elapsed.TotalSeconds:F2} s after the cancellation.");
+        Assert.IsNotNull(best.Model);
+        var trials = experiment.Trials;
+        Assert.AreEqual(2, trials.Count, "No trial starts after the cancellation.");
+        Assert.AreEqual(Sape2TrialStatus.Completed, trials[0].Status);
+        Assert.AreEqual(Sape2TrialStatus.Cancelled, trials[1].Status);
+        Assert.AreEqual(2, trials[1].EpochsTrained, "The cancelled trial kept the epochs it finished.");
+        best.Model.Dispose();
+    }
+
+    [TestMethod]
+    public void AResumedExperimentSkipsFinishedTrialsAndRefusesOtherSettings()
+    {
+        string folder = Directory.CreateTempSubdirectory("sape2-experiment-").FullName;
+        try
+        {
+            var first = Experiment(new MLContext(seed: 1), Images(new MLContext(seed: 1), 4, 12)).SetCheckpoint(folder).SetMaxEpochsPerTrial(2)
+                .SetMaxModelToExplore(3);
+            first.RunAsync().GetAwaiter().GetResult().Model!.Dispose();
+            Assert.IsTrue(File.Exists(Path.Combine(folder, "experiment.db")));
+            Assert.IsTrue(File.Exists(Path.Combine(folder, "best-model.zip")));
+
+            var monitor = new RecordingMonitor();
+            var ml = new MLContext(seed: 1);
+            var resumed = Experiment(ml, Images(ml, 4, 12)).SetCheckpoint(folder).SetMaxEpochsPerTrial(2).SetMaxModelToExplore(5)
+                .SetMonitor(monitor);
+            var best = resumed.RunAsync().GetAwaiter().GetResult();
+            CollectionAssert.AreEqual(new[] { "running 3", "running 4" }, monitor.Events.Where(e => e.StartsWith("running")).ToArray(),
+                "Only the trials the first run did not finish run.");
+            Assert.AreEqual(5, resumed.Trials.Count);
+            for (int i = 0; i < 3; i++)
+                Assert.AreEqual(first.Trials[i].Metric, resumed.Trials[i].Metric, $"Trial {i} is read back, not rerun.");
+            Assert.IsNotNull(best.Model);
+            best.Model.Dispose();
+
+            var other = Experiment(ml, Images(ml, 4, 12)).SetCheckpoint(folder).SetMaxEpochsPerTrial(2)
+                .SetMulticlassClassificationMetric(Sape2MulticlassMetric.LogLoss);
+            var refused = Assert.ThrowsExactly<InvalidOperationException>(() => other.RunAsync().GetAwaiter().GetResult());
+            StringAssert.Contains(refused.Message, "metric = 'MicroAccuracy'");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>Proposes a learning rate the trainer refuses for trial 1, then the default.</summary>
+    private sealed class FailOnce : ISape2Tuner
+    {
+        public Sape2TrialParameters? Propose(Sape2TrialSettings settings)
+        {
+            var parameters = settings.SearchSpace.Default();
+            if (settings.TrialId == 1) parameters.LearningRate = double.NaN;
+            return parameters;
+        }
+
+        public void Update(Sape2TrialResult result) { }
+    }
+
+    [TestMethod]
+    public void AFailedTrialIsRecordedAndTheExperimentGoesOn()
+    {
+        var ml = new MLContext(seed: 1);
+        var monitor = new RecordingMonitor();
+        var experiment = Experiment(ml, Images(ml, 4, 12)).SetSearchSpace(TunerTests.Only("LearningRate")).SetTuner(new FailOnce())
+            .SetMaxEpochsPerTrial(2).SetMaxModelToExplore(3).SetMonitor(monitor);
+        var best = experiment.RunAsync().GetAwaiter().GetResult();
+        var trials = experiment.Trials;
+        Assert.AreEqual(Sape2TrialStatus.Failed, trials[1].Status);
+        StringAssert.Contains(trials[1].Reason, "LearningRate");
+        Assert.IsNotNull(trials[1].Exception);
+        Assert.AreEqual(Sape2TrialStatus.Completed, trials[2].Status, "The experiment went on after the failure.");
+        CollectionAssert.Contains(monitor.Events, "failed 1");
+        Assert.IsNotNull(best.Model);
+        best.Model.Dispose();
+    }
+
+    [TestMethod]
+    public void WhenEveryTrialFailsTheErrorGivesTheFirstFailure()
+    {
+        var ml = new MLContext(seed: 1);
+        var experiment = Experiment(ml, Images(ml, 4, 12)).SetMaxEpochsPerTrial(1).SetMaxModelToExplore(2)
+            .SetTrainerOptions(new Sape2ImageClassificationTrainer.Options { ImageSize = 16, Channels = 1, Device = "cpu", MaxPixels = 10 });
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => experiment.RunAsync().GetAwaiter().GetResult());
+        StringAssert.StartsWith(error.Message, "Every trial failed (2); the first: ");
+        StringAssert.Contains(error.Message, "over the limit of 10. Shrink it or raise MaxPixels.");
+    }
+
+    [TestMethod]
+    public void ImagesAreDecodedOnceAcrossTrials()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = Images(ml, 4, 12);
+        var readsAtStart = new List<int>();
+        CountingRow.ResetReads();
+        var monitor = new RecordingMonitor { Running = _ => readsAtStart.Add(CountingRow.Reads) };
+        var best = Experiment(ml, data).SetMaxEpochsPerTrial(1).SetMaxModelToExplore(4).SetMonitor(monitor).RunAsync().GetAwaiter().GetResult();
+        best.Model!.Dispose();
+        Assert.AreEqual(4, readsAtStart.Count);
+        Assert.IsTrue(readsAtStart[1] > 0, "Trial 0 read the images.");
+        Assert.AreEqual(readsAtStart[1], readsAtStart[3],
+            $"Trials 1 and 2 read images again: reads at each trial's start {string.Join(", ", readsAtStart)}.");
+    }
+
+    [TestMethod]
+    public void TwentyTrialsDoNotGrowNativeMemory()
+    {
+        // ViT-Tiny trials (5.5 M parameters, 22 MB of weights each), so that one model kept alive per trial would add hundreds of MB.
+        var ml = new MLContext(seed: 1);
+        var space = TunerTests.Only("LearningRate", "WeightDecay", "LabelSmoothing")
+            .With(new Sape2ChoiceKnob(nameof(Sape2TrialParameters.Preset), new object[] { VitPreset.Tiny }, VitPreset.Tiny));
+        var resident = new List<long>();
+        var monitor = new RecordingMonitor
+        {
+            Running = _ =>
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                resident.Add(ProcessMemory.Bytes("VmRSS"));
+            },
+        };
+        var experiment = Experiment(ml, Images(ml, 4, 12)).SetSearchSpace(space).SetMaxEpochsPerTrial(1).SetMaxModelToExplore(20)
+            .SetRandomSearchTuner(3).SetMonitor(monitor);
+        var best = experiment.RunAsync().GetAwaiter().GetResult();
+        Assert.AreEqual(20, experiment.Trials.Count);
+        Assert.AreEqual(1, experiment.Trials.Count(t => t.Model is not null), "Only the best trial keeps its model.");
+        best.Model!.Dispose();
+        double growth = (resident.Skip(5).Max() - resident[5]) / 1e6;
+        Console.WriteLine($"resident MB at each trial's start: {string.Join(", ", resident.Select(r => r / 1_000_000))}");
+        Assert.IsTrue(growth < 120, $"Resident memory grew {growth:F0} MB over trials 5–19 (one leaked model a trial would be ~300 MB): " +
+            $"{string.Join(", ", resident.Select(r => r / 1_000_000))}.");
+    }
+}
