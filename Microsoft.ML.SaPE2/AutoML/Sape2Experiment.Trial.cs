@@ -104,9 +104,9 @@ public sealed partial class Sape2Experiment
             rungMetrics[last.Epoch] = MetricOf(metric, last.ValidationAccuracy, last.ValidationMacroAccuracy, last.ValidationLoss);
             double value = MetricOf(metric, best.ValidationAccuracy, best.ValidationMacroAccuracy, best.ValidationLoss);
             int planned = state.Asha.PlannedEpochs;
+            string ended = userCancellation.IsCancellationRequested ? "cancelled" : "the time budget ended";
             var (status, reason) = pruneReason is not null ? (Sape2TrialStatus.Pruned, pruneReason)
-                : model.TrainingCancelled ? (Sape2TrialStatus.Cancelled,
-                    userCancellation.IsCancellationRequested ? $"cancelled at epoch {history.Count}" : $"the time budget ended at epoch {history.Count}")
+                : model.TrainingCancelled ? (Sape2TrialStatus.Cancelled, $"{ended} at epoch {history.Count}")
                 : history.Count < planned ? (Sape2TrialStatus.Completed, $"{history.Count} of {planned} epochs: the time budget or early stopping " +
                     "shortened it") : (Sape2TrialStatus.Completed, (string?)null);
             var result = Result(parameters, status, value, history.Count, clock, reason);
