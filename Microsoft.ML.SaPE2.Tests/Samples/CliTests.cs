@@ -292,4 +292,33 @@ public sealed class CliTests
         Assert.AreEqual(accuracy, metrics.MicroAccuracy, 1e-9, "evaluate through the tool and through the API agree");
         Assert.AreEqual(0, Run("evaluate", "--model", zip, "--data", data).ExitCode);
     }
+
+    [TestMethod]
+    public void SweepWritesTheLeaderboardChartModelAndProjectAndResumesOnlyWhenAsked()
+    {
+        string data = Path.Combine(folder, "images"), output = Path.Combine(folder, "sweep"), project = Path.Combine(folder, "app");
+        SyntheticFolder(data, classes: 3, perClass: 20);
+        var first = Run("sweep", "--data", data, "--time", "60", "--epochs", "2", "--max-trials", "2", "--image-size", "16", "--out", output,
+            "--generate", project);
+        Assert.AreEqual(0, first.ExitCode, first.Errors);
+        foreach (string file in new[] { "leaderboard.md", "trials.png", "model.zip", "experiment/experiment.db" })
+            Assert.IsTrue(new FileInfo(Path.Combine(output, file)).Length > 0, $"{file} was not written.");
+        string leaderboard = File.ReadAllText(Path.Combine(output, "leaderboard.md"));
+        StringAssert.Contains(leaderboard, "| 1 | 0 |");
+        StringAssert.Contains(leaderboard, "**best**");
+        string builder = File.ReadAllText(Path.Combine(project, "ModelBuilder.cs"));
+        StringAssert.Contains(builder, "PositionEncoding = PositionEncodingKind.Sape2,");
+        StringAssert.Contains(builder, "Epochs = 2,");
+        StringAssert.Contains(builder, "ImageSize = 16,");
+        Assert.IsTrue(File.Exists(Path.Combine(project, "Sape2Model.csproj")) && File.Exists(Path.Combine(project, "ConsumeModel.cs")));
+        Assert.AreEqual(0, Run("evaluate", "--model", Path.Combine(output, "model.zip"), "--data", data).ExitCode, "evaluate takes the best model");
+
+        AssertOneLineError(Run("sweep", "--data", data, "--time", "60", "--epochs", "2", "--image-size", "16", "--out", output),
+            "already holds an experiment; pass --resume");
+        AssertOneLineError(Run("sweep", "--data", data, "--resume", "--out", Path.Combine(folder, "none")), "no experiment to resume");
+        var resumed = Run("sweep", "--data", data, "--time", "60", "--epochs", "2", "--max-trials", "3", "--image-size", "16", "--out", output,
+            "--resume");
+        Assert.AreEqual(0, resumed.ExitCode, resumed.Errors);
+        StringAssert.Contains(File.ReadAllText(Path.Combine(output, "leaderboard.md")), "3 trials;");
+    }
 }

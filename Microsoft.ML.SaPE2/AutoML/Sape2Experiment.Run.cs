@@ -175,7 +175,7 @@ public sealed partial class Sape2Experiment
         double epochsPerConfiguration = state.ExpectedEpochsPerConfiguration();
         int configurations = (int)Math.Floor(Math.Max(0, remaining.TotalSeconds) / (secondsPerEpoch * epochsPerConfiguration));
         state.PlannedConfigurations = configurations;
-        ch.Info($"SaPE² experiment: trial {result.TrialId} took {secondsPerEpoch:F1} s per epoch; the remaining {remaining.TotalSeconds:F0} s " +
+        ch.Info($"SaPE² experiment: budget: trial {result.TrialId} took {secondsPerEpoch:F1} s per epoch; the remaining {remaining.TotalSeconds:F0} s " +
             $"fit about {configurations} more " +
             $"configuration(s) at about {epochsPerConfiguration:F1} epochs each.");
     }
@@ -194,15 +194,9 @@ public sealed partial class Sape2Experiment
         var scored = best.Model.Transform(validation);
         var metrics = ml.MulticlassClassification.Evaluate(scored, labelColumn, trainerTemplate.ScoreColumnName,
             trainerTemplate.PredictedLabelColumnName);
-        var outcome = new Sape2TrialResult
-        {
-            TrialId = best.TrialId, Parameters = best.Parameters, Status = best.Status, Metric = best.Metric, Loss = best.Loss,
-            MetricPerRung = best.MetricPerRung, EpochsTrained = best.EpochsTrained, PlannedEpochs = best.PlannedEpochs, Seconds = best.Seconds,
-            PeakMemoryBytes = best.PeakMemoryBytes, Reason = best.Reason, ValidationMetrics = metrics, Model = best.Model,
-        };
-        lock (trials) trials[trials.FindIndex(t => t.TrialId == best.TrialId)] = outcome;
+        best.ValidationMetrics = metrics;
         ch.Info($"SaPE² experiment: best trial {best.TrialId} ({best.Parameters.PositionEncoding}), {metric} {best.Metric:F4}; validation " +
             $"accuracy {metrics.MicroAccuracy:P2}, macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F4}.");
-        return outcome;
+        return best;
     }
 }

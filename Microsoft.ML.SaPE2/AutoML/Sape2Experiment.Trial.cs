@@ -7,9 +7,21 @@ public sealed partial class Sape2Experiment
     /// <summary>Trials within this many accuracy points of the majority class after the first rung are stopped as "at chance".</summary>
     private const double ChanceMargin = 0.01;
 
+    /// <summary>
+    /// The trainer options <paramref name="trial"/> trained with (its knobs, seed and epochs over the template of
+    /// <see cref="SetTrainerOptions"/>), without the experiment's hooks: train them with
+    /// <c>Fit(train, validation)</c> on the same data to reproduce it (Model Builder-style code generation prints them).
+    /// </summary>
+    public Sape2ImageClassificationTrainer.Options TrainerOptions(Sape2TrialResult trial)
+    {
+        ArgumentNullException.ThrowIfNull(trial);
+        var options = TrialOptions(trial.Parameters, trial.Seed, trial.PlannedEpochs, default, cache: null);
+        return options;
+    }
+
     /// <summary>The trainer options of one trial: the template's, with the trial's knobs, seed, epochs and the experiment's hooks.</summary>
     private Sape2ImageClassificationTrainer.Options TrialOptions(Sape2TrialParameters p, int seed, int? plannedEpochs, CancellationToken token,
-        DecodedImageCache cache)
+        DecodedImageCache? cache)
     {
         var o = new Sape2ImageClassificationTrainer.Options();
         foreach (var field in typeof(Sape2ImageClassificationTrainer.Options).GetFields(System.Reflection.BindingFlags.Instance
@@ -72,7 +84,7 @@ public sealed partial class Sape2Experiment
             // is validated as it stands); afterwards the deadline cancels, and the trainer returns its best epoch so far.
             if (state.Best is null) options.TrainingTimeInSeconds = Math.Max(0.001, remaining.TotalSeconds);
             else cancellation.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
-            store.Started(settings.TrialId, state.Space.ToJson(parameters), settings.NeverPrune);
+            store.Started(settings.TrialId, state.Space.ToJson(parameters), settings.NeverPrune, settings.Seed);
             experiment.monitor?.ReportRunningTrial(settings);
             ProcessMemory.ResetPeak();
             var clock = Stopwatch.StartNew();
@@ -150,7 +162,7 @@ public sealed partial class Sape2Experiment
         private Sape2TrialResult Result(Sape2TrialParameters parameters, Sape2TrialStatus status, double metric, int epochs, Stopwatch clock,
             string? reason, Exception? exception = null) => new()
         {
-            TrialId = settings.TrialId, Parameters = parameters, Status = status, Metric = metric, Loss = LossOf(experiment.metric, metric),
+            TrialId = settings.TrialId, Parameters = parameters, Seed = settings.Seed, Status = status, Metric = metric, Loss = LossOf(experiment.metric, metric),
             MetricPerRung = new Dictionary<int, double>(rungMetrics), EpochsTrained = epochs, PlannedEpochs = state.Asha.PlannedEpochs,
             Seconds = clock.Elapsed.TotalSeconds, PeakMemoryBytes = ProcessMemory.Bytes("VmHWM"), Reason = reason, Exception = exception,
         };

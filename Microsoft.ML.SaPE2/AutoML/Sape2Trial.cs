@@ -39,6 +39,8 @@ public sealed class Sape2TrialResult
     public int TrialId { get; init; }
     /// <summary>The parameters it ran with.</summary>
     public required Sape2TrialParameters Parameters { get; init; }
+    /// <summary>The seed it trained with (derived from the experiment's seed and <see cref="TrialId"/>).</summary>
+    public int Seed { get; init; }
     /// <summary>How it ended.</summary>
     public Sape2TrialStatus Status { get; init; }
     /// <summary>The experiment's metric on the validation set (accuracy, macro accuracy or log-loss), of the model the trial returned; NaN
@@ -60,8 +62,8 @@ public sealed class Sape2TrialResult
     public string? Reason { get; init; }
     /// <summary>The exception of a failed trial (only in the run that saw it; a resumed experiment has <see cref="Reason"/>).</summary>
     public Exception? Exception { get; init; }
-    /// <summary>ML.NET's metrics on the validation set; null without a model.</summary>
-    public MulticlassClassificationMetrics? ValidationMetrics { get; init; }
+    /// <summary>ML.NET's metrics on the validation set, of the trial <c>RunAsync</c> returns; null on the others.</summary>
+    public MulticlassClassificationMetrics? ValidationMetrics { get; internal set; }
     /// <summary>
     /// The fitted model: set on the best trial only. The experiment disposes every other trial's model as soon as it is
     /// scored or beaten, so TorchSharp's native memory does not grow with the number of trials.

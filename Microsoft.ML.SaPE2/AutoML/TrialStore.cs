@@ -33,7 +33,7 @@ internal sealed class TrialStore : IDisposable
                 "CREATE TABLE IF NOT EXISTS experiment (key TEXT PRIMARY KEY, value TEXT NOT NULL);" +
                 "CREATE TABLE IF NOT EXISTS trials (id INTEGER PRIMARY KEY, parameters TEXT NOT NULL, status TEXT NOT NULL, metric REAL, " +
                 "loss REAL, rung_metrics TEXT NOT NULL, epochs INTEGER NOT NULL, planned_epochs INTEGER NOT NULL, seconds REAL NOT NULL, " +
-                "peak_memory INTEGER NOT NULL, reason TEXT, never_prune INTEGER NOT NULL);");
+                "peak_memory INTEGER NOT NULL, reason TEXT, never_prune INTEGER NOT NULL, seed INTEGER NOT NULL);");
             return store;
         }
         catch (SqliteException e)
@@ -87,11 +87,12 @@ internal sealed class TrialStore : IDisposable
         return delete.ExecuteNonQuery();
     }
 
-    public void Started(int id, string parameters, bool neverPrune)
+    public void Started(int id, string parameters, bool neverPrune, int seed)
     {
         using var insert = Command("INSERT OR REPLACE INTO trials (id, parameters, status, rung_metrics, epochs, planned_epochs, seconds, " +
-            "peak_memory, never_prune) VALUES ($id, $parameters, $status, '{}', 0, 0, 0, 0, $neverPrune)",
-            ("$id", id), ("$parameters", parameters), ("$status", nameof(Sape2TrialStatus.Running)), ("$neverPrune", neverPrune ? 1 : 0));
+            "peak_memory, never_prune, seed) VALUES ($id, $parameters, $status, '{}', 0, 0, 0, 0, $neverPrune, $seed)",
+            ("$id", id), ("$parameters", parameters), ("$status", nameof(Sape2TrialStatus.Running)), ("$neverPrune", neverPrune ? 1 : 0),
+            ("$seed", seed));
         insert.ExecuteNonQuery();
     }
 
@@ -109,7 +110,7 @@ internal sealed class TrialStore : IDisposable
     public IReadOnlyList<(Sape2TrialResult Result, bool NeverPrune)> FinishedTrials(Sape2SearchSpace space)
     {
         using var read = Command("SELECT id, parameters, status, metric, loss, rung_metrics, epochs, planned_epochs, seconds, peak_memory, " +
-            "reason, never_prune FROM trials WHERE status <> $running ORDER BY id", ("$running", nameof(Sape2TrialStatus.Running)));
+            "reason, never_prune, seed FROM trials WHERE status <> $running ORDER BY id", ("$running", nameof(Sape2TrialStatus.Running)));
         using var reader = read.ExecuteReader();
         var trials = new List<(Sape2TrialResult, bool)>();
         while (reader.Read())
@@ -122,7 +123,7 @@ internal sealed class TrialStore : IDisposable
                 Loss = reader.IsDBNull(4) ? double.PositiveInfinity : reader.GetDouble(4),
                 MetricPerRung = JsonSerializer.Deserialize<Dictionary<int, double>>(reader.GetString(5))!,
                 EpochsTrained = reader.GetInt32(6), PlannedEpochs = reader.GetInt32(7), Seconds = reader.GetDouble(8),
-                PeakMemoryBytes = reader.GetInt64(9), Reason = reader.IsDBNull(10) ? null : reader.GetString(10),
+                PeakMemoryBytes = reader.GetInt64(9), Reason = reader.IsDBNull(10) ? null : reader.GetString(10), Seed = reader.GetInt32(12),
             }, reader.GetInt32(11) != 0));
         }
         return trials;

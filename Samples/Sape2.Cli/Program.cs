@@ -7,6 +7,7 @@ using Spectre.Console;
 var verbose = new Option<bool>("--verbose") { Description = "Show full exception details on errors.", Recursive = true };
 var root = new RootCommand("Train, evaluate and explain SaPE² vision transformers (ML.NET + TorchSharp).") { verbose };
 root.Subcommands.Add(TrainCommand.Create(verbose));
+root.Subcommands.Add(SweepCommand.Create(verbose));
 root.Subcommands.Add(ModelCommands.Evaluate(verbose));
 root.Subcommands.Add(ModelCommands.Predict(verbose));
 root.Subcommands.Add(ModelCommands.Explain(verbose));

@@ -16,13 +16,7 @@ internal static class TrainCommand
     public static Command Create(Option<bool> verbose)
     {
         var defaults = new Sape2ImageClassificationTrainer.Options();   // one source of truth: the flags show the trainer's defaults
-        var data = new Option<string?>("--data") { Description = "Image folder (one sub-folder per class; train/ and test/ inside are used " +
-            "as such). Default: the embedded Fashion-MNIST subset." };
-        var idx = new Option<string[]?>("--idx") { Description = "IDX images and labels files (MNIST/Fashion-MNIST), e.g. --idx " +
-            "train-images.gz train-labels.gz", AllowMultipleArgumentsPerToken = true, Arity = new ArgumentArity(2, 2) };
-        var cifar = new Option<string[]?>("--cifar") { Description = "CIFAR-10 binary batch files (data_batch_1.bin …)",
-            AllowMultipleArgumentsPerToken = true };
-        var cifar100 = new Option<bool>("--cifar100") { Description = "The --cifar files are CIFAR-100 (fine labels)." };
+        var inputs = new InputOptions(defaults.MaxPixels);
         var output = new Option<string>("--out") { Description = "Folder for model.zip and the pictures.", DefaultValueFactory = _ =>
             "sape2-output" };
         var preset = new Option<VitPreset?>("--preset") { Description = "Model size: Micro, Tiny or Small (default: automatic)." };
@@ -64,19 +58,16 @@ internal static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from the last.ckpt in this folder " +
             "(written with --checkpoints); pass the same data and options. Checkpoints go on being written there." };
         var keepAspect = new Option<bool>("--keep-aspect") { Description = "Centre-crop images to the model's aspect before resizing." };
-        var maxPixels = new Option<long>("--max-pixels") { Description = "Refuse images with more pixels than this.",
-            DefaultValueFactory = _ => defaults.MaxPixels };
         var command = new Command("train", "Train a model, evaluate it on held-out images, save model.zip and pictures.")
         {
-            data, idx, cifar, cifar100, output, preset, tokenizer, pooling, init, time, encoding, noApe, mode, imageSize, patch, channels,
-                epochs, batch, lr, augment, device, seed, threads,
-            weightDecay, warmup, smoothing, ema, clip, patience, checkpoints, resume, keepAspect, maxPixels,
+            output, preset, tokenizer, pooling, init, time, encoding, noApe, mode, imageSize, patch, channels, epochs, batch, lr, augment, device,
+                seed, threads, weightDecay, warmup, smoothing, ema, clip, patience, checkpoints, resume, keepAspect,
         };
+        inputs.AddTo(command);
         augment.AcceptOnlyFromAmong("light", "full", "none");
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
-            var (train, test) = LoadInputs(parse.GetValue(data), parse.GetValue(idx), parse.GetValue(cifar), parse.GetValue(cifar100),
-                parse.GetValue(maxPixels));
+            var (train, test) = inputs.Load(parse);
             var options = new Sape2ImageClassificationTrainer.Options
             {
                 LabelColumnName = "Label", FeatureColumnName = "Image", Preset = parse.GetValue(preset), Tokenizer = parse.GetValue(tokenizer),
@@ -88,7 +79,7 @@ internal static class TrainCommand
                 WeightDecay = parse.GetValue(weightDecay), EmaDecay = parse.GetValue(ema), GradientClipNorm = parse.GetValue(clip),
                 EarlyStoppingPatience = parse.GetValue(patience), CheckpointDirectory = parse.GetValue(checkpoints),
                 ResumeFrom = parse.GetValue(resume),
-                KeepAspectByCenterCrop = parse.GetValue(keepAspect), MaxPixels = parse.GetValue(maxPixels),
+                KeepAspectByCenterCrop = parse.GetValue(keepAspect), MaxPixels = parse.GetValue(inputs.MaxPixels),
                 Augmentation = parse.GetValue(augment) switch
                 {
                     "none" => AugmentationOptions.None,
@@ -103,41 +94,16 @@ internal static class TrainCommand
         return command;
     }
 
-    private static (List<ImageRow> Train, List<ImageRow> Test) LoadInputs(string? data, string[]? idx, string[]? cifar, bool cifar100, long maxPixels)
-    {
-        if (idx is { Length: 2 })
-        {
-            var rows = ImageRows.FromDataset(IdxFiles.Load(idx[0], idx[1], classNames: IdxFiles.FashionMnistClasses));
-            return ImageRows.Split(rows, every: 6);
-        }
-        if (cifar is { Length: > 0 })
-        {
-            var rows = ImageRows.FromDataset(CifarFiles.Load(cifar, cifar100 ? CifarVariant.Cifar100 : CifarVariant.Cifar10));
-            return ImageRows.Split(rows, every: 6);
-        }
-        string root = data ?? ImageRows.EmbeddedData()
-            ?? throw new DirectoryNotFoundException("The embedded sample data (Samples/data/fashion-mnist-mini) was not found; run from the " +
-                "repository or pass --data.");
-        if (Directory.Exists(Path.Combine(root, "train")) && Directory.Exists(Path.Combine(root, "test")))
-            return (ImageRows.FromFolder(Path.Combine(root, "train"), maxPixels), ImageRows.FromFolder(Path.Combine(root, "test"), maxPixels));
-        var (first, second) = ImageRows.Split(ImageRows.FromFolder(root, maxPixels), every: 5);
-        return (first, second);
-    }
-
     private static int Train(List<ImageRow> trainRows, List<ImageRow> testRows, Sape2ImageClassificationTrainer.Options options, string output)
     {
         Directory.CreateDirectory(output);
         var ml = new MLContext(seed: options.Seed);
-        var (fitRows, validationRows) = ImageRows.Split(trainRows, every: 10);
-        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ImageRows.ToDataView(ml, trainRows));
-        var trainView = keys.Transform(ImageRows.ToDataView(ml, fitRows));
-        options.ValidationSet = validationRows.Count > 0 ? keys.Transform(ImageRows.ToDataView(ml, validationRows)) : null;
-        options.ValidationSetFraction = null;   // the split above is the tool's own, the same for every run of a folder
-        if (testRows.Count == 0) throw new InvalidOperationException("There are too few images to hold any out for testing; add images (at " +
-            "least 5 per class) or pass a folder with train/ and test/ sub-folders.");
-        AnsiConsole.MarkupLine($"[bold]SaPE² ViT[/] {options.PositionEncoding}{(options.AbsolutePosition ? "+APE" : "")} · {fitRows.Count} " +
-            $"training / {validationRows.Count} validation / {testRows.Count} test images · " +
-                $"{trainRows.Select(r => r.Label).Distinct().Count()} classes");
+        var data = ToolData.Prepare(ml, trainRows, testRows);
+        var trainView = data.Train;
+        options.ValidationSet = data.Validation;
+        options.ValidationSetFraction = null;   // the tool's own split, the same for every run of a folder
+        AnsiConsole.MarkupLine($"[bold]SaPE² ViT[/] {options.PositionEncoding}{(options.AbsolutePosition ? "+APE" : "")} · {data.TrainCount} " +
+            $"training / {data.ValidationCount} validation / {data.TestCount} test images · {data.Classes} classes");
         // The trainer logs the configuration it chose (and why) through MLContext.Log; show those lines.
         ml.Log += (_, e) =>
         {
@@ -168,16 +134,13 @@ internal static class TrainCommand
                     .Fit(trainView);
             });
 
-        var testView = keys.Transform(ImageRows.ToDataView(ml, testRows));
-        var scored = model.Transform(testView);
+        var scored = model.Transform(data.Test);
         var metrics = ml.MulticlassClassification.Evaluate(scored);
         var sape2 = ((IEnumerable<ITransformer>)model).OfType<Sape2ImageClassificationTransformer>().Single();
         Report.Metrics(metrics, sape2.ClassNames, $"held-out test set ({testRows.Count} images)");
 
         string zip = Path.Combine(output, "model.zip");
-        string temporary = zip + ".tmp";
-        ml.Model.Save(model, trainView.Schema, temporary);
-        File.Move(temporary, zip, overwrite: true);
+        ToolData.SaveModel(ml, model, trainView.Schema, zip);
         var pictures = new List<string> { Path.Combine(output, "training-curves.png"), Path.Combine(output, "confusion-matrix.png") };
         TrainingCurves.Render(sape2.TrainingHistory, pictures[0]);
         ConfusionMatrixImage.Render(Report.Counts(metrics.ConfusionMatrix), sape2.ClassNames, pictures[1]);

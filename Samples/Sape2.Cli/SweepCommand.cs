@@ -1,0 +1,139 @@
+using System.CommandLine;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.SaPE2;
+using Microsoft.ML.SaPE2.AutoML;
+using Spectre.Console;
+
+namespace Sape2.Cli;
+
+/// <summary>
+/// `sape2 sweep`: an AutoML-style experiment on the same inputs as `train`: a live table of trials, the leaderboard as
+/// Markdown, a chart of the trials against time, model.zip of the best, and optionally a Model Builder-style project.
+/// </summary>
+internal static class SweepCommand
+{
+    public static Command Create(Option<bool> verbose)
+    {
+        var defaults = new Sape2ImageClassificationTrainer.Options();
+        var inputs = new InputOptions(defaults.MaxPixels);
+        var output = new Option<string>("--out") { Description = "Folder for the experiment (its trial store), leaderboard.md, trials.png and " +
+            "model.zip.", DefaultValueFactory = _ => "sape2-sweep" };
+        var time = new Option<uint>("--time") { Description = "Time budget in seconds, images included.",
+            DefaultValueFactory = _ => Sape2Experiment.DefaultTrainingTimeInSeconds };
+        var maxTrials = new Option<int?>("--max-trials") { Description = "At most this many trials (default: as many as the budget allows)." };
+        var tuner = new Option<string>("--tuner") { Description = "cost-frugal (a local search from the default), random or grid.",
+            DefaultValueFactory = _ => "cost-frugal" };
+        tuner.AcceptOnlyFromAmong("cost-frugal", "random", "grid");
+        var resume = new Option<bool>("--resume") { Description = "Continue the experiment in --out: finished trials are not rerun." };
+        var epochs = new Option<int?>("--epochs") { Description = "Epochs every trial is planned for (default: the trainer's automatic number)." };
+        var metric = new Option<Sape2MulticlassMetric>("--metric") { Description = "MicroAccuracy, MacroAccuracy or LogLoss.",
+            DefaultValueFactory = _ => Sape2MulticlassMetric.MicroAccuracy };
+        var imageSize = new Option<int?>("--image-size") { Description = "Input side in pixels (default: automatic)." };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => defaults.Device };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (0: one per core).", DefaultValueFactory = _ => defaults.Threads };
+        var seed = new Option<int>("--seed") { Description = "The experiment's seed.", DefaultValueFactory = _ => 1 };
+        var generate = new Option<string?>("--generate") { Description = "Write a Model Builder-style C# project that trains the best trial's " +
+            "configuration into this folder." };
+        var command = new Command("sweep", "Search encodings, sizes and recipes within a time budget (ASHA); keep the best model.")
+        {
+            output, time, maxTrials, tuner, resume, epochs, metric, imageSize, device, threads, seed, generate,
+        };
+        inputs.AddTo(command);
+        command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
+        {
+            var (train, test) = inputs.Load(parse);
+            string folder = parse.GetValue(output)!;
+            string checkpoint = Path.Combine(folder, "experiment");
+            bool exists = File.Exists(Path.Combine(checkpoint, "experiment.db"));
+            if (exists && !parse.GetValue(resume))
+                throw new InvalidOperationException($"'{folder}' already holds an experiment; pass --resume to continue it, or another --out.");
+            if (!exists && parse.GetValue(resume)) throw new InvalidOperationException($"There is no experiment to resume in '{folder}'.");
+            int experimentSeed = parse.GetValue(seed);
+            var ml = new MLContext(seed: experimentSeed);
+            var data = ToolData.Prepare(ml, train, test);
+            if (data.Validation is null) throw new InvalidOperationException("There are too few images for a validation set; add images.");
+            bool interactive = AnsiConsole.Profile.Capabilities.Interactive;
+            var monitor = new SweepMonitor(interactive);
+            var experiment = ml.Sape2Auto().CreateExperiment().SetDataset(data.Train, data.Validation).SetColumns("Label", "Image")
+                .SetSeed(experimentSeed).SetCheckpoint(checkpoint).SetMonitor(monitor).SetTrainingTimeInSeconds(parse.GetValue(time))
+                .SetMulticlassClassificationMetric(parse.GetValue(metric))
+                .SetTrainerOptions(new Sape2ImageClassificationTrainer.Options
+                {
+                    ImageSize = parse.GetValue(imageSize), Device = parse.GetValue(device)!, Threads = parse.GetValue(threads),
+                    MaxPixels = parse.GetValue(inputs.MaxPixels),
+                });
+            if (parse.GetValue(maxTrials) is { } most) experiment.SetMaxModelToExplore(most);
+            if (parse.GetValue(epochs) is { } planned) experiment.SetMaxEpochsPerTrial(planned);
+            _ = parse.GetValue(tuner) switch
+            {
+                "random" => experiment.SetRandomSearchTuner(),
+                "grid" => experiment.SetGridSearchTuner(),
+                _ => experiment.SetCostFrugalTuner(),
+            };
+            return Sweep(ml, experiment, monitor, data, folder, parse.GetValue(generate), interactive);
+        }));
+        return command;
+    }
+
+    private static int Sweep(MLContext ml, Sape2Experiment experiment, SweepMonitor monitor, ToolData data, string folder, string? generate,
+        bool interactive)
+    {
+        AnsiConsole.MarkupLine($"[bold]SaPE² sweep[/] · {data.TrainCount} training / {data.ValidationCount} validation / {data.TestCount} test " +
+            $"images · {data.Classes} classes");
+        var log = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind != Microsoft.ML.Runtime.ChannelMessageKind.Info || !e.RawMessage.StartsWith("SaPE² experiment: ", StringComparison.Ordinal))
+                return;
+            string line = e.RawMessage["SaPE² experiment: ".Length..];
+            if (interactive) lock (log) log.Add(line);
+            else if (!line.StartsWith("trial ", StringComparison.Ordinal)) Console.WriteLine(line);   // the monitor prints the trials
+        };
+        Sape2TrialResult best = null!;
+        if (interactive)
+            AnsiConsole.Live(monitor.Table()).Start(context =>
+            {
+                var run = experiment.RunAsync();
+                while (!run.Wait(500)) context.UpdateTarget(monitor.Table());
+                context.UpdateTarget(monitor.Table());
+                best = run.GetAwaiter().GetResult();
+            });
+        else
+            best = experiment.RunAsync().GetAwaiter().GetResult();
+        foreach (var line in log.Where(l => !l.StartsWith("trial ", StringComparison.Ordinal))) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]");
+
+        var trials = experiment.Trials;
+        string metricName = best.ValidationMetrics is null ? "metric" : "validation metric";
+        string leaderboard = Path.Combine(folder, "leaderboard.md"), chart = Path.Combine(folder, "trials.png"), zip = Path.Combine(folder, "model.zip");
+        WriteAtomically(leaderboard, $"# SaPE² sweep\n\n{trials.Count} trials; best: trial {best.TrialId} " +
+            $"({SweepMonitor.Describe(best.Parameters)}).\n\n{SweepReport.Leaderboard(trials, best, metricName)}");
+        SweepReport.Chart(monitor.Trials, best.TrialId, chart);
+        var keyToValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel").Fit(best.Model!.Transform(data.Train));
+        var model = new TransformerChain<ITransformer>(best.Model, keyToValue);
+        ToolData.SaveModel(ml, model, data.Train.Schema, zip);
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data.Test));
+        AnsiConsole.MarkupLine($"Best: trial {best.TrialId}, {Markup.Escape(SweepMonitor.Describe(best.Parameters))}, {best.EpochsTrained} epochs, " +
+            $"validation {best.Metric:F4}.");
+        Report.Metrics(metrics, best.Model.ClassNames, $"held-out test set ({data.TestCount} images), best trial");
+        var written = new List<string> { leaderboard, chart, zip };
+        if (generate is not null)
+        {
+            var winner = experiment.TrainerOptions(best);
+            winner.ValidationSetFraction = new Sape2ImageClassificationTrainer.Options().ValidationSetFraction;
+            CodeGenerator.Write(generate, winner, $"Trial {best.TrialId} of {trials.Count}: {SweepMonitor.Describe(best.Parameters)}; validation " +
+                $"{best.Metric:F4}, held-out test accuracy {metrics.MicroAccuracy:P2}.");
+            written.Add(generate);
+        }
+        AnsiConsole.MarkupLine($"Saved {string.Join(", ", written.Select(w => $"[green]{Markup.Escape(w)}[/]"))}.");
+        model.Dispose();
+        return 0;
+    }
+
+    private static void WriteAtomically(string path, string text)
+    {
+        string temporary = path + ".tmp";
+        File.WriteAllText(temporary, text);
+        File.Move(temporary, path, overwrite: true);
+    }
+}
