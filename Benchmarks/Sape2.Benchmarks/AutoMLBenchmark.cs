@@ -18,9 +18,9 @@ internal static class AutoMLBenchmark
         public string Label { get; set; } = "";
     }
 
-    public static void Run(string dataRoot, uint seconds, TextWriter report)
+    public static void Run(string dataRoot, uint seconds, int seed, TextWriter report)
     {
-        var ml = new MLContext(seed: 1);
+        var ml = new MLContext(seed: seed);
         var trainRows = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "train")));
         var testRows = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "test")));
         var prepare = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadRawImageBytes("Image", null, "ImagePath"))
@@ -28,7 +28,7 @@ internal static class AutoMLBenchmark
         var train = prepare.Transform(trainRows);
         var test = prepare.Transform(testRows);
         report.WriteLine($"Data: `{Path.GetFileName(dataRoot)}`, {train.GetRowCount()} training / {test.GetRowCount()} test images; budget " +
-            $"{seconds} s each.");
+            $"{seconds} s each; MLContext seed {seed}.");
         report.WriteLine();
         report.WriteLine("| run | trials | completed / pruned / cancelled / failed | best trial | validation accuracy | held-out accuracy | " +
             "macro accuracy | wall time |");
@@ -58,7 +58,7 @@ internal static class AutoMLBenchmark
         var p = best.Parameters;
         report.WriteLine($"| experiment, `SetTrainingTimeInSeconds({seconds})` | {trials.Count} | {Count(Sape2TrialStatus.Completed)} / " +
             $"{Count(Sape2TrialStatus.Pruned)} / {Count(Sape2TrialStatus.Cancelled)} / {Count(Sape2TrialStatus.Failed)} | {best.TrialId}: " +
-            $"{p.PositionEncoding}{(p.AbsolutePosition ? "+APE" : "")}, lr {p.LearningRate:G2}, wd {p.WeightDecay:G2}, {p.Augmentation}, patch " +
+            $"{Encoding(p)}, lr {p.LearningRate:G2}, wd {p.WeightDecay:G2}, {p.Augmentation}, patch " +
             $"{(p.PatchSize == 0 ? "auto" : p.PatchSize)}, {best.EpochsTrained} epochs | {best.ValidationMetrics!.MicroAccuracy:P1} | " +
             $"{scored.MicroAccuracy:P1} | {scored.MacroAccuracy:P1} | {experimentWall:F0} s |");
         report.WriteLine();
@@ -67,11 +67,14 @@ internal static class AutoMLBenchmark
         report.WriteLine("| trial | status | encoding | lr | wd | augmentation | patch | epochs | validation metric | seconds | reason |");
         report.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var t in trials)
-            report.WriteLine($"| {t.TrialId} | {t.Status} | {t.Parameters.PositionEncoding}{(t.Parameters.AbsolutePosition ? "+APE" : "")} | " +
+            report.WriteLine($"| {t.TrialId} | {t.Status} | {Encoding(t.Parameters)} | " +
                 $"{t.Parameters.LearningRate:G2} | {t.Parameters.WeightDecay:G2} | {t.Parameters.Augmentation} | {t.Parameters.PatchSize} | " +
                 $"{t.EpochsTrained} | {t.Metric:P1} | {t.Seconds:F0} | {t.Reason} |");
         best.Model.Dispose();
     }
+
+    private static string Encoding(Sape2TrialParameters p) => p.PositionEncoding + (p.AbsolutePosition && p.PositionEncoding is
+        PositionEncodingKind.Sape2 or PositionEncodingKind.RopeAxial or PositionEncodingKind.RopeMixed or PositionEncodingKind.Cope ? "+APE" : "");
 
     private static List<ImageRow> Rows(string folder) =>
         Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal)

@@ -56,7 +56,8 @@ switch (mode)
         foreach (var failure in fuzz.Failures.Take(20)) report.WriteLine($"- {failure}");
         return fuzz.Failures.Count == 0 ? 0 : 1;
     case "automl":
-        AutoMLBenchmark.Run(Arg("data", Path.Combine(repo, "Samples", "data", "fashion-mnist-mini")), uint.Parse(Arg("seconds", "300")), report);
+        AutoMLBenchmark.Run(Arg("data", Path.Combine(repo, "Samples", "data", "fashion-mnist-mini")), uint.Parse(Arg("seconds", "300")),
+            int.Parse(Arg("seed", "1")), report);
         break;
     case "memory":
         MemoryBenchmark.Run(report);

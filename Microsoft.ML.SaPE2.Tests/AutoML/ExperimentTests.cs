@@ -27,6 +27,21 @@ public sealed class ExperimentTests
     }
 
     [TestMethod]
+    public void TheDeadlineStopsWhateverTrialIsRunningWithinAStep()
+    {
+        var ml = new MLContext(seed: 1);
+        var experiment = Experiment(ml, Images(ml, classes: 4, perClass: 60)).SetTrainingTimeInSeconds(5).SetMaxEpochsPerTrial(30);
+        var clock = Stopwatch.StartNew();
+        var best = experiment.RunAsync().GetAwaiter().GetResult();
+        double seconds = clock.Elapsed.TotalSeconds;
+        Assert.IsTrue(seconds < 5 + 2, $"A 5 s budget took {seconds:F2} s.");
+        Assert.IsNotNull(best.Model);
+        var last = experiment.Trials[^1];
+        StringAssert.Contains(last.Reason, "time budget", $"The last trial ({last.Status}) was not ended by the budget.");
+        best.Model.Dispose();
+    }
+
+    [TestMethod]
     public void CancellingMidTrialReturnsTheBestSoFarWithinAStep()
     {
         var ml = new MLContext(seed: 1);

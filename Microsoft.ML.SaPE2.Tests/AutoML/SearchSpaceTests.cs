@@ -31,6 +31,14 @@ public sealed class SearchSpaceTests
     }
 
     [TestMethod]
+    public void DocsAutomlListsEveryKnobWithItsRange()
+    {
+        string doc = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "Docs", "automl.md"));
+        foreach (var knob in Sape2SearchSpace.ForDevice(cuda: false).Knobs)
+            StringAssert.Contains(doc, $"| `{knob.Name}` | {knob.Describe()} |", $"Docs/automl.md does not list {knob.Name} as the code has it.");
+    }
+
+    [TestMethod]
     public void PointsOfTheUnitCubeRoundTripThroughParametersAndJson()
     {
         var space = Sape2SearchSpace.Create<Sape2TrialParameters>();

@@ -175,7 +175,8 @@ public sealed partial class Sape2Experiment
         double epochsPerConfiguration = state.ExpectedEpochsPerConfiguration();
         int configurations = (int)Math.Floor(Math.Max(0, remaining.TotalSeconds) / (secondsPerEpoch * epochsPerConfiguration));
         state.PlannedConfigurations = configurations;
-        ch.Info($"SaPE² experiment: budget: trial {result.TrialId} took {secondsPerEpoch:F1} s per epoch; the remaining {remaining.TotalSeconds:F0} s " +
+        ch.Info($"SaPE² experiment: budget: trial {result.TrialId} took {secondsPerEpoch:F1} s per epoch; the remaining " +
+            $"{remaining.TotalSeconds:F0} s " +
             $"fit about {configurations} more " +
             $"configuration(s) at about {epochsPerConfiguration:F1} epochs each.");
     }

@@ -162,7 +162,8 @@ public sealed partial class Sape2Experiment
         private Sape2TrialResult Result(Sape2TrialParameters parameters, Sape2TrialStatus status, double metric, int epochs, Stopwatch clock,
             string? reason, Exception? exception = null) => new()
         {
-            TrialId = settings.TrialId, Parameters = parameters, Seed = settings.Seed, Status = status, Metric = metric, Loss = LossOf(experiment.metric, metric),
+            TrialId = settings.TrialId, Parameters = parameters, Seed = settings.Seed, Status = status, Metric = metric,
+            Loss = LossOf(experiment.metric, metric),
             MetricPerRung = new Dictionary<int, double>(rungMetrics), EpochsTrained = epochs, PlannedEpochs = state.Asha.PlannedEpochs,
             Seconds = clock.Elapsed.TotalSeconds, PeakMemoryBytes = ProcessMemory.Bytes("VmHWM"), Reason = reason, Exception = exception,
         };

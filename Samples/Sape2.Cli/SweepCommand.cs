@@ -101,11 +101,13 @@ internal static class SweepCommand
             });
         else
             best = experiment.RunAsync().GetAwaiter().GetResult();
-        foreach (var line in log.Where(l => !l.StartsWith("trial ", StringComparison.Ordinal))) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]");
+        foreach (var line in log.Where(l => !l.StartsWith("trial ", StringComparison.Ordinal)))
+            AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]");
 
         var trials = experiment.Trials;
         string metricName = best.ValidationMetrics is null ? "metric" : "validation metric";
-        string leaderboard = Path.Combine(folder, "leaderboard.md"), chart = Path.Combine(folder, "trials.png"), zip = Path.Combine(folder, "model.zip");
+        string leaderboard = Path.Combine(folder, "leaderboard.md"), chart = Path.Combine(folder, "trials.png");
+        string zip = Path.Combine(folder, "model.zip");
         WriteAtomically(leaderboard, $"# SaPE² sweep\n\n{trials.Count} trials; best: trial {best.TrialId} " +
             $"({SweepMonitor.Describe(best.Parameters)}).\n\n{SweepReport.Leaderboard(trials, best, metricName)}");
         SweepReport.Chart(monitor.Trials, best.TrialId, chart);

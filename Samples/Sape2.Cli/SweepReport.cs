@@ -26,10 +26,12 @@ internal static class SweepReport
                 Sape2AugmentationLevel.MixupCutmix => $"RandAugment m{p.RandAugmentMagnitude:F1} + mix p{p.MixProbability:F2}",
                 _ => $"{p.Augmentation}",
             };
-            text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {(double.IsFinite(t.Metric) ? i + 1 : "–")} | {t.TrialId} | {t.Status} | " +
+            string rank = double.IsFinite(t.Metric) ? $"{i + 1}" : "–";
+            string value = double.IsFinite(t.Metric) ? t.Metric.ToString("F4", CultureInfo.InvariantCulture) : "–";
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {rank} | {t.TrialId} | {t.Status} | " +
                 $"{SweepMonitor.Encoding(p)} | {p.LearningRate:G3} | {p.WeightDecay:G3} | {p.WarmupFraction:F3} | {p.LabelSmoothing:F3} | " +
                 $"{augmentation} | {p.DropPathRate:F3} | {(p.PatchSize == 0 ? "auto" : p.PatchSize)} | {p.Preset} | {p.EmaDecay} | " +
-                $"{t.EpochsTrained}/{t.PlannedEpochs} | {(double.IsFinite(t.Metric) ? t.Metric.ToString("F4", CultureInfo.InvariantCulture) : "–")} | " +
+                $"{t.EpochsTrained}/{t.PlannedEpochs} | {value} | " +
                 $"{t.Seconds:F1} | {(t.TrialId == best.TrialId ? "**best** " : "")}{t.Reason?.Replace("|", "/")} |"));
         }
         return text.ToString();

@@ -21,7 +21,8 @@ internal sealed record ToolData(IDataView Train, IDataView? Validation, IDataVie
             trainRows.Select(r => r.Label).Distinct().Count());
     }
 
-    /// <summary>Saves <paramref name="model"/> to <paramref name="path"/> through a temporary file, so a failure leaves no half-written model.</summary>
+    /// <summary>Saves <paramref name="model"/> to <paramref name="path"/> through a temporary file, so a failure leaves no half-written
+    /// model.</summary>
     public static void SaveModel(MLContext ml, ITransformer model, DataViewSchema inputSchema, string path)
     {
         string temporary = path + ".tmp";
