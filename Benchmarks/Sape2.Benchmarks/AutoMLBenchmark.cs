@@ -12,17 +12,11 @@ namespace Sape2.Benchmarks;
 /// </summary>
 internal static class AutoMLBenchmark
 {
-    private sealed class ImageRow
-    {
-        public string ImagePath { get; set; } = "";
-        public string Label { get; set; } = "";
-    }
-
     public static void Run(string dataRoot, uint seconds, int seed, TextWriter report)
     {
         var ml = new MLContext(seed: seed);
-        var trainRows = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "train")));
-        var testRows = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "test")));
+        var trainRows = ml.Data.LoadFromEnumerable(FolderRow.Read(Path.Combine(dataRoot, "train")));
+        var testRows = ml.Data.LoadFromEnumerable(FolderRow.Read(Path.Combine(dataRoot, "test")));
         var prepare = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadRawImageBytes("Image", null, "ImagePath"))
             .Fit(trainRows);
         var train = prepare.Transform(trainRows);
@@ -75,10 +69,4 @@ internal static class AutoMLBenchmark
 
     private static string Encoding(Sape2TrialParameters p) => p.PositionEncoding + (p.AbsolutePosition && p.PositionEncoding is
         PositionEncodingKind.Sape2 or PositionEncodingKind.RopeAxial or PositionEncodingKind.RopeMixed or PositionEncodingKind.Cope ? "+APE" : "");
-
-    private static List<ImageRow> Rows(string folder) =>
-        Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal)
-            .SelectMany(d => Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal)
-                .Select(f => new ImageRow { ImagePath = f, Label = Path.GetFileName(d) }))
-            .ToList();
 }

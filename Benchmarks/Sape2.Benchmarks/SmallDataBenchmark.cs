@@ -13,12 +13,6 @@ namespace Sape2.Benchmarks;
 /// </summary>
 internal static class SmallDataBenchmark
 {
-    private sealed class ImageRow
-    {
-        public string ImagePath { get; set; } = "";
-        public string Label { get; set; } = "";
-    }
-
     /// <summary>
     /// Runs each trainer in a child process of its own (so each memory figure is that trainer's, and the native
     /// libraries of libtorch and LightGBM, both OpenMP, never share a process) and prints one Markdown row each.
@@ -26,7 +20,8 @@ internal static class SmallDataBenchmark
     public static void Run(string dataRoot, IReadOnlyCollection<string> trainers, int pixelSide, TextWriter report)
     {
         string trainFolder = Path.Combine(dataRoot, "train"), testFolder = Path.Combine(dataRoot, "test");
-        report.WriteLine($"Data: `{Path.GetFileName(dataRoot)}`, {Rows(trainFolder).Count} training / {Rows(testFolder).Count} test images; " +
+        report.WriteLine($"Data: `{Path.GetFileName(dataRoot)}`, {FolderRow.Read(trainFolder).Count} training / " +
+            $"{FolderRow.Read(testFolder).Count} test images; " +
             $"every trainer with default settings, each in its own process.");
         report.WriteLine();
         report.WriteLine("| trainer | held-out accuracy | macro accuracy | log-loss | `Fit` time | peak memory of its process |");
@@ -51,8 +46,8 @@ internal static class SmallDataBenchmark
     public static void RunOne(string name, string dataRoot, int pixelSide)
     {
         var ml = new MLContext(seed: 1);
-        var train = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "train")));
-        var test = ml.Data.LoadFromEnumerable(Rows(Path.Combine(dataRoot, "test")));
+        var train = ml.Data.LoadFromEnumerable(FolderRow.Read(Path.Combine(dataRoot, "train")));
+        var test = ml.Data.LoadFromEnumerable(FolderRow.Read(Path.Combine(dataRoot, "test")));
         IEstimator<ITransformer> pipeline = name switch
         {
             "sape2" => ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadRawImageBytes("Image", null, "ImagePath"))
@@ -76,13 +71,6 @@ internal static class SmallDataBenchmark
             $"{process.PeakWorkingSet64 / (1 << 20):N0} MiB |");
         (model as IDisposable)?.Dispose();
     }
-
-    private static List<ImageRow> Rows(string folder) =>
-        Directory.GetDirectories(folder).OrderBy(d => d, StringComparer.Ordinal)
-            .SelectMany(d =>
-                Directory.GetFiles(d).OrderBy(f => f, StringComparer.Ordinal).Select(f =>
-                    new ImageRow { ImagePath = f, Label = Path.GetFileName(d) }))
-            .ToList();
 
     // The baseline: LoadImages → ResizeImages → ConvertToGrayscale → ExtractPixels(scale 1/255), as ML.NET's docs show.
     private static EstimatorChain<ImagePixelExtractingTransformer> Pixels(MLContext ml, int side) =>
