@@ -68,6 +68,7 @@ public sealed partial class Sape2Experiment
             if (userCancellation.IsCancellationRequested) { ch.Info("SaPE² experiment: cancelled."); break; }
             if (clock.Elapsed >= deadline) { ch.Info($"SaPE² experiment: the {budget} s budget is spent."); break; }
             if (maxModels is { } most && id >= most) { ch.Info($"SaPE² experiment: {most} trials explored (SetMaxModelToExplore)."); break; }
+            if (!FitsAnotherTrial(state, deadline - clock.Elapsed, ch)) break;
             var settings = new Sape2TrialSettings
             {
                 TrialId = id, SearchSpace = space, Seed = TrialSeed(experimentSeed, id),
@@ -79,7 +80,7 @@ public sealed partial class Sape2Experiment
             var trial = new TrialRun(this, state, settings, store, cache, deadline - clock.Elapsed, userCancellation);
             var (result, model) = trial.Execute(train, validation);
             Finish(result, model, state, store, train.Schema, ch);
-            if (!state.PlanLogged) LogPlan(result, state, deadline - clock.Elapsed, ch);
+            if (!state.PlanLogged) LogPlan(state, deadline - clock.Elapsed, ch);
         }
         return Outcome(state, validation, ch);
     }
@@ -126,6 +127,7 @@ public sealed partial class Sape2Experiment
             var settings = new Sape2TrialSettings { TrialId = result.TrialId, SearchSpace = state.Space, NeverPrune = neverPrune };
             state.Parameters(result.TrialId, settings);   // the tuner proposes again what it proposed then, so it continues where it was
             state.Observe(result);
+            state.Timed(result);
             state.Tuner.Update(result);
             lock (trials) trials.Add(result);
             state.NextId = result.TrialId + 1;
@@ -142,6 +144,7 @@ public sealed partial class Sape2Experiment
         DataViewSchema inputSchema, IChannel ch)
     {
         store.Finished(result);
+        state.Timed(result);
         lock (trials) trials.Add(result);
         state.Tuner.Update(result);
         var previous = state.Best;
@@ -167,18 +170,32 @@ public sealed partial class Sape2Experiment
         store.BestTrial = trialId;
     }
 
-    private void LogPlan(Sape2TrialResult result, RunState state, TimeSpan remaining, IChannel ch)
+    /// <summary>
+    /// After the first trial: the configurations the remaining budget fits, from the measured seconds per epoch and ASHA's
+    /// expected epochs per configuration (logged once).
+    /// </summary>
+    private static void LogPlan(RunState state, TimeSpan remaining, IChannel ch)
     {
-        if (result.EpochsTrained == 0) return;
+        if (state.SecondsPerEpoch is not { } perEpoch) return;
         state.PlanLogged = true;
-        double secondsPerEpoch = result.Seconds / result.EpochsTrained;
-        double epochsPerConfiguration = state.ExpectedEpochsPerConfiguration();
-        int configurations = (int)Math.Floor(Math.Max(0, remaining.TotalSeconds) / (secondsPerEpoch * epochsPerConfiguration));
-        state.PlannedConfigurations = configurations;
-        ch.Info($"SaPE² experiment: budget: trial {result.TrialId} took {secondsPerEpoch:F1} s per epoch; the remaining " +
-            $"{remaining.TotalSeconds:F0} s " +
-            $"fit about {configurations} more " +
-            $"configuration(s) at about {epochsPerConfiguration:F1} epochs each.");
+        double epochsPerConfiguration = state.Asha.ExpectedEpochsPerConfiguration();
+        int configurations = (int)Math.Floor(Math.Max(0, remaining.TotalSeconds) / (perEpoch * epochsPerConfiguration));
+        ch.Info($"SaPE² experiment: budget: {perEpoch:F1} s per epoch measured; the remaining {remaining.TotalSeconds:F0} s fit about " +
+            $"{configurations} more configuration(s) at about {epochsPerConfiguration:F1} epochs each under ASHA.");
+    }
+
+    /// <summary>
+    /// No trial starts that the remaining budget cannot take to its first rung (at the measured seconds per epoch): it
+    /// could not be compared with any other, so its time would be lost. Before any trial has a model, one always starts.
+    /// </summary>
+    private static bool FitsAnotherTrial(RunState state, TimeSpan remaining, IChannel ch)
+    {
+        if (state.Best is null || state.SecondsPerEpoch is not { } perEpoch) return true;
+        int firstRung = state.Asha.Rungs.Count > 0 ? state.Asha.Rungs[0] : state.Asha.PlannedEpochs;
+        if (remaining.TotalSeconds >= perEpoch * firstRung) return true;
+        ch.Info($"SaPE² experiment: the remaining {remaining.TotalSeconds:F0} s cannot take another trial to its first rung ({firstRung} " +
+            $"epoch(s), about {perEpoch * firstRung:F0} s); stopping.");
+        return false;
     }
 
     private Sape2TrialResult Outcome(RunState state, IDataView validation, IChannel ch)

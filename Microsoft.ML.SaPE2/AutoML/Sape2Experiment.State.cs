@@ -14,8 +14,19 @@ public sealed partial class Sape2Experiment
         public int NextId { get; set; }
         public Sape2TrialResult? Best { get; set; }
         public bool PlanLogged { get; set; }
-        /// <summary>About how many more configurations the budget fits, from the first trial's seconds per epoch (logged).</summary>
-        public int? PlannedConfigurations { get; set; }
+        private double trainedSeconds;
+        private int trainedEpochs;
+
+        /// <summary>Seconds per epoch over every trial that trained, images included; null before any did.</summary>
+        public double? SecondsPerEpoch => trainedEpochs > 0 ? trainedSeconds / trainedEpochs : null;
+
+        /// <summary>Counts a finished trial's epochs and seconds.</summary>
+        public void Timed(Sape2TrialResult result)
+        {
+            if (result.EpochsTrained == 0) return;
+            trainedSeconds += result.Seconds;
+            trainedEpochs += result.EpochsTrained;
+        }
 
         /// <summary>The validation accuracy of always answering the most frequent class.</summary>
         public double ChanceAccuracy { get; } =
@@ -48,7 +59,5 @@ public sealed partial class Sape2Experiment
                 if (IsBetter(result, best)) best = result;
             return best;
         }
-
-        public double ExpectedEpochsPerConfiguration() => asha.ExpectedEpochsPerConfiguration();
     }
 }
