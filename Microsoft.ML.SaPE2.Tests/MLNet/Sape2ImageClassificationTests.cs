@@ -175,10 +175,12 @@ public sealed class Sape2ImageClassificationTests
             ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick().WithPatch(5)));
         Assert.AreEqual("PatchSize", badOption.ParamName);
         StringAssert.Contains(badOption.Message, "got 5");
-        var zeroStd = Quick();
-        zeroStd.Normalization = new Normalization(new[] { 0.5f }, new[] { 0f });
-        var std = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(zeroStd));
-        Assert.AreEqual("Std", std.ParamName);
+        var std = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Normalization(new[] { 0.5f }, new[] { 0f }));
+        Assert.AreEqual("Std", std.ParamName, "A zero std is refused where the normalisation is made.");
+        var rgb = Quick();   // one channel
+        rgb.Normalization = Normalization.Default(3);
+        var count = Assert.ThrowsExactly<ArgumentException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(rgb));
+        StringAssert.Contains(count.Message, "needs 1 mean and std values; got 3 and 3");
     }
 
     [TestMethod]

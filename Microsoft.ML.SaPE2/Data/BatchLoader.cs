@@ -48,8 +48,7 @@ internal sealed class BatchLoader
         options.Augmentation.Validate();
         this.data = data;
         this.options = options;
-        normalization = options.Normalization ?? Normalization.Default(data.Format.Channels);
-        normalization.Validate(data.Format.Channels);
+        normalization = options.Normalization ?? Normalization.Default(data.Format.Channels);   // validated by the engine's Fit
     }
 
     /// <summary>Number of batches per epoch.</summary>

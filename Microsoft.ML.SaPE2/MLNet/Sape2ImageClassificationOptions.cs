@@ -6,7 +6,13 @@ namespace Microsoft.ML.SaPE2;
 
 public sealed partial class Sape2ImageClassificationTrainer
 {
-    /// <summary>The defaults of <see cref="Options"/>, written once and shared with the catalog.</summary>
+    /// <summary>
+    /// The defaults of <see cref="Options"/> that are fixed values, written once: the catalog's parameters, the options,
+    /// the command-line tool's flags and the documentation read them here. Where the model or the engine has the same
+    /// setting, the value is theirs (<see cref="VitConfig"/>, <see cref="TrainingOptions"/>, <see cref="ImageFormat"/>), so
+    /// the layers cannot disagree. Options whose default is null are chosen at <c>Fit</c> by the automatic recipe
+    /// (<see cref="AutoRecipe"/>, Docs/small-data.md).
+    /// </summary>
     public static class Defaults
     {
         /// <summary>Label column.</summary>
@@ -17,6 +23,32 @@ public sealed partial class Sape2ImageClassificationTrainer
         public const string ScoreColumnName = "Score";
         /// <summary>Predicted label column.</summary>
         public const string PredictedLabelColumnName = "PredictedLabel";
+        /// <summary>Share of the training data held back for validation without a validation set: 0.1, as ML.NET's ImageClassification.</summary>
+        public const double ValidationSetFraction = 0.1;
+        /// <summary>Height and width of non-square inputs: 0, use the image size.</summary>
+        public const int ImageHeight = 0, ImageWidth = 0;
+        /// <summary>Centre-crop to the model's aspect: no (stretch).</summary>
+        public static readonly bool KeepAspectByCenterCrop = new ImageFormat().KeepAspectByCenterCrop;
+        /// <summary>Largest image accepted, in pixels: 64 megapixels.</summary>
+        public static readonly long MaxPixels = new ImageFormat().MaxPixels;
+        /// <summary>Position encoding: SaPE².</summary>
+        public static readonly PositionEncodingKind PositionEncoding = new VitConfig().PositionEncoding;
+        /// <summary>"+APE": yes.</summary>
+        public static readonly bool AbsolutePosition = new VitConfig().AbsolutePosition;
+        /// <summary>SaPE² mode: K.</summary>
+        public static readonly Sape2Mode Sape2Mode = new VitConfig().Sape2Mode;
+        /// <summary>AdamW weight decay: 0.05.</summary>
+        public static readonly double WeightDecay = new TrainingOptions().WeightDecay;
+        /// <summary>Weight EMA decay: 0, off.</summary>
+        public static readonly double EmaDecay = new TrainingOptions().EmaDecay;
+        /// <summary>Gradient clipping norm: 1.</summary>
+        public static readonly double GradientClipNorm = new TrainingOptions().GradientClipNorm;
+        /// <summary>Early-stopping patience: 0, off.</summary>
+        public static readonly int EarlyStoppingPatience = new TrainingOptions().EarlyStoppingPatience;
+        /// <summary>Device: "auto".</summary>
+        public static readonly string Device = new TrainingOptions().Device;
+        /// <summary>libtorch CPU threads: 0, one per core.</summary>
+        public static readonly int Threads = new TrainingOptions().Threads;
     }
 
     /// <summary>
@@ -43,7 +75,7 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// pick the best epoch and for early stopping (ML.NET's ImageClassification does the same). Default 0.1; null or 0:
         /// train on everything without validation.
         /// </summary>
-        public double? ValidationSetFraction = 0.1;
+        public double? ValidationSetFraction = Defaults.ValidationSetFraction;
 
         /// <summary>Model size; null: automatic (Micro on a CPU; Tiny on a GPU with 10,000 images or more). The paper's backbone is <see
         /// cref="VitPreset.Small"/>.</summary>
@@ -52,9 +84,9 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// set); null: the images' median side, within [16, 32] on a CPU or [16, 64] on a GPU.</summary>
         public int? ImageSize;
         /// <summary>Input height for non-square models; 0: <see cref="ImageSize"/>.</summary>
-        public int ImageHeight;
+        public int ImageHeight = Defaults.ImageHeight;
         /// <summary>Input width for non-square models; 0: <see cref="ImageSize"/>.</summary>
-        public int ImageWidth;
+        public int ImageWidth = Defaults.ImageWidth;
         /// <summary>
         /// Pixels per token along each side: the patch side with <see cref="TokenizerKind.Patch"/> (it must divide the image
         /// size; 4 gives the paper's 8×8 grid at 32×32), the token stride (2, 4, 8, 16 or 32) with
@@ -73,12 +105,12 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// cref="WeightInitialization.TruncatedNormal"/>.</summary>
         public WeightInitialization? Initialization;
         /// <summary>Crop images to the model's aspect ratio before resizing instead of stretching them. Default false.</summary>
-        public bool KeepAspectByCenterCrop;
+        public bool KeepAspectByCenterCrop = Defaults.KeepAspectByCenterCrop;
         /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5. <see cref="SaPE2.Normalization.Compute"/>
         /// measures a data set's.</summary>
         public Normalization? Normalization;
         /// <summary>Images with more pixels are refused (decompression bombs). Default 64 megapixels.</summary>
-        public long MaxPixels = new ImageFormat().MaxPixels;
+        public long MaxPixels = Defaults.MaxPixels;
 
         /// <summary>Stochastic depth: the rate at which the last block's residual branches are dropped in training, rising
         /// linearly from 0 at the first block (timm's <c>drop_path_rate</c>), within [0, 1); null: the preset's (0 for Micro, 0.1
@@ -86,11 +118,11 @@ public sealed partial class Sape2ImageClassificationTrainer
         public double? DropPathRate;
 
         /// <summary>Position encoding. Default <see cref="PositionEncodingKind.Sape2"/>.</summary>
-        public PositionEncodingKind PositionEncoding = PositionEncodingKind.Sape2;
+        public PositionEncodingKind PositionEncoding = Defaults.PositionEncoding;
         /// <summary>Add the learned absolute embedding to RoPE, CoPE and SaPE² ("+APE"). Default true.</summary>
-        public bool AbsolutePosition = true;
+        public bool AbsolutePosition = Defaults.AbsolutePosition;
         /// <summary>SaPE² K mode (default, the paper's best) or Q mode.</summary>
-        public Sape2Mode Sape2Mode = Sape2Mode.Key;
+        public Sape2Mode Sape2Mode = Defaults.Sape2Mode;
 
         /// <summary>Passes over the training data; null: about 50,000 image passes on a CPU (17 epochs of 3,000 images) or 2,000,000 on a
         /// GPU, within [5, 100] or [5, 300].</summary>
@@ -105,7 +137,7 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>Peak AdamW learning rate after warm-up; null: 3e-3 (the DeiT recipe's 1e-3 suits long runs).</summary>
         public double? LearningRate;
         /// <summary>AdamW weight decay on weight matrices. Default 0.05.</summary>
-        public double WeightDecay = new TrainingOptions().WeightDecay;
+        public double WeightDecay = Defaults.WeightDecay;
         /// <summary>Epochs of linear warm-up (at most half the run); null: 1.</summary>
         public double? WarmupEpochs;
         /// <summary>Label smoothing within [0, 1); null: 0.1.</summary>
@@ -116,21 +148,21 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// </summary>
         public AugmentationOptions? Augmentation;
         /// <summary>Weight EMA decay (e.g. 0.999); 0: off. Default 0.</summary>
-        public double EmaDecay;
+        public double EmaDecay = Defaults.EmaDecay;
         /// <summary>Gradient clipping norm; 0: off. Default 1.</summary>
-        public double GradientClipNorm = new TrainingOptions().GradientClipNorm;
+        public double GradientClipNorm = Defaults.GradientClipNorm;
         /// <summary>Stop after this many epochs without a better validation accuracy (ML.NET's early-stopping patience); 0: off. Needs
         /// <see cref="ValidationSet"/>.</summary>
-        public int EarlyStoppingPatience;
+        public int EarlyStoppingPatience = Defaults.EarlyStoppingPatience;
         /// <summary>"auto" (CUDA when available), "cpu", "cuda" or "cuda:N". Default "auto".</summary>
         /// <remarks>
         /// Precedence: a value other than "auto" wins; else <c>MLContext.GpuDeviceId = N</c> means "cuda:N", falling back to
         /// the CPU without CUDA when <c>MLContext.FallbackToCpu</c> is true and failing when it is false (as ML.NET's
         /// TorchSharp trainers do); else CUDA when available. The log names the device and the rule that chose it.
         /// </remarks>
-        public string Device = "auto";
+        public string Device = Defaults.Device;
         /// <summary>CPU threads for libtorch; 0: one per core.</summary>
-        public int Threads;
+        public int Threads = Defaults.Threads;
         /// <summary>Seed of initialisation, shuffling and augmentation; null: drawn from the MLContext's seed.</summary>
         public int? Seed;
         /// <summary>Folder for epoch checkpoints (last.ckpt, best.ckpt); null: none, or the <see cref="ResumeFrom"/> folder when resuming.</summary>

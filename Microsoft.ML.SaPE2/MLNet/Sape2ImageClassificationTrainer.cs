@@ -60,8 +60,6 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             $"Must be 0 (use ImageSize) or positive; got {o.ImageHeight}×{o.ImageWidth}.");
         if (o.Channels is { } channels && channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(o.Channels),
             $"Must be 1 (grayscale) or 3 (RGB), or null for automatic; got {channels}.");
-        if (o.PatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.PatchSize),
-            $"Must be positive, or null for automatic; got {o.PatchSize}.");
         if (o.MaxPixels <= 0) throw new ArgumentOutOfRangeException(nameof(o.MaxPixels), $"Must be positive; got {o.MaxPixels}.");
         if (o.TrainingTimeInSeconds is { } seconds && !(seconds > 0 && double.IsFinite(seconds)))
             throw new ArgumentOutOfRangeException(nameof(o.TrainingTimeInSeconds),
