@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.AutoML;
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 
 namespace Sape2.Benchmarks;
 
@@ -67,6 +69,8 @@ internal static class AutoMLBenchmark
         best.Model.Dispose();
     }
 
-    private static string Encoding(Sape2TrialParameters p) => p.PositionEncoding + (p.AbsolutePosition && p.PositionEncoding is
-        PositionEncodingKind.Sape2 or PositionEncodingKind.RopeAxial or PositionEncodingKind.RopeMixed or PositionEncodingKind.Cope ? "+APE" : "");
+    /// <summary>The encoding, with "+APE" where the model adds the absolute embedding to it (the model's own rule).</summary>
+    private static string Encoding(Sape2TrialParameters p) =>
+        p.PositionEncoding + (p.PositionEncoding != PositionEncodingKind.Absolute && PositionEncodingFactory.UsesAbsoluteEmbedding(
+            new VitConfig { PositionEncoding = p.PositionEncoding, AbsolutePosition = p.AbsolutePosition }) ? "+APE" : "");
 }

@@ -33,12 +33,7 @@ internal static class CodeGenerator
             ["ConsumeModel.cs"] = ConsumeModel,
             ["Program.cs"] = Program,
         };
-        foreach (var (name, text) in files)
-        {
-            string path = Path.Combine(folder, name), temporary = path + ".tmp";
-            File.WriteAllText(temporary, text);
-            File.Move(temporary, path, overwrite: true);
-        }
+        foreach (var (name, text) in files) ToolData.WriteAtomically(Path.Combine(folder, name), temporary => File.WriteAllText(temporary, text));
         return files.Keys.ToList();
     }
 
@@ -136,6 +131,7 @@ internal static class CodeGenerator
     private static string ModelBuilder(Sape2ImageClassificationTrainer.Options winner, string summary) => $$"""
         using Microsoft.ML;
         using Microsoft.ML.SaPE2;
+        using Microsoft.ML.SaPE2.Data;
 
         namespace Sape2Model;
 
@@ -176,7 +172,7 @@ internal static class CodeGenerator
 
             public static IEnumerable<ModelInput> LoadImagesFromDirectory(string folder) =>
                 Directory.GetFiles(folder, "*", SearchOption.AllDirectories)
-                    .Where(f => new[] { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp" }.Contains(Path.GetExtension(f).ToLowerInvariant()))
+                    .Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f)))
                     .Order(StringComparer.Ordinal)
                     .Select(f => new ModelInput { Label = Directory.GetParent(f)!.Name, ImageSource = f });
         }

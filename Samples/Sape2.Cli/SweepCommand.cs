@@ -108,8 +108,9 @@ internal static class SweepCommand
         string metricName = best.ValidationMetrics is null ? "metric" : "validation metric";
         string leaderboard = Path.Combine(folder, "leaderboard.md"), chart = Path.Combine(folder, "trials.png");
         string zip = Path.Combine(folder, "model.zip");
-        WriteAtomically(leaderboard, $"# SaPE² sweep\n\n{trials.Count} trials; best: trial {best.TrialId} " +
-            $"({SweepMonitor.Describe(best.Parameters)}).\n\n{SweepReport.Leaderboard(trials, best, metricName)}");
+        string board = $"# SaPE² sweep\n\n{trials.Count} trials; best: trial {best.TrialId} ({SweepMonitor.Describe(best.Parameters)})." +
+            $"\n\n{SweepReport.Leaderboard(trials, best, metricName)}";
+        ToolData.WriteAtomically(leaderboard, temporary => File.WriteAllText(temporary, board));
         SweepReport.Chart(monitor.Trials, best.TrialId, chart);
         var keyToValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel").Fit(best.Model!.Transform(data.Train));
         var model = new TransformerChain<ITransformer>(best.Model, keyToValue);
@@ -130,12 +131,5 @@ internal static class SweepCommand
         AnsiConsole.MarkupLine($"Saved {string.Join(", ", written.Select(w => $"[green]{Markup.Escape(w)}[/]"))}.");
         model.Dispose();
         return 0;
-    }
-
-    private static void WriteAtomically(string path, string text)
-    {
-        string temporary = path + ".tmp";
-        File.WriteAllText(temporary, text);
-        File.Move(temporary, path, overwrite: true);
     }
 }

@@ -87,9 +87,7 @@ internal static class SweepReport
         }
         using var image = surface.Snapshot();
         using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        string temporary = path + ".tmp";
-        File.WriteAllBytes(temporary, png.ToArray());
-        File.Move(temporary, path, overwrite: true);
+        ToolData.WriteAtomically(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
     }
 
     private static List<(double Seconds, double Accuracy)> Snapshot(SweepMonitor.Trial trial)

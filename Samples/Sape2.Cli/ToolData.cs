@@ -23,10 +23,15 @@ internal sealed record ToolData(IDataView Train, IDataView? Validation, IDataVie
 
     /// <summary>Saves <paramref name="model"/> to <paramref name="path"/> through a temporary file, so a failure leaves no half-written
     /// model.</summary>
-    public static void SaveModel(MLContext ml, ITransformer model, DataViewSchema inputSchema, string path)
+    public static void SaveModel(MLContext ml, ITransformer model, DataViewSchema inputSchema, string path) =>
+        WriteAtomically(path, temporary => ml.Model.Save(model, inputSchema, temporary));
+
+    /// <summary>Writes <paramref name="path"/> by letting <paramref name="write"/> fill a temporary file beside it, then moving it in
+    /// place: an interrupted write never leaves a half-written file under the real name.</summary>
+    public static void WriteAtomically(string path, Action<string> write)
     {
         string temporary = path + ".tmp";
-        ml.Model.Save(model, inputSchema, temporary);
+        write(temporary);
         File.Move(temporary, path, overwrite: true);
     }
 }
