@@ -61,7 +61,9 @@ internal sealed class AshaRule
     /// <summary>How far a trial got: the highest rung (or R) at or below <paramref name="epochs"/>; 0 below the first rung.</summary>
     public int Level(int epochs) => Rungs.Append(PlannedEpochs).Where(r => r <= epochs).DefaultIfEmpty(0).Max();
 
-    /// <summary>Epochs a configuration trains on average when each rung keeps 1/η: r₀ + (r₁ − r₀)/η + … + (R − rₖ)/ηᵏ⁺¹.</summary>
+    /// <summary>
+    /// Epochs a configuration trains on average when each rung keeps 1/η: r₀ + (r₁ − r₀)/η + … + (R − rₖ)/ηᵏ⁺¹.
+    /// </summary>
     public double ExpectedEpochsPerConfiguration()
     {
         var stages = Rungs.Prepend(0).Append(PlannedEpochs).ToArray();

@@ -30,14 +30,13 @@ internal sealed class RowSubset : IDataView
         return (Of(data, train, labels.Length), Of(data, validation, labels.Length), validation.Select(i => labels[i]).ToArray());
     }
 
-    /// <summary>The label keys (0-based) of every row of a Key&lt;UInt32&gt; column, in row order; a missing key is refused naming its row.</summary>
+    /// <summary>
+    /// The label keys (0-based) of every row of a Key&lt;UInt32&gt; column (checked by the trainer's schema check before), in
+    /// row order; a missing key is refused naming its row.
+    /// </summary>
     public static int[] KeyLabels(IDataView data, string labelColumn, string what)
     {
-        var column = data.Schema.GetColumnOrNull(labelColumn)
-            ?? throw new ArgumentOutOfRangeException(nameof(labelColumn), $"Could not find label column '{labelColumn}' in {what}.");
-        if (column.Type is not KeyDataViewType { RawType: var raw } || raw != typeof(uint))
-            throw new ArgumentOutOfRangeException(nameof(labelColumn), $"Schema mismatch for label column '{labelColumn}' in {what}: expected " +
-                $"Key<UInt32>, got {column.Type}. Use MapValueToKey.");
+        var column = data.Schema[labelColumn];
         using var cursor = data.GetRowCursor(new[] { column });
         var getter = cursor.GetGetter<uint>(column);
         var labels = new List<int>();

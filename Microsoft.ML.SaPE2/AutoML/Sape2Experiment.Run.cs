@@ -40,7 +40,6 @@ public sealed partial class Sape2Experiment
         if (trainingTimeInSeconds is null) ch.Info($"SaPE² experiment: time budget {budget} s (the default; SetTrainingTimeInSeconds changes it).");
         int experimentSeed = seed ??= host.Rand.Next();
         var (train, validation, validationLabels) = Datasets(experimentSeed);
-        CheckColumns(train, validation);
         bool cuda = DeviceChoice.IsCuda(trainerTemplate.Device, ml);
         var space = searchSpace ?? Sape2SearchSpace.ForDevice(cuda);
         var activeTuner = tuner ?? (tunerFactory ?? (s => new Sape2CostFrugalTuner(s)))(experimentSeed);
@@ -87,20 +86,27 @@ public sealed partial class Sape2Experiment
 
     private (IDataView Train, IDataView Validation, int[] ValidationLabels) Datasets(int experimentSeed)
     {
-        if (wholeData is not null) return RowSubset.Split(wholeData, labelColumn, 0.1, experimentSeed);
+        if (wholeData is not null)
+        {
+            CheckColumns(wholeData);
+            return RowSubset.Split(wholeData, labelColumn, 0.1, experimentSeed);
+        }
         if (trainData is null || validationData is null) throw new InvalidOperationException("Call SetDataset before RunAsync.");
+        CheckColumns(trainData, validationData);
         return (trainData, validationData, RowSubset.KeyLabels(validationData, labelColumn, "the validation set"));
     }
 
-    /// <summary>Column mistakes end the experiment before any trial, not as a failure of every trial.</summary>
-    private void CheckColumns(IDataView train, IDataView validation)
+    /// <summary>
+    /// Column mistakes end the experiment before any trial (and before the labels are read), not as a failure of every
+    /// trial: the trainer's own schema check, so the messages are the trainer's.
+    /// </summary>
+    private void CheckColumns(params IDataView[] views)
     {
         var probe = new Sape2ImageClassificationTrainer(ml, new Sape2ImageClassificationTrainer.Options
         {
             LabelColumnName = labelColumn, FeatureColumnName = featureColumn,
         });
-        probe.GetOutputSchema(SchemaShape.Create(train.Schema));
-        probe.GetOutputSchema(SchemaShape.Create(validation.Schema));
+        foreach (var view in views) probe.GetOutputSchema(SchemaShape.Create(view.Schema));
     }
 
     private static IReadOnlyList<Sape2TrialParameters> OtherEncodings(Sape2SearchSpace space)

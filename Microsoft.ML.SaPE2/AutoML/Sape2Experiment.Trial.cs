@@ -15,8 +15,7 @@ public sealed partial class Sape2Experiment
     public Sape2ImageClassificationTrainer.Options TrainerOptions(Sape2TrialResult trial)
     {
         ArgumentNullException.ThrowIfNull(trial);
-        var options = TrialOptions(trial.Parameters, trial.Seed, trial.PlannedEpochs, default, cache: null);
-        return options;
+        return TrialOptions(trial.Parameters, trial.Seed, trial.PlannedEpochs, default, cache: null);
     }
 
     /// <summary>The trainer options of one trial: the template's, with the trial's knobs, seed, epochs and the experiment's hooks.</summary>

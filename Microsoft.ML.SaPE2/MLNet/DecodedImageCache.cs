@@ -21,12 +21,6 @@ internal sealed class DecodedImageCache
         GetOrAdd(data, $"read|{imageColumn}|{labelColumn}|{format}|{string.Join('\u001f', classNames)}",
             () => DataViewImages.Read(data, imageColumn, labelColumn, format, classNames, what));
 
-    /// <summary>How many reads and surveys are held (tests).</summary>
-    public int Count
-    {
-        get { lock (gate) return entries.Sum(e => e.Value.Count); }
-    }
-
     private T GetOrAdd<T>(IDataView data, string key, Func<T> make) where T : class
     {
         lock (gate)
