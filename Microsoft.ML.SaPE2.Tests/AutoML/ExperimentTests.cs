@@ -144,11 +144,27 @@ public sealed class ExperimentTests
     public void WhenEveryTrialFailsTheErrorGivesTheFirstFailure()
     {
         var ml = new MLContext(seed: 1);
+        var threeChannels = new Normalization([0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]);
         var experiment = Experiment(ml, Images(ml, 4, 12)).SetMaxEpochsPerTrial(1).SetMaxModelToExplore(2)
-            .SetTrainerOptions(new Sape2ImageClassificationTrainer.Options { ImageSize = 16, Channels = 1, Device = "cpu", MaxPixels = 10 });
+            .SetTrainerOptions(new Sape2ImageClassificationTrainer.Options { ImageSize = 16, Channels = 1, Device = "cpu",
+                Normalization = threeChannels });
         var error = Assert.ThrowsExactly<InvalidOperationException>(() => experiment.RunAsync().GetAwaiter().GetResult());
         StringAssert.StartsWith(error.Message, "Every trial failed (2); the first: ");
+        StringAssert.Contains(error.Message, "Normalization needs 1 mean and std values; got 3 and 3.");
+    }
+
+    [TestMethod]
+    public void ABadImageEndsTheExperimentAtTheFirstTrial()
+    {
+        // The data, not the trial, is wrong: every trial would fail the same way, so the first failure ends the experiment.
+        var ml = new MLContext(seed: 1);
+        var monitor = new RecordingMonitor();
+        var experiment = Experiment(ml, Images(ml, 4, 12)).SetMaxEpochsPerTrial(1).SetMaxModelToExplore(3).SetMonitor(monitor)
+            .SetTrainerOptions(new Sape2ImageClassificationTrainer.Options { ImageSize = 16, Channels = 1, Device = "cpu", MaxPixels = 10 });
+        var error = Assert.ThrowsExactly<InvalidImageException>(() => experiment.RunAsync().GetAwaiter().GetResult());
         StringAssert.Contains(error.Message, "over the limit of 10. Shrink it or raise MaxPixels.");
+        Assert.AreEqual(0, error.Row);
+        Assert.IsFalse(monitor.Events.Any(e => e.StartsWith("failed", StringComparison.Ordinal)), string.Join(", ", monitor.Events));
     }
 
     [TestMethod]

@@ -48,11 +48,11 @@ public sealed class DataSourceTests
         var emptyClass = Assert.ThrowsExactly<InvalidOperationException>(() => ImageFolder.Load(folder, Rgb8));
         StringAssert.Contains(emptyClass.Message, Path.Combine(folder, "dog"));
         string corrupt = AddImage("dog", "broken.png", new byte[] { 0x89, 0x50, 0x4e, 0x47, 1, 2, 3 });
-        var bad = Assert.ThrowsExactly<InvalidOperationException>(() => ImageFolder.Load(folder, Rgb8));
+        var bad = Assert.ThrowsExactly<InvalidImageException>(() => ImageFolder.Load(folder, Rgb8));
         StringAssert.Contains(bad.Message, corrupt);
         File.Delete(corrupt);
         AddImage("dog", "zero.png", Array.Empty<byte>());
-        var zero = Assert.ThrowsExactly<InvalidOperationException>(() => ImageFolder.Load(folder, Rgb8));
+        var zero = Assert.ThrowsExactly<InvalidImageException>(() => ImageFolder.Load(folder, Rgb8));
         StringAssert.Contains(zero.Message, "zero.png");
         var unknown = Assert.ThrowsExactly<InvalidOperationException>(() => ImageFolder.Load(folder, Rgb8, new[] { "cat", "bird" }));
         StringAssert.Contains(unknown.Message, "dog");

@@ -58,20 +58,20 @@ public sealed class ImageDecoderTests
     [TestMethod]
     public void BadImagesNameTheirSource()
     {
-        var empty = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(Array.Empty<byte>(), Rgb8, "empty.png"));
+        var empty = Assert.ThrowsExactly<InvalidImageException>(() => ImageDecoder.Decode(Array.Empty<byte>(), Rgb8, "empty.png"));
         StringAssert.Contains(empty.Message, "empty.png");
         StringAssert.Contains(empty.Message, "0 bytes");
-        var text = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode("hello, not an image"u8, Rgb8, "notes.jpg"));
+        var text = Assert.ThrowsExactly<InvalidImageException>(() => ImageDecoder.Decode("hello, not an image"u8, Rgb8, "notes.jpg"));
         StringAssert.Contains(text.Message, "notes.jpg");
         var png = TestImages.Encode(SKEncodedImageFormat.Png, 64, 64);
-        var headerOnly = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(png.AsSpan(0, 30), Rgb8, "cut.png"));
+        var headerOnly = Assert.ThrowsExactly<InvalidImageException>(() => ImageDecoder.Decode(png.AsSpan(0, 30), Rgb8, "cut.png"));
         StringAssert.Contains(headerOnly.Message, "cut.png");
         var noisy = new byte[64 * 64 * 4];
         new Random(1).NextBytes(noisy);   // incompressible pixels, so cutting the file cuts rows
         using var bitmap = new SKBitmap(new SKImageInfo(64, 64, SKColorType.Rgba8888, SKAlphaType.Unpremul));
         System.Runtime.InteropServices.Marshal.Copy(noisy, 0, bitmap.GetPixels(), noisy.Length);
         var big = SKImage.FromBitmap(bitmap).Encode(SKEncodedImageFormat.Png, 100).ToArray();
-        var halfData = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(big.AsSpan(0, big.Length / 2), Rgb8, "half.png"));
+        var halfData = Assert.ThrowsExactly<InvalidImageException>(() => ImageDecoder.Decode(big.AsSpan(0, big.Length / 2), Rgb8, "half.png"));
         StringAssert.Contains(halfData.Message, "half.png");
     }
 
@@ -79,12 +79,15 @@ public sealed class ImageDecoderTests
     public void RefusesDecompressionBombsBeforeDecoding()
     {
         var bomb = TestImages.PngHeaderOnly(20000, 20000);
-        var e = Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(bomb, Rgb8, "bomb.png"));
+        var e = Assert.ThrowsExactly<InvalidImageException>(() => ImageDecoder.Decode(bomb, Rgb8, "bomb.png"));
         StringAssert.Contains(e.Message, "bomb.png");
         StringAssert.Contains(e.Message, "20000×20000");
         StringAssert.Contains(e.Message, "MaxPixels");
+        var header = Assert.ThrowsExactly<InvalidImageException>(() => ImageDecoder.Probe(bomb, "bomb.png", Rgb8.MaxPixels));
+        Assert.AreEqual(e.Message, header.Message, "The header check refuses what Decode refuses, in the same words.");
+        Assert.AreEqual(new ImageShape(20000, 20000, false), ImageDecoder.Probe(bomb, "bomb.png"), "No limit: the header's size.");
         var strict = Rgb8 with { MaxPixels = 10 };
-        Assert.ThrowsExactly<InvalidOperationException>(() => ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, 4, 4), strict,
+        Assert.ThrowsExactly<InvalidImageException>(() => ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, 4, 4), strict,
             "small.png"));
     }
 }

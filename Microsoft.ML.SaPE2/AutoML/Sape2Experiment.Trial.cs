@@ -97,7 +97,7 @@ public sealed partial class Sape2Experiment
                 string why = userCancellation.IsCancellationRequested ? "cancelled" : "the time budget ended";
                 return (Result(parameters, Sape2TrialStatus.Cancelled, double.NaN, 0, clock, $"{why} before its first epoch did"), null);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (e is not (OperationCanceledException or InvalidImageException))   // a bad image fails every trial: stop
             {
                 experiment.monitor?.ReportFailTrial(settings, e);
                 return (Result(parameters, Sape2TrialStatus.Failed, double.NaN, 0, clock, e.Message, e), null);

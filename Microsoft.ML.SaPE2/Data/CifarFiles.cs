@@ -1,7 +1,7 @@
 namespace Microsoft.ML.SaPE2.Data;
 
 /// <summary>Which CIFAR binary layout a file has.</summary>
-public enum CifarVariant
+internal enum CifarVariant
 {
     /// <summary>CIFAR-10: records of 1 label byte + 3072 pixel bytes.</summary>
     Cifar10,
@@ -10,7 +10,7 @@ public enum CifarVariant
 }
 
 /// <summary>Reads the CIFAR-10 / CIFAR-100 binary version (data_batch_1.bin …, train.bin, test.bin): 32×32 RGB, channel-first.</summary>
-public static class CifarFiles
+internal static class CifarFiles
 {
     /// <summary>CIFAR-10's class names in label order.</summary>
     public static readonly IReadOnlyList<string> Cifar10Classes =

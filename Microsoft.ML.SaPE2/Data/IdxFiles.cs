@@ -4,7 +4,7 @@ using System.IO.Compression;
 namespace Microsoft.ML.SaPE2.Data;
 
 /// <summary>Reads the IDX format of MNIST and Fashion-MNIST (images: magic 2051; labels: magic 2049), gzipped or not.</summary>
-public static class IdxFiles
+internal static class IdxFiles
 {
     /// <summary>Fashion-MNIST's class names, in label order.</summary>
     public static readonly IReadOnlyList<string> FashionMnistClasses =

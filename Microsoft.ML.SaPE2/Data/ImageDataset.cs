@@ -4,7 +4,7 @@ namespace Microsoft.ML.SaPE2.Data;
 /// Decoded images at model size, kept in memory as bytes (N × C × H × W), with integer labels and class names.
 /// Decoding happens once; augmentation and normalisation run per batch.
 /// </summary>
-public sealed class ImageDataset
+internal sealed class ImageDataset
 {
     private readonly byte[] pixels;
     private readonly int[] labels;

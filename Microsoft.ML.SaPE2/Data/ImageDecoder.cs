@@ -6,33 +6,33 @@ namespace Microsoft.ML.SaPE2.Data;
 /// Decodes PNG, JPEG, BMP, GIF (first frame) and WebP with SkiaSharp — the codec ML.NET's <c>MLImage</c> uses — into
 /// channel-first bytes (C, H, W) at the model's size. Every failure names the image's source.
 /// </summary>
-public static class ImageDecoder
+internal static class ImageDecoder
 {
     /// <summary>Decodes <paramref name="encoded"/> to <paramref name="format"/>; <paramref name="source"/> names it in errors.</summary>
-    /// <exception cref="InvalidOperationException">The bytes are empty, not a supported image, or over the pixel limit.</exception>
+    /// <exception cref="InvalidImageException">The bytes are empty, not a supported image, cut short or over the pixel limit.</exception>
     public static byte[] Decode(ReadOnlySpan<byte> encoded, ImageFormat format, string source)
     {
         using var data = CopyOf(encoded, source);
-        using var codec = CodecOf(data, source);
-        long pixels = (long)codec.Info.Width * codec.Info.Height;
-        if (pixels > format.MaxPixels)
-            throw new InvalidOperationException($"Image '{source}' is {codec.Info.Width}×{codec.Info.Height} = {pixels:N0} pixels, over the " +
-                $"limit of {format.MaxPixels:N0}. Shrink it or raise MaxPixels.");
+        using var codec = CodecOf(data, source, format.MaxPixels);
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
         var result = codec.GetPixels(info, bitmap.GetPixels());
         if (result == SKCodecResult.IncompleteInput)   // Skia fills the rest with zeros; a silently partial image is worse than an error
-            throw new InvalidOperationException($"Image '{source}' is truncated: its data ends before the last row. Replace the file.");
+            throw new InvalidImageException(source, "is truncated: its data ends before the last row. Replace the file.");
         if (result != SKCodecResult.Success)
-            throw new InvalidOperationException($"Image '{source}' could not be decoded ({result}); the file is probably corrupt.");
+            throw new InvalidImageException(source, $"could not be decoded ({result}); the file is probably corrupt.");
         return FromRgba(bitmap, format);
     }
 
-    /// <summary>The stored size and colour of <paramref name="encoded"/>, from its header; <paramref name="source"/> names it in errors.</summary>
-    public static ImageShape Probe(ReadOnlySpan<byte> encoded, string source)
+    /// <summary>
+    /// The stored size and colour of <paramref name="encoded"/>, from its header alone: the checks <see cref="Decode"/> makes
+    /// before it reads a pixel (empty, not an image, over <paramref name="maxPixels"/>), at a fraction of its cost.
+    /// <paramref name="source"/> names it in errors.
+    /// </summary>
+    public static ImageShape Probe(ReadOnlySpan<byte> encoded, string source, long maxPixels = long.MaxValue)
     {
         using var data = CopyOf(encoded, source);
-        using var codec = CodecOf(data, source);
+        using var codec = CodecOf(data, source, maxPixels);
         return new ImageShape(codec.Info.Width, codec.Info.Height, codec.Info.ColorType == SKColorType.Gray8);
     }
 
@@ -49,9 +49,9 @@ public static class ImageDecoder
     public static byte[] FromRgba(ReadOnlySpan<byte> rgba, int width, int height, ImageFormat format, string source)
     {
         if (width <= 0 || height <= 0 || rgba.Length != 4L * width * height)
-            throw new InvalidOperationException($"Image '{source}' has {rgba.Length} bytes, which is not {width}×{height} RGBA pixels.");
+            throw new InvalidImageException(source, $"has {rgba.Length} bytes, which is not {width}×{height} RGBA pixels.");
         if ((long)width * height > format.MaxPixels)
-            throw new InvalidOperationException($"Image '{source}' is {width}×{height} pixels, over the limit of {format.MaxPixels:N0}.");
+            throw new InvalidImageException(source, $"is {width}×{height} pixels, over the limit of {format.MaxPixels:N0}.");
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
         System.Runtime.InteropServices.Marshal.Copy(rgba.ToArray(), 0, bitmap.GetPixels(), rgba.Length);
@@ -64,9 +64,18 @@ public static class ImageDecoder
     /// </summary>
     public static byte[] FromPlanar(ReadOnlySpan<byte> planar, int channels, int height, int width, ImageFormat format, string source)
     {
+        var rgba = PlanarToRgba(planar, channels, height, width, source);
+        if (height == format.Height && width == format.Width && !format.KeepAspectByCenterCrop)
+            return ToChannelsFirst(rgba, format);
+        return FromRgba(rgba, width, height, format, source);
+    }
+
+    /// <summary>Channel-first pixels (1 or 3 planes of <paramref name="height"/> × <paramref name="width"/>) as opaque RGBA, row-major.</summary>
+    public static byte[] PlanarToRgba(ReadOnlySpan<byte> planar, int channels, int height, int width, string source)
+    {
         int plane = height * width;
         if (channels is not (1 or 3) || planar.Length != channels * plane)
-            throw new InvalidOperationException($"Image '{source}' has {planar.Length} bytes, which is not {channels}×{height}×{width}.");
+            throw new InvalidImageException(source, $"has {planar.Length} bytes, which is not {channels}×{height}×{width}.");
         var rgba = new byte[4 * plane];
         for (int i = 0; i < plane; i++)
         {
@@ -75,17 +84,23 @@ public static class ImageDecoder
             rgba[4 * i + 2] = planar[(channels == 3 ? 2 * plane : 0) + i];
             rgba[4 * i + 3] = 255;
         }
-        if (height == format.Height && width == format.Width && !format.KeepAspectByCenterCrop)
-            return ToChannelsFirst(rgba, format);
-        return FromRgba(rgba, width, height, format, source);
+        return rgba;
     }
 
     private static SKData CopyOf(ReadOnlySpan<byte> encoded, string source) => encoded.IsEmpty
-        ? throw new InvalidOperationException($"Image '{source}' is empty (0 bytes).")
+        ? throw new InvalidImageException(source, "is empty (0 bytes).")
         : SKData.CreateCopy(encoded);
 
-    private static SKCodec CodecOf(SKData data, string source) => SKCodec.Create(data)
-        ?? throw new InvalidOperationException($"Image '{source}' is not a PNG, JPEG, BMP, GIF or WebP image, or it is corrupt.");
+    private static SKCodec CodecOf(SKData data, string source, long maxPixels)
+    {
+        var codec = SKCodec.Create(data)
+            ?? throw new InvalidImageException(source, "is not a PNG, JPEG, BMP, GIF or WebP image, or it is corrupt.");
+        var (width, height) = (codec.Info.Width, codec.Info.Height);
+        if ((long)width * height <= maxPixels) return codec;
+        codec.Dispose();
+        throw new InvalidImageException(source, $"is {width}×{height} = {(long)width * height:N0} pixels, over the limit of " +
+            $"{maxPixels:N0}. Shrink it or raise MaxPixels.");
+    }
 
     private static byte[] FromRgba(SKBitmap bitmap, ImageFormat format)
     {

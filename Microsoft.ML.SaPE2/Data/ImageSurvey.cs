@@ -1,13 +1,13 @@
 namespace Microsoft.ML.SaPE2.Data;
 
 /// <summary>The stored size and colour of one image, read from its header (no pixels decoded).</summary>
-public readonly record struct ImageShape(int Width, int Height, bool Grayscale);
+internal readonly record struct ImageShape(int Width, int Height, bool Grayscale);
 
 /// <summary>
 /// What a sample of a data set's images looks like before any resizing: the median stored size and whether they
 /// are all grayscale. The automatic recipe (<see cref="Training.AutoRecipe"/>) sizes the model from it.
 /// </summary>
-public sealed record ImageSurvey(int Images, int MedianWidth, int MedianHeight, bool Grayscale)
+internal sealed record ImageSurvey(int Images, int MedianWidth, int MedianHeight, bool Grayscale)
 {
     /// <summary>How many images of a data set are surveyed (their headers only).</summary>
     public const int SampleSize = 256;

@@ -1,10 +1,8 @@
-using Microsoft.ML.SaPE2.Data;
-
 namespace Microsoft.ML.SaPE2;
 
 /// <summary>
 /// Per-channel normalisation <c>(x − mean) / std</c> of pixels scaled to [0, 1]. The default maps [0, 1] to [−1, 1]
-/// (mean 0.5, std 0.5), which suits data whose statistics are unknown; <see cref="Compute"/> measures a data set's.
+/// (mean 0.5, std 0.5), which suits data whose statistics are unknown.
 /// </summary>
 public sealed record Normalization(float[] Mean, float[] Std)
 {
@@ -18,24 +16,6 @@ public sealed record Normalization(float[] Mean, float[] Std)
     /// <summary>Mean and std 0.5 for every channel.</summary>
     public static Normalization Default(int channels) =>
         new(Enumerable.Repeat(0.5f, channels).ToArray(), Enumerable.Repeat(0.5f, channels).ToArray());
-
-    /// <summary>The per-channel mean and std of <paramref name="dataset"/>'s pixels, in [0, 1] units.</summary>
-    public static Normalization Compute(ImageDataset dataset)
-    {
-        int channels = dataset.Format.Channels, plane = dataset.Format.Height * dataset.Format.Width;
-        var sum = new double[channels];
-        var squares = new double[channels];
-        for (int i = 0; i < dataset.Count; i++)
-        {
-            var image = dataset.Image(i);
-            for (int c = 0; c < channels; c++)
-                foreach (byte b in image.Slice(c * plane, plane)) { double v = b / 255.0; sum[c] += v; squares[c] += v * v; }
-        }
-        double n = (double)dataset.Count * plane;
-        var mean = sum.Select(s => (float)(s / n)).ToArray();
-        var std = squares.Select((q, c) => (float)Math.Max(Math.Sqrt(Math.Max(q / n - mean[c] * (double)mean[c], 0)), 1e-3)).ToArray();
-        return new Normalization(mean, std);
-    }
 
     /// <summary>
     /// Throws unless there is one mean and one std per channel (their values are checked when the record is made). Called

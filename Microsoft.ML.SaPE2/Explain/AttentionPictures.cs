@@ -9,7 +9,7 @@ namespace Microsoft.ML.SaPE2.Explain;
 /// What the model attends to, drawn over the image: for a chosen patch, the SaPE² bias to every other patch in each
 /// layer and head (the paper's Figure 4 kind of picture), and the CLS token's attention in each layer and head.
 /// </summary>
-public static class AttentionPictures
+internal static class AttentionPictures
 {
     private const int Tile = 160;
 

@@ -3,7 +3,7 @@ using SkiaSharp;
 namespace Microsoft.ML.SaPE2.Explain;
 
 /// <summary>A confusion-matrix heat map: rows are true classes, columns predicted ones, each cell its count.</summary>
-public static class ConfusionMatrixImage
+internal static class ConfusionMatrixImage
 {
     /// <summary>Writes the heat map of <paramref name="counts"/>[true, predicted] to <paramref name="path"/> (PNG).</summary>
     public static void Render(double[,] counts, IReadOnlyList<string> classNames, string path)

@@ -4,7 +4,7 @@ using SkiaSharp;
 namespace Microsoft.ML.SaPE2.Explain;
 
 /// <summary>Loss and accuracy per epoch, training and validation, as two side-by-side line charts.</summary>
-public static class TrainingCurves
+internal static class TrainingCurves
 {
     /// <summary>Writes the chart of <paramref name="history"/> to <paramref name="path"/> (PNG, 960×400).</summary>
     public static void Render(IReadOnlyList<EpochMetrics> history, string path)

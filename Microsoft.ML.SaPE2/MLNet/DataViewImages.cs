@@ -16,7 +16,7 @@ internal static class DataViewImages
         var readImage = ImageColumn.Reader(cursor, image);
         var shapes = new List<ImageShape>();
         while (shapes.Count < ImageSurvey.SampleSize && cursor.MoveNext())
-            shapes.Add(readImage().Probe($"row {shapes.Count} of column '{imageColumn}' ({what})"));
+            shapes.Add(readImage().Probe(new ImageRowLocation(shapes.Count, imageColumn, what)));
         if (shapes.Count == 0) throw new InvalidOperationException($"The {what} has no rows.");
         return ImageSurvey.Of(shapes);
     }
@@ -51,7 +51,7 @@ internal static class DataViewImages
         {
             var decoded = new byte[raw.Count][];
             long first = row - raw.Count;
-            ParallelDecoding.For(raw.Count, i => decoded[i] = raw[i].ToModelPixels(format, $"row {first + i} of column '{imageColumn}' ({what})"));
+            ParallelDecoding.For(raw.Count, i => decoded[i] = raw[i].ToModelPixels(format, new ImageRowLocation(first + i, imageColumn, what)));
             pixels.AddRange(decoded);
             raw.Clear();
         }

@@ -13,18 +13,44 @@ internal enum ImageColumnKind
     Image,
 }
 
+/// <summary>Where a row's image sits, for messages: row <paramref name="Row"/> of <paramref name="Column"/> in <paramref name="DataName"/>
+/// (<see cref="InvalidImageException.DataName"/>).</summary>
+internal readonly record struct ImageRowLocation(long Row, string Column, string? DataName = null)
+{
+    public override string ToString() => $"row {Row} of column '{Column}'" + (DataName is null ? "" : $" ({DataName})");
+}
+
 /// <summary>One image read from a row, not yet converted to the model's format.</summary>
 internal readonly record struct RawImage(byte[] Data, int Width, int Height, ImageColumnKind Kind)
 {
-    /// <summary>Decodes (bytes) or converts (RGBA pixels) to <paramref name="format"/>; <paramref name="source"/> names the row in errors.</summary>
-    public byte[] ToModelPixels(ImageFormat format, string source) => Kind == ImageColumnKind.EncodedBytes
-        ? ImageDecoder.Decode(Data, format, source)
-        : ImageDecoder.FromRgba(Data, Width, Height, format, source);
+    /// <summary>Decodes (bytes) or converts (RGBA pixels) to <paramref name="format"/>; a failure names <paramref name="where"/>.</summary>
+    public byte[] ToModelPixels(ImageFormat format, ImageRowLocation where)
+    {
+        try
+        {
+            return Kind == ImageColumnKind.EncodedBytes
+                ? ImageDecoder.Decode(Data, format, where.ToString())
+                : ImageDecoder.FromRgba(Data, Width, Height, format, where.ToString());
+        }
+        catch (InvalidImageException e)
+        {
+            throw e.At(where.Row, where.Column, where.DataName);
+        }
+    }
 
     /// <summary>The stored size and colour, without decoding the pixels of an encoded image.</summary>
-    public ImageShape Probe(string source) => Kind == ImageColumnKind.EncodedBytes
-        ? ImageDecoder.Probe(Data, source)
-        : ImageDecoder.Probe(Data, Width, Height);
+    public ImageShape Probe(ImageRowLocation where)
+    {
+        if (Kind != ImageColumnKind.EncodedBytes) return ImageDecoder.Probe(Data, Width, Height);
+        try
+        {
+            return ImageDecoder.Probe(Data, where.ToString());
+        }
+        catch (InvalidImageException e)
+        {
+            throw e.At(where.Row, where.Column, where.DataName);
+        }
+    }
 }
 
 /// <summary>Schema checks and readers for the trainer's image column (bytes or <see cref="MLImage"/>).</summary>

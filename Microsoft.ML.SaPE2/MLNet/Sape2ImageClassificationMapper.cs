@@ -157,7 +157,7 @@ public sealed partial class Sape2ImageClassificationTransformer
 
         private float[] Single()
         {
-            var pixels = readImage().ToModelPixels(parent.Classifier.Format, $"row {row.Position} of column '{parent.FeatureColumnName}'");
+            var pixels = readImage().ToModelPixels(parent.Classifier.Format, new ImageRowLocation(row.Position, parent.FeatureColumnName));
             return parent.Classifier.PredictProbabilities(pixels, 1);
         }
 
@@ -191,7 +191,7 @@ public sealed partial class Sape2ImageClassificationTransformer
             var format = parent.Classifier.Format;
             var pixels = new byte[ids.Count * format.PixelCount];
             Data.ParallelDecoding.For(ids.Count, i =>
-                images[i].ToModelPixels(format, $"row {rows[i]} of column '{parent.FeatureColumnName}'").CopyTo(pixels, i * format.PixelCount));
+                images[i].ToModelPixels(format, new ImageRowLocation(rows[i], parent.FeatureColumnName)).CopyTo(pixels, i * format.PixelCount));
             var probabilities = parent.Classifier.PredictProbabilities(pixels, ids.Count, TransformBatchSize);
             int classes = parent.ClassNames.Count;
             for (int i = 0; i < ids.Count; i++) ahead[ids[i]] = probabilities.AsSpan(i * classes, classes).ToArray();

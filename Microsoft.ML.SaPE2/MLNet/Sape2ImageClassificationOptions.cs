@@ -106,8 +106,7 @@ public sealed partial class Sape2ImageClassificationTrainer
         public WeightInitialization? Initialization;
         /// <summary>Crop images to the model's aspect ratio before resizing instead of stretching them. Default false.</summary>
         public bool KeepAspectByCenterCrop = Defaults.KeepAspectByCenterCrop;
-        /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5. <see cref="SaPE2.Normalization.Compute"/>
-        /// measures a data set's.</summary>
+        /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5.</summary>
         public Normalization? Normalization;
         /// <summary>Images with more pixels are refused (decompression bombs). Default 64 megapixels.</summary>
         public long MaxPixels = Defaults.MaxPixels;

@@ -185,8 +185,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         ImageDataset Read(IDataView data, string what) => options.DecodedImages is { } cache
             ? cache.Read(data, options.FeatureColumnName, options.LabelColumnName, format, classNames, what)
             : DataViewImages.Read(data, options.FeatureColumnName, options.LabelColumnName, format, classNames, what);
-        var train = Read(input, "training data");
-        var validation = validationData is null ? null : Read(validationData, "validation set");
+        var train = Read(input, InvalidImageException.TrainingData);
+        var validation = validationData is null ? null : Read(validationData, InvalidImageException.ValidationData);
         if (validation is null && holdBack > 0) (train, validation) = HoldBack(train, holdBack, seed, ch);
         ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
             $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
@@ -232,8 +232,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var format = Format(options, provisional: (32, 3));
         if (!IsSet(options, "ImageSize") || !IsSet(options, "Channels"))
         {
-            var survey = options.DecodedImages?.Survey(input, options.FeatureColumnName, "training data")
-                ?? DataViewImages.Survey(input, options.FeatureColumnName, "training data");
+            var survey = options.DecodedImages?.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData)
+                ?? DataViewImages.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData);
             var (size, channels, formatChoices) = AutoRecipe.ChooseFormat(survey, cuda);
             format = Format(options, provisional: (size, channels));
             choices.AddRange(formatChoices);

@@ -72,7 +72,7 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     IDataView ITransformer.Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new RowToRowMapperTransform(Host, input, new Mapper(this, input.Schema, source: input), MakeRowMapper);
+        return new SingleCursorView(new RowToRowMapperTransform(Host, input, new Mapper(this, input.Schema, source: input), MakeRowMapper));
     }
 
     /// <inheritdoc cref="ITransformer.Transform"/>

@@ -6,7 +6,7 @@ namespace Microsoft.ML.SaPE2.Native;
 /// Free and total memory of the current CUDA device, from the CUDA runtime's <c>cudaMemGetInfo</c>: TorchSharp does
 /// not report it. Null where no CUDA runtime library loads or the call fails.
 /// </summary>
-public static class CudaMemory
+internal static class CudaMemory
 {
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate int MemGetInfo(out nuint free, out nuint total);

@@ -4,7 +4,7 @@ using Microsoft.ML.SaPE2.Modeling;
 namespace Microsoft.ML.SaPE2.Training;
 
 /// <summary>One automatic choice: the option it fills, the value and the rule behind it (logged, and listed in Docs/small-data.md).</summary>
-public sealed record RecipeChoice(string Option, string Value, string Rule);
+internal sealed record RecipeChoice(string Option, string Value, string Rule);
 
 /// <summary>
 /// The defaults the trainer picks when an option is left unset, from the device, the images' size and the number of
@@ -13,7 +13,7 @@ public sealed record RecipeChoice(string Option, string Value, string Rule);
 /// which stays reachable by setting the options (<see cref="VitPreset"/>, <see cref="TokenizerKind.Patch"/>,
 /// <see cref="PoolingKind.ClassToken"/>, <see cref="WeightInitialization.TruncatedNormal"/>, DeiT augmentation).
 /// </summary>
-public static class AutoRecipe
+internal static class AutoRecipe
 {
     /// <summary>The largest automatic image side on a CPU: beyond it a step costs more than small data repays.</summary>
     public const int CpuMaxImageSide = 32;

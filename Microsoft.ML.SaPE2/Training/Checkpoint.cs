@@ -6,7 +6,7 @@ using Microsoft.ML.SaPE2.Modeling;
 namespace Microsoft.ML.SaPE2.Training;
 
 /// <summary>What a checkpoint file holds besides raw weights: enough to resume training or to predict.</summary>
-public sealed record CheckpointMetadata
+internal sealed record CheckpointMetadata
 {
     /// <summary>The architecture.</summary>
     public required VitConfig Config { get; init; }
@@ -42,7 +42,7 @@ public sealed record CheckpointMetadata
 /// then four length-prefixed (int64) sections, each empty when absent:
 ///         model weights (TorchSharp Module.save), best weights so far, EMA weights, AdamW state
 /// </remarks>
-public static class Checkpoint
+internal static class Checkpoint
 {
     private static readonly byte[] Magic = Encoding.ASCII.GetBytes("SAPE2CKP");
     private const int FormatVersion = 1;
@@ -144,7 +144,7 @@ public static class Checkpoint
 }
 
 /// <summary>Module weights to and from bytes.</summary>
-public static class ModelWeights
+internal static class ModelWeights
 {
     /// <summary>The module's weights in TorchSharp's format.</summary>
     public static byte[] Save(TorchSharp.torch.nn.Module module)

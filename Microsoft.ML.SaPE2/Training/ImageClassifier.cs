@@ -11,7 +11,7 @@ namespace Microsoft.ML.SaPE2.Training;
 public sealed class ImageClassifier : IDisposable
 {
     /// <summary>Wraps a trained <paramref name="model"/>.</summary>
-    public ImageClassifier(VisionTransformer model, ImageFormat format, Normalization normalization,
+    internal ImageClassifier(VisionTransformer model, ImageFormat format, Normalization normalization,
                            IReadOnlyList<string> classNames, IReadOnlyList<EpochMetrics> history)
     {
         if (classNames.Count != model.Config.NumClasses)
@@ -29,7 +29,7 @@ public sealed class ImageClassifier : IDisposable
     /// normalisation, classes and history of <paramref name="metadata"/> with <paramref name="weights"/> from
     /// <see cref="ModelWeights.Save"/>; a mismatch names <paramref name="source"/>.
     /// </summary>
-    public static ImageClassifier Load(CheckpointMetadata metadata, byte[] weights, string source)
+    internal static ImageClassifier Load(CheckpointMetadata metadata, byte[] weights, string source)
     {
         var model = new VisionTransformer(metadata.Config, initialize: false);   // the saved weights replace every value
         try
@@ -45,7 +45,7 @@ public sealed class ImageClassifier : IDisposable
     }
 
     /// <summary>What <see cref="Load"/> needs besides the weights.</summary>
-    public CheckpointMetadata Metadata() => new()
+    internal CheckpointMetadata Metadata() => new()
     {
         Config = Config, Format = Format, Normalization = Normalization, ClassNames = ClassNames, History = History,
     };

@@ -17,7 +17,7 @@ namespace Microsoft.ML.SaPE2.Training;
 /// distances and their surrogate gradient (Sape2Bias.PairwiseDistance) and 24·h·S³ for gates, positions and
 /// interpolation (Eq. 9–14). Benchmarks' <c>memory</c> command compares the estimate with measured peaks.
 /// </remarks>
-public sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes, long DataBytes)
+internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes, long DataBytes)
 {
     /// <summary>
     /// Allowance for libtorch, the .NET runtime, the loader's buffers and the allocator's slack: a process had about 145 MB

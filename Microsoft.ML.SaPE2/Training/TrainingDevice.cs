@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.SaPE2.Training;
 
 /// <summary>Turns "auto", "cpu", "cuda" or "cuda:N" into a torch device, with errors that say how to get CUDA.</summary>
-public static class TrainingDevice
+internal static class TrainingDevice
 {
     /// <summary>Checks the text of a device choice without touching the GPU; returns (kind, index or -1).</summary>
     public static (string Kind, int Index) Parse(string device)

@@ -7,7 +7,7 @@ namespace Microsoft.ML.SaPE2.Training;
 /// cosine decay, weight decay 0.05, label smoothing 0.1, Mixup/CutMix, RandAugment), at a learning rate that suits
 /// batch 128.
 /// </summary>
-public sealed record TrainingOptions
+internal sealed record TrainingOptions
 {
     /// <summary>Passes over the training set.</summary>
     public int Epochs { get; init; } = 50;

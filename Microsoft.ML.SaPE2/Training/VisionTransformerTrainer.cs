@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.SaPE2.Training;
 
 /// <summary>The outcome of a fit: the classifier with the best weights, and how the run ended.</summary>
-public sealed record TrainingResult(ImageClassifier Classifier, int BestEpoch, double? BestValidationAccuracy, bool Cancelled, bool StoppedEarly)
+internal sealed record TrainingResult(ImageClassifier Classifier, int BestEpoch, double? BestValidationAccuracy, bool Cancelled, bool StoppedEarly)
 {
     /// <summary>True when <see cref="TrainingOptions.TimeLimit"/> shortened the run (fewer epochs planned, or the last one cut short).</summary>
     public bool ShortenedByTimeLimit { get; init; }
@@ -17,7 +17,7 @@ public sealed record TrainingResult(ImageClassifier Classifier, int BestEpoch, d
 }
 
 /// <summary>Validation figures of one evaluation: mean cross-entropy (ML.NET's log-loss), accuracy and macro accuracy.</summary>
-public sealed record ValidationScore(double Loss, double Accuracy, double MacroAccuracy);
+internal sealed record ValidationScore(double Loss, double Accuracy, double MacroAccuracy);
 
 /// <summary>
 /// Trains a <see cref="VisionTransformer"/> on an <see cref="ImageDataset"/>: AdamW with warm-up and cosine decay,
@@ -28,7 +28,7 @@ public sealed record ValidationScore(double Loss, double Accuracy, double MacroA
 /// each epoch to the epochs that still fit, so the learning rate anneals before the time is up; if an epoch still
 /// overruns, it ends at the limit and is validated as it stands.
 /// </summary>
-public static class VisionTransformerTrainer
+internal static class VisionTransformerTrainer
 {
     /// <summary>Trains a model of <paramref name="architecture"/> (its size, channel and class counts are taken from the data).</summary>
     /// <param name="train">The training images.</param>

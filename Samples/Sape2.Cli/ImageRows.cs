@@ -1,16 +1,48 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Data;
-using SkiaSharp;
 
 namespace Sape2.Cli;
 
-/// <summary>One labelled image: encoded bytes plus where it came from.</summary>
+/// <summary>
+/// One labelled image: a file's encoded bytes, or one record of an IDX or CIFAR file, whose decoded pixels reach the
+/// trainer as an ML.NET image without being encoded again.
+/// </summary>
 internal sealed class ImageRow
 {
-    public byte[] Image { get; set; } = Array.Empty<byte>();
-    public string Label { get; set; } = "";
-    public string Source { get; set; } = "";
+    /// <summary>The file's encoded bytes; empty for a record.</summary>
+    public byte[] Image { get; init; } = Array.Empty<byte>();
+    /// <summary>The record's decoded dataset and index; null for a file.</summary>
+    public (ImageDataset Dataset, int Index)? Record { get; init; }
+    public string Label { get; init; } = "";
+    /// <summary>The file, or the file and record ("train-images.gz#12"), named in messages.</summary>
+    public string Source { get; init; } = "";
+
+    /// <summary>The image at the model's <paramref name="format"/>.</summary>
+    public byte[] ModelPixels(ImageFormat format)
+    {
+        if (Record is not var (dataset, index)) return ImageDecoder.Decode(Image, format, Source);
+        var stored = dataset.Format;
+        return ImageDecoder.FromPlanar(dataset.Image(index), stored.Channels, stored.Height, stored.Width, format, Source);
+    }
+
+    /// <summary>The record as an ML.NET image (RGBA), made when the trainer reads the row.</summary>
+    public MLImage ToMLImage()
+    {
+        var (dataset, index) = Record!.Value;
+        var stored = dataset.Format;
+        return MLImage.CreateFromPixels(stored.Width, stored.Height, MLPixelFormat.Rgba32,
+            ImageDecoder.PlanarToRgba(dataset.Image(index), stored.Channels, stored.Height, stored.Width, Source));
+    }
+
+    /// <summary>A file's row in a data view: the bytes in VarVector&lt;Byte&gt; column 'Image', as LoadRawImageBytes gives them.</summary>
+    internal sealed class FileRow(ImageRow row)
+    {
+        public byte[] Image => row.Image;
+        public string Label => row.Label;
+        public string Source => row.Source;
+    }
 }
 
 /// <summary>Reads the inputs the tool accepts into rows: image folders, IDX files and CIFAR binaries.</summary>
@@ -29,59 +61,46 @@ internal static class ImageRows
     }
 
     /// <summary>
-    /// Every image of a class-per-folder tree. The library's <see cref="ImageFolder"/> checks the folder rules and
-    /// decodes every image once (to 1×1, cheaply), so a bad file is named before training starts.
+    /// Every image of a class-per-folder tree, by the library's folder rules. Each file is read once and its header
+    /// checked (not an image, empty, over <paramref name="maxPixels"/>), so most bad files are named before training
+    /// starts; its pixels are decoded once, by the trainer or the model, and a file cut short is named from there
+    /// (<see cref="WithFileName"/>).
     /// </summary>
     public static List<ImageRow> FromFolder(string root, long? maxPixels = null)
     {
-        var dataset = ImageFolder.Load(root, Probe(maxPixels)).Dataset;
-        return Enumerable.Range(0, dataset.Count).Select(i => new ImageRow
-        {
-            Image = File.ReadAllBytes(dataset.Sources[i]), Label = dataset.ClassNames[dataset.Labels[i]], Source = dataset.Sources[i],
-        }).ToList();
+        var listing = ImageFolder.List(root);
+        return FromFiles(listing.Files, maxPixels, i => listing.ClassNames[listing.Labels[i]]);
     }
+
+    /// <summary>Rows of <paramref name="files"/>, each read once and its header checked as <see cref="FromFolder"/> does.</summary>
+    public static List<ImageRow> FromFiles(IReadOnlyList<string> files, long? maxPixels = null, Func<int, string>? labelOf = null)
+    {
+        long limit = maxPixels ?? new ImageFormat().MaxPixels;
+        var rows = new ImageRow[files.Count];
+        ParallelDecoding.For(files.Count, i =>
+        {
+            var bytes = File.ReadAllBytes(files[i]);
+            ImageDecoder.Probe(bytes, files[i], limit);
+            rows[i] = new ImageRow { Image = bytes, Label = labelOf?.Invoke(i) ?? "", Source = files[i] };
+        });
+        return rows.ToList();
+    }
+
+    /// <summary>Rows of an IDX or CIFAR file's records: the decoded pixels stay as they are.</summary>
+    public static List<ImageRow> FromDataset(ImageDataset dataset) => Enumerable.Range(0, dataset.Count).Select(i => new ImageRow
+    {
+        Record = (dataset, i), Label = dataset.ClassNames[dataset.Labels[i]], Source = dataset.Sources[i],
+    }).ToList();
 
     /// <summary>
-    /// Unlabelled rows of <paramref name="files"/>, each read once and decoded once to 1×1 as <see cref="FromFolder"/>
-    /// does, so a bad file is named with the reason before anything is scored.
+    /// <paramref name="e"/>, or, when it is a bad image at a row of the view made from <paramref name="rows"/> (the view
+    /// <paramref name="dataName"/> of <see cref="InvalidImageException.DataName"/>), the same failure naming the image's file:
+    /// a row number does not tell a user which file to replace.
     /// </summary>
-    public static List<ImageRow> FromFiles(IEnumerable<string> files, long maxPixels)
-    {
-        var probe = Probe(maxPixels);
-        return files.Select(file =>
-        {
-            var bytes = File.ReadAllBytes(file);
-            ImageDecoder.Decode(bytes, probe, file);
-            return new ImageRow { Image = bytes, Source = file };
-        }).ToList();
-    }
-
-    /// <summary>The cheapest decode that still reads every pixel: 1×1 gray, under <paramref name="maxPixels"/> (null: the default).</summary>
-    private static ImageFormat Probe(long? maxPixels)
-    {
-        var probe = new ImageFormat { Height = 1, Width = 1, Channels = 1 };
-        return probe with { MaxPixels = maxPixels ?? probe.MaxPixels };
-    }
-
-    /// <summary>Rows from an ImageDataset (IDX, CIFAR), re-encoded as PNG so every input takes the same path.</summary>
-    public static List<ImageRow> FromDataset(ImageDataset dataset)
-    {
-        var format = dataset.Format;
-        return Enumerable.Range(0, dataset.Count).AsParallel().AsOrdered().Select(i =>
-        {
-            using var bitmap = new SKBitmap(format.Width, format.Height);
-            var pixels = dataset.Image(i);
-            int plane = format.Width * format.Height;
-            for (int p = 0; p < plane; p++)
-            {
-                byte r = pixels[p], g = format.Channels == 3 ? pixels[plane + p] : r, b = format.Channels == 3 ? pixels[2 * plane + p] : r;
-                bitmap.SetPixel(p % format.Width, p / format.Width, new SKColor(r, g, b));
-            }
-            using var image = SKImage.FromBitmap(bitmap);
-            return new ImageRow { Image = image.Encode(SKEncodedImageFormat.Png, 100).ToArray(), Label = dataset.ClassNames[dataset.Labels[i]],
-                Source = dataset.Sources[i] };
-        }).ToList();
-    }
+    public static Exception WithFileName(Exception e, string? dataName, IReadOnlyList<ImageRow> rows) =>
+        Guard.Innermost(e) is InvalidImageException { Row: { } row } bad && bad.DataName == dataName && row < rows.Count
+            ? new InvalidOperationException($"Image '{rows[(int)row].Source}' {bad.Problem}", e)
+            : e;
 
     /// <summary>
     /// Stratified split: every <paramref name="every"/>-th image of each class goes to the second part, and a class
@@ -100,5 +119,13 @@ internal static class ImageRows
         return (first, second);
     }
 
-    public static IDataView ToDataView(MLContext ml, IEnumerable<ImageRow> rows) => ml.Data.LoadFromEnumerable(rows);
+    /// <summary>
+    /// The rows as an ML.NET view: files as encoded bytes (VarVector&lt;Byte&gt;), records as images, each with its Label
+    /// and Source text.
+    /// </summary>
+    public static IDataView ToDataView(MLContext ml, IReadOnlyList<ImageRow> rows) =>
+        rows.Count > 0 && rows[0].Record is { } first
+            ? new RecordView(rows, first.Dataset.Format)
+            : ml.Data.LoadFromEnumerable(rows.Select(r => new ImageRow.FileRow(r)),
+                SchemaDefinition.Create(typeof(ImageRow.FileRow), SchemaDefinition.Direction.Read));
 }

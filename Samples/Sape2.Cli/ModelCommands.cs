@@ -42,8 +42,15 @@ internal static class ModelCommands
         if (loaded.Input.LabelColumn is null) throw new InvalidOperationException($"Model '{loaded.Path}' was saved without its label " +
             $"column '{loaded.Sape2.LabelColumnName}' in the input schema, so its labels cannot be scored; save it with the training data's schema.");
         var view = loaded.Input.Rows(loaded.Context, rows, classes);
-        return loaded.Context.MulticlassClassification.Evaluate(loaded.Model.Transform(view), loaded.Sape2.LabelColumnName,
-            loaded.Sape2.ScoreColumnName, loaded.Sape2.PredictedLabelColumnName);
+        try
+        {
+            return loaded.Context.MulticlassClassification.Evaluate(loaded.Model.Transform(view), loaded.Sape2.LabelColumnName,
+                loaded.Sape2.ScoreColumnName, loaded.Sape2.PredictedLabelColumnName);
+        }
+        catch (Exception e) when (ImageRows.WithFileName(e, null, rows) is var named && named != e)
+        {
+            throw named;
+        }
     }
 
     public static Command Predict(Option<bool> verbose)
@@ -58,7 +65,15 @@ internal static class ModelCommands
             var files = parse.GetValue(inputs)!.SelectMany(Expand).ToList();
             var rows = ImageRows.FromFiles(files, loaded.Sape2.Classifier.Format.MaxPixels);
             var view = loaded.Input.Rows(loaded.Context, rows, loaded.Sape2.ClassNames);
-            var scores = loaded.Model.Transform(view).GetColumn<float[]>(loaded.Sape2.ScoreColumnName).ToList();
+            List<float[]> scores;
+            try
+            {
+                scores = loaded.Model.Transform(view).GetColumn<float[]>(loaded.Sape2.ScoreColumnName).ToList();
+            }
+            catch (Exception e) when (ImageRows.WithFileName(e, null, rows) is var named && named != e)
+            {
+                throw named;
+            }
             int k = Math.Clamp(parse.GetValue(top), 1, loaded.Sape2.ClassNames.Count);
             var table = new Table().AddColumn("image").AddColumns(Enumerable.Range(1, k).Select(i => $"#{i}").ToArray());
             for (int i = 0; i < files.Count; i++)

@@ -71,7 +71,14 @@ internal static class SweepCommand
                 "grid" => experiment.SetGridSearchTuner(),
                 _ => experiment.SetCostFrugalTuner(),
             };
-            return Sweep(ml, experiment, monitor, data, folder, parse.GetValue(generate), interactive);
+            try
+            {
+                return Sweep(ml, experiment, monitor, data, folder, parse.GetValue(generate), interactive);
+            }
+            catch (Exception e) when (data.WithFileName(e) is var named && named != e)
+            {
+                throw named;
+            }
         }));
         return command;
     }
@@ -114,7 +121,7 @@ internal static class SweepCommand
         SweepReport.Chart(monitor.Trials, best.TrialId, chart);
         var keyToValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel").Fit(best.Model!.Transform(data.Train));
         var model = new TransformerChain<ITransformer>(best.Model, keyToValue);
-        ToolData.SaveModel(ml, model, data.Train.Schema, zip);
+        ToolData.SaveModel(ml, model, data.InputSchema, zip);
         var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data.Test));
         AnsiConsole.MarkupLine($"Best: trial {best.TrialId}, {Markup.Escape(SweepMonitor.Describe(best.Parameters))}, {best.EpochsTrained} epochs, " +
             $"validation {best.Metric:F4}.");

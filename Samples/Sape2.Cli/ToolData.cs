@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.SaPE2;
 
 namespace Sape2.Cli;
 
@@ -6,9 +7,17 @@ namespace Sape2.Cli;
 /// The images of `train` and `sweep` as ML.NET views: every tenth training image held back for validation (the tool's
 /// own split, the same for every run of a folder), labels keyed on the training images, the test images apart.
 /// </summary>
-internal sealed record ToolData(IDataView Train, IDataView? Validation, IDataView Test, int TrainCount, int ValidationCount, int TestCount,
-    int Classes)
+internal sealed record ToolData(IDataView Train, IDataView? Validation, IDataView Test, List<ImageRow> FitRows, List<ImageRow> ValidationRows,
+    List<ImageRow> TestRows, int Classes, DataViewSchema InputSchema)
 {
+    public int TrainCount => FitRows.Count;
+    public int ValidationCount => ValidationRows.Count;
+    public int TestCount => TestRows.Count;
+
+    /// <summary>
+    /// The views of <paramref name="trainRows"/> and <paramref name="testRows"/>. <see cref="InputSchema"/> is the one a saved model
+    /// records: encoded image bytes, whatever the rows held, so 'predict' and 'evaluate' feed any model the tool wrote the same way.
+    /// </summary>
     public static ToolData Prepare(MLContext ml, List<ImageRow> trainRows, List<ImageRow> testRows)
     {
         if (testRows.Count == 0) throw new InvalidOperationException("There are too few images to hold any out for testing; add images (at " +
@@ -17,9 +26,14 @@ internal sealed record ToolData(IDataView Train, IDataView? Validation, IDataVie
         var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ImageRows.ToDataView(ml, trainRows));
         return new ToolData(keys.Transform(ImageRows.ToDataView(ml, fitRows)),
             validationRows.Count > 0 ? keys.Transform(ImageRows.ToDataView(ml, validationRows)) : null,
-            keys.Transform(ImageRows.ToDataView(ml, testRows)), fitRows.Count, validationRows.Count, testRows.Count,
-            trainRows.Select(r => r.Label).Distinct().Count());
+            keys.Transform(ImageRows.ToDataView(ml, testRows)), fitRows, validationRows, testRows,
+            trainRows.Select(r => r.Label).Distinct().Count(), keys.GetOutputSchema(ImageRows.ToDataView(ml, []).Schema));
     }
+
+    /// <summary><paramref name="e"/>, naming the file when it is a bad image the trainer (training or validation rows) or the model (test
+    /// rows) found.</summary>
+    public Exception WithFileName(Exception e) => ImageRows.WithFileName(ImageRows.WithFileName(ImageRows.WithFileName(e,
+        InvalidImageException.TrainingData, FitRows), InvalidImageException.ValidationData, ValidationRows), null, TestRows);
 
     /// <summary>Saves <paramref name="model"/> to <paramref name="path"/> through a temporary file, so a failure leaves no half-written
     /// model.</summary>

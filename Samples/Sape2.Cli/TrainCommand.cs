@@ -113,38 +113,45 @@ internal static class TrainCommand
         };
 
         ITransformer model = null!;
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new RemainingTimeColumn())
-            .Start(context =>
-            {
-                var task = context.AddTask("starting", maxValue: 1);
-                options.Progress = new SynchronousProgress(p =>
+        MulticlassClassificationMetrics metrics;
+        try
+        {
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                    new RemainingTimeColumn())
+                .Start(context =>
                 {
-                    task.MaxValue = (double)p.Epochs * p.StepsPerEpoch;
-                    task.Value = (double)(p.Epoch - 1) * p.StepsPerEpoch + p.Step;
-                    task.Description = $"epoch {p.Epoch}/{p.Epochs} · loss {p.TrainLoss:F3} · acc {p.TrainAccuracy:P0} · " +
-                        $"{p.ImagesPerSecond:F0} img/s · ETA {p.EstimatedRemaining:mm\\:ss}";
-                    if (p.EpochCompleted)
-                        AnsiConsole.MarkupLine($"epoch {p.Epoch,3}: train loss {p.TrainLoss:F3}, acc {p.TrainAccuracy:P1} · validation loss " +
-                            $"{p.ValidationLoss:F3}, acc {p.ValidationAccuracy:P1} · {p.ImagesPerSecond:F0} images/s");
+                    var task = context.AddTask("starting", maxValue: 1);
+                    options.Progress = new SynchronousProgress(p =>
+                    {
+                        task.MaxValue = (double)p.Epochs * p.StepsPerEpoch;
+                        task.Value = (double)(p.Epoch - 1) * p.StepsPerEpoch + p.Step;
+                        task.Description = $"epoch {p.Epoch}/{p.Epochs} · loss {p.TrainLoss:F3} · acc {p.TrainAccuracy:P0} · " +
+                            $"{p.ImagesPerSecond:F0} img/s · ETA {p.EstimatedRemaining:mm\\:ss}";
+                        if (p.EpochCompleted)
+                            AnsiConsole.MarkupLine($"epoch {p.Epoch,3}: train loss {p.TrainLoss:F3}, acc {p.TrainAccuracy:P1} · validation loss " +
+                                $"{p.ValidationLoss:F3}, acc {p.ValidationAccuracy:P1} · {p.ImagesPerSecond:F0} images/s");
+                    });
+                    model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options)
+                        .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"))
+                        .Fit(trainView);
                 });
-                model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options)
-                    .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"))
-                    .Fit(trainView);
-            });
-
-        var scored = model.Transform(data.Test);
-        var metrics = ml.MulticlassClassification.Evaluate(scored);
+            metrics = ml.MulticlassClassification.Evaluate(model.Transform(data.Test));
+        }
+        catch (Exception e) when (data.WithFileName(e) is var named && named != e)
+        {
+            (model as IDisposable)?.Dispose();
+            throw named;
+        }
         var sape2 = ((IEnumerable<ITransformer>)model).OfType<Sape2ImageClassificationTransformer>().Single();
         Report.Metrics(metrics, sape2.ClassNames, $"held-out test set ({testRows.Count} images)");
 
         string zip = Path.Combine(output, "model.zip");
-        ToolData.SaveModel(ml, model, trainView.Schema, zip);
+        ToolData.SaveModel(ml, model, data.InputSchema, zip);
         var pictures = new List<string> { Path.Combine(output, "training-curves.png"), Path.Combine(output, "confusion-matrix.png") };
         TrainingCurves.Render(sape2.TrainingHistory, pictures[0]);
         ConfusionMatrixImage.Render(Report.Counts(metrics.ConfusionMatrix), sape2.ClassNames, pictures[1]);
-        var first = ImageDecoder.Decode(testRows[0].Image, sape2.Classifier.Format, testRows[0].Source);
+        var first = testRows[0].ModelPixels(sape2.Classifier.Format);
         var grid = sape2.Architecture;
         pictures.AddRange(AttentionPictures.Render(sape2.Classifier, first, grid.GridHeight / 2, grid.GridWidth / 2, output));
         AnsiConsole.MarkupLine($"Saved [green]{zip}[/] and pictures: {string.Join(", ", pictures.Select(Path.GetFileName))} (explained " +
