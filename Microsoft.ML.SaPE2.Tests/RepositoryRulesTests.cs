@@ -20,4 +20,16 @@ public sealed class RepositoryRulesTests
             .ToList();
         Assert.AreEqual(0, longLines.Count, $"Lines over {LineLimit} characters: {string.Join(", ", longLines.Take(20))}");
     }
+
+    [TestMethod]
+    public void ThePublicSurfaceIsTheListedOne()
+    {
+        // Issue 10.9: what users need and nothing else; the engine, checkpoints, decoding, the IDX/CIFAR readers and the
+        // pictures are internal. A type made public or internal on purpose is added to or removed from the list.
+        var expected = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, "Microsoft.ML.SaPE2.Tests", "TestData", "public-types.txt"))
+            .Where(line => line.Length > 0 && !line.StartsWith('#')).ToHashSet();
+        var actual = typeof(Sape2ImageClassificationTrainer).Assembly.GetExportedTypes().Select(t => t.FullName!).ToHashSet();
+        Assert.AreEqual("", string.Join(", ", actual.Except(expected).Order(StringComparer.Ordinal)), "Public types not in the list");
+        Assert.AreEqual("", string.Join(", ", expected.Except(actual).Order(StringComparer.Ordinal)), "Listed types no longer public");
+    }
 }

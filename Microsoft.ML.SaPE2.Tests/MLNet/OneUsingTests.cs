@@ -18,14 +18,14 @@ public sealed class OneUsingTests
             Sape2Mode = Sape2Mode.Query, Tokenizer = TokenizerKind.Convolutional, Pooling = PoolingKind.SequencePooling,
             Initialization = WeightInitialization.PyTorchDefault, Augmentation = AugmentationOptions.None,
             Normalization = new Normalization(new[] { 0.5f }, new[] { 0.25f }), Channels = 1,
-            MetricsCallback = (TrainingProgress p) => { },
+            MetricsCallback = (TrainingProgress p) => { }, Progress = new SynchronousProgress(p => { }),
         };
         Sape2ImageClassificationTrainer trainer = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options);
         Assert.IsNotNull(trainer);
         Assert.AreEqual("Microsoft.ML.SaPE2", typeof(Sape2ImageClassificationTransformer).Namespace);
         foreach (var type in new[] { typeof(Sape2ImageClassificationTrainer), typeof(VitPreset), typeof(PositionEncodingKind), typeof(Sape2Mode),
             typeof(TokenizerKind), typeof(PoolingKind), typeof(WeightInitialization), typeof(AugmentationOptions), typeof(Normalization),
-            typeof(TrainingProgress), typeof(EpochMetrics) })
+            typeof(TrainingProgress), typeof(EpochMetrics), typeof(SynchronousProgress), typeof(InvalidImageException) })
             Assert.AreEqual("Microsoft.ML.SaPE2", type.Namespace, type.Name);
     }
 }

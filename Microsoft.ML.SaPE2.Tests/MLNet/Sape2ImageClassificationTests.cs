@@ -90,7 +90,7 @@ public sealed class Sape2ImageClassificationTests
         {
             var options = Quick(epochs: 3);
             options.CancellationToken = early.Token;
-            options.Progress = new Microsoft.ML.SaPE2.Training.SynchronousProgress(_ => early.Cancel());
+            options.Progress = new SynchronousProgress(_ => early.Cancel());
             Assert.ThrowsExactly<OperationCanceledException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(options).Fit(data));
         }
         using var afterOne = new CancellationTokenSource();

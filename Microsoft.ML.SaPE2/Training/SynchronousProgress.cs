@@ -1,4 +1,4 @@
-namespace Microsoft.ML.SaPE2.Training;
+namespace Microsoft.ML.SaPE2;
 
 /// <summary>
 /// An <see cref="IProgress{T}"/> that reports on the training thread itself, in order. <see cref="Progress{T}"/> posts
