@@ -152,38 +152,58 @@ public sealed class CliTests
     }
 
     [TestMethod]
-    public void TrainsFromCifarAndIdxFiles()
+    public void TrainsFromCifarAndIdxFilesAndTestsOnTheirOfficialTestFiles()
     {
-        // Two tiny CIFAR-10 batches: class 0 dark, class 1 bright, 12 records each.
-        string cifar = Path.Combine(folder, "data_batch_1.bin");
+        // Tiny CIFAR-10 batches: class 0 dark, class 1 bright; 24 training records, 6 in the official test batch.
         var random = new Random(1);
-        using (var file = File.Create(cifar))
-            for (int i = 0; i < 24; i++)
+        void WriteCifar(string path, int records)
+        {
+            using var file = File.Create(path);
+            for (int i = 0; i < records; i++)
             {
                 var record = new byte[1 + 3072];
                 record[0] = (byte)(i % 2);
                 for (int p = 1; p < record.Length; p++) record[p] = (byte)(i % 2 == 0 ? random.Next(60) : 190 + random.Next(60));
                 file.Write(record);
             }
-        Assert.AreEqual(0,
-            Run("train", "--cifar", cifar, "--epochs", "1", "--image-size", "16", "--patch", "4", "--out", Path.Combine(folder, "cifar"),
-                "--ema", "0.9", "--patience", "1").ExitCode);
-
-        string images = Path.Combine(folder, "images.idx"), labels = Path.Combine(folder, "labels.idx");
-        var idxImages = new List<byte>(); var idxLabels = new List<byte>();
-        void Int(List<byte> b, int v) => b.AddRange(BitConverter.GetBytes(v).Reverse());
-        Int(idxImages, 2051); Int(idxImages, 24); Int(idxImages, 8); Int(idxImages, 8);
-        Int(idxLabels, 2049); Int(idxLabels, 24);
-        for (int i = 0; i < 24; i++)
-        {
-            idxLabels.Add((byte)(i % 2));
-            for (int p = 0; p < 64; p++) idxImages.Add((byte)(i % 2 == 0 ? 20 : 230));
         }
-        File.WriteAllBytes(images, idxImages.ToArray());
-        File.WriteAllBytes(labels, idxLabels.ToArray());
-        Assert.AreEqual(0,
-            Run("train", "--idx", images, labels, "--epochs", "1", "--image-size", "8", "--patch", "4", "--channels", "1", "--out",
-                Path.Combine(folder, "idx")).ExitCode);
+        string cifar = Path.Combine(folder, "data_batch_1.bin"), cifarTest = Path.Combine(folder, "test_batch.bin");
+        WriteCifar(cifar, 24);
+        string[] cifarArgs = ["train", "--cifar", cifar, "--epochs", "1", "--image-size", "16", "--patch", "4",
+            "--out", Path.Combine(folder, "cifar"), "--ema", "0.9", "--patience", "1"];
+        AssertOneLineError(Run(cifarArgs), "The official test file test_batch.bin is not in");
+        File.WriteAllBytes(cifarTest, new byte[100]);   // not a whole record: the error proves the test batch is what is read
+        AssertOneLineError(Run(cifarArgs), "test_batch.bin");
+        WriteCifar(cifarTest, 6);
+        Assert.AreEqual(0, Run(cifarArgs).ExitCode);
+
+        void WriteIdx(string images, string labels, int count)
+        {
+            var idxImages = new List<byte>(); var idxLabels = new List<byte>();
+            void Int(List<byte> b, int v) => b.AddRange(BitConverter.GetBytes(v).Reverse());
+            Int(idxImages, 2051); Int(idxImages, count); Int(idxImages, 8); Int(idxImages, 8);
+            Int(idxLabels, 2049); Int(idxLabels, count);
+            for (int i = 0; i < count; i++)
+            {
+                idxLabels.Add((byte)(i % 2));
+                for (int p = 0; p < 64; p++) idxImages.Add((byte)(i % 2 == 0 ? 20 : 230));
+            }
+            File.WriteAllBytes(images, idxImages.ToArray());
+            File.WriteAllBytes(labels, idxLabels.ToArray());
+        }
+        string idx = Path.Combine(folder, "idx-files");
+        Directory.CreateDirectory(idx);
+        string images = Path.Combine(idx, "train-images-idx3-ubyte"), labels = Path.Combine(idx, "train-labels-idx1-ubyte");
+        WriteIdx(images, labels, 24);
+        string[] idxArgs = ["train", "--idx", images, labels, "--epochs", "1", "--image-size", "8", "--patch", "4", "--channels", "1", "--out",
+            Path.Combine(folder, "idx")];
+        AssertOneLineError(Run(idxArgs), "The official test file t10k-images-idx3-ubyte is not in");
+        string otherImages = Path.Combine(folder, "test-images.idx"), otherLabels = Path.Combine(folder, "test-labels.idx");
+        WriteIdx(otherImages, otherLabels, 6);
+        Assert.AreEqual(0, Run([idxArgs[0], idxArgs[1], images, labels, otherImages, otherLabels, .. idxArgs[4..]]).ExitCode,
+            "test files named on the line");
+        WriteIdx(Path.Combine(idx, "t10k-images-idx3-ubyte"), Path.Combine(idx, "t10k-labels-idx1-ubyte"), 6);
+        Assert.AreEqual(0, Run(idxArgs).ExitCode, "test files found beside the training files");
         Assert.IsTrue(File.Exists(Path.Combine(folder, "idx", "model.zip")));
     }
 
