@@ -54,16 +54,20 @@ public sealed class Sape2BiasTests
     }
 
     [TestMethod]
-    [DataRow(2, 3, Sape2Mode.Key)]
-    [DataRow(3, 3, Sape2Mode.Key)]
-    [DataRow(4, 4, Sape2Mode.Query)]
-    [DataRow(3, 2, Sape2Mode.Query)]
-    [DataRow(3, 5, Sape2Mode.Key)]
-    public void GridsMatchLoopReference(int gridHeight, int gridWidth, Sape2Mode mode)
+    [DataRow(2, 3, Sape2Mode.Key, 0)]
+    [DataRow(3, 3, Sape2Mode.Key, 0)]
+    [DataRow(4, 4, Sape2Mode.Query, 0)]
+    [DataRow(3, 2, Sape2Mode.Query, 0)]
+    [DataRow(3, 5, Sape2Mode.Key, 0)]
+    [DataRow(8, 8, Sape2Mode.Key, 0)]     // the 32×32, patch-4 training grid
+    [DataRow(8, 8, Sape2Mode.Query, 0)]
+    [DataRow(5, 5, Sape2Mode.Key, 3)]     // a table too short for the grid: positions past M − 1 = 2 clamp to the last entry
+    [DataRow(5, 5, Sape2Mode.Query, 3)]
+    public void GridsMatchLoopReference(int gridHeight, int gridWidth, Sape2Mode mode, int tableSize)
     {
         using var scope = NewDisposeScope();
         torch.manual_seed(7);
-        int b = 2, h = 2, d = 4, m = Math.Max(gridHeight, gridWidth) + 1, n = gridHeight * gridWidth;
+        int b = 2, h = 2, d = 4, m = tableSize > 0 ? tableSize : Math.Max(gridHeight, gridWidth) + 1, n = gridHeight * gridWidth;
         var q = randn(b, h, n, d, dtype: ScalarType.Float64);
         var k = randn(b, h, n, d, dtype: ScalarType.Float64);
         var tableX = randn(d, m, dtype: ScalarType.Float64) * 0.5;
@@ -71,6 +75,12 @@ public sealed class Sape2BiasTests
         double s = 0.7;
 
         var bias = Sape2Bias.Compute(q, k, gridHeight, gridWidth, tableX, tableY, s, mode);
+        if (tableSize > 0)
+        {
+            // The clamp is really used: some patch's gates along its row sum past the last table index.
+            var rowGateSums = sigmoid(s * q.matmul(k.transpose(-1, -2))).reshape(b, h, n, gridHeight, gridWidth).sum(-1);
+            Assert.IsTrue(rowGateSums.max().item<double>() > m - 1, $"No position reaches past M − 1 = {m - 1}; the clamp is not exercised.");
+        }
 
         for (int bi = 0; bi < b; bi++)
             for (int hi = 0; hi < h; hi++)
@@ -118,6 +128,7 @@ public sealed class Sape2BiasTests
     [DataRow(Sape2Mode.Key, 2, 3)]
     [DataRow(Sape2Mode.Query, 2, 3)]
     [DataRow(Sape2Mode.Key, 3, 3)]     // the stacked square-grid path
+    [DataRow(Sape2Mode.Query, 3, 3)]
     public void GradientsMatchFiniteDifferences(Sape2Mode mode, int gridHeight, int gridWidth)
     {
         using var scope = NewDisposeScope();
@@ -192,4 +203,35 @@ public sealed class Sape2BiasTests
 
     static double[][] Rows(Tensor matrix) =>
         Enumerable.Range(0, (int)matrix.shape[0]).Select(r => matrix[r].data<double>().ToArray()).ToArray();
+
+    [TestMethod]
+    public void BiasSignAndItsPlaceFollowEquation16()
+    {
+        // Eq. 16: a = (q·k + σ·b)/√d with σ = +1 (the paper) or −1; the "outside" option adds σ·b after the scaling.
+        using var scope = NewDisposeScope();
+        var config = VitConfig.FromPreset(VitPreset.Micro, imageSize: 12, patchSize: 4, inChannels: 1) with
+        {
+            PositionEncoding = PositionEncodingKind.Sape2,
+        };
+        var grid = new PatchGrid(3, 3);
+        torch.manual_seed(5);
+        var q = randn(2, config.NumHeads, 10, config.HeadDim);   // the CLS token, then 9 patches
+        var k = randn(2, config.NumHeads, 10, config.HeadDim);
+        Tensor Logits(double sign, bool inside)
+        {
+            torch.manual_seed(9);   // the same tables for every variant
+            using var attention = new Sape2Attention(config with { Sape2BiasSign = sign, Sape2BiasInsideScale = inside });
+            return attention.Logits(q, k, grid, prefixTokens: 1);
+        }
+        torch.manual_seed(9);
+        using var reference = new Sape2Attention(config);
+        var bias = nn.functional.pad(reference.Bias(q, k, grid, prefixTokens: 1), new long[] { 1, 0, 1, 0 });
+        Assert.IsTrue(bias.abs().max().item<float>() > 1e-3, "The bias must be large enough to tell the variants apart.");
+        var content = q.matmul(k.transpose(-2, -1));
+        double scale = 1 / Math.Sqrt(config.HeadDim);
+        TensorAssert.AreClose((content + bias) * scale, Logits(+1, inside: true), 1e-5, "σ = +1, inside the scale");
+        TensorAssert.AreClose((content - bias) * scale, Logits(-1, inside: true), 1e-5, "σ = −1, inside the scale");
+        TensorAssert.AreClose(content * scale + bias, Logits(+1, inside: false), 1e-5, "σ = +1, outside the scale");
+        TensorAssert.AreClose(content * scale - bias, Logits(-1, inside: false), 1e-5, "σ = −1, outside the scale");
+    }
 }
