@@ -87,6 +87,94 @@ public sealed class PositionEncodingTests
     }
 
     [TestMethod]
+    [DataRow(6)]   // the training grid's table: positions stay below its last entry
+    [DataRow(3)]   // a table for 3 patches on a 6-patch grid (a larger image): positions clamp at 3
+    public void CopeMatchesALoopReferenceWithATableAndTheClassToken(int tablePatches)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(4);
+        int heads = 2, d = 4, n = 6, tokens = n + 1;
+        var grid = new PatchGrid(2, 3);
+        using var cope = new CopeAttention(d, tablePatches);
+        cope.to(ScalarType.Float64);
+        var table = cope.parameters().Single();
+        using (no_grad()) table.copy_(randn(d, tablePatches + 1, dtype: ScalarType.Float64));
+        var q = randn(1, heads, tokens, d, dtype: ScalarType.Float64);
+        var k = randn(1, heads, tokens, d, dtype: ScalarType.Float64);
+        var logits = cope.Logits(q, k, grid, prefixTokens: 1);
+
+        double Dot(Tensor a, Tensor b) => (a * b).sum().item<double>();
+        double Logit(int h, int i, int t) => Dot(q[0, h, i], table[.., t]);
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < tokens; i++)
+                for (int j = 0; j < tokens; j++)
+                {
+                    double expected = Dot(q[0, h, i], k[0, h, j]) / Math.Sqrt(d);
+                    if (i > 0 && j > 0)   // patch pairs; the CLS row and column keep the plain logit
+                    {
+                        double position = 0;   // p_ij = Σ_{j' ≥ j} sigmoid(q_i·k_j'/√d) over the patches j' of i's sequence
+                        for (int other = j; other < tokens; other++) position += 1 / (1 + Math.Exp(-Dot(q[0, h, i], k[0, h, other]) / Math.Sqrt(d)));
+                        position = Math.Min(position, tablePatches);
+                        int floor = (int)Math.Floor(position), ceil = (int)Math.Ceiling(position);
+                        double w = position - floor;
+                        expected += w * Logit(h, i, ceil) + (1 - w) * Logit(h, i, floor);
+                    }
+                    Assert.AreEqual(expected, logits[0, h, i, j].item<double>(), 1e-10, $"logit ({h}, {i}, {j})");
+                }
+    }
+
+    [TestMethod]
+    public void RopeAxialRotatesByTheGoldenAngles()
+    {
+        // d = 8: four channel pairs, frequencies 100^(−4k/8) = 1 and 0.1; pairs 0–1 rotate by x·ω, pairs 2–3 by y·ω.
+        // With q and k a unit vector in one pair, the rotated q·k is cos(θ_i − θ_j).
+        using var scope = NewDisposeScope();
+        using var rope = new RopeAxial(8);
+        var grid = new PatchGrid(2, 3);   // patch index = 3·y + x
+        double Score(int pair, int i, int j)
+        {
+            var unit = zeros(1, 1, 6, 8);
+            unit[0, 0, .., 2 * pair] = 1;
+            return rope.Logits(unit, unit, grid, prefixTokens: 0)[0, 0, i, j].item<float>() * Math.Sqrt(8);
+        }
+        Assert.AreEqual(Math.Cos(2 * 1.0), Score(0, 2, 0), 1e-6, "pair 0: x = 2 against x = 0, ω = 1");
+        Assert.AreEqual(Math.Cos(2 * 0.1), Score(1, 2, 0), 1e-6, "pair 1: x = 2 against x = 0, ω = 0.1");
+        Assert.AreEqual(1.0, Score(1, 3, 0), 1e-6, "pair 1 ignores y: (0, 1) against (0, 0)");
+        Assert.AreEqual(Math.Cos(1.0), Score(2, 3, 0), 1e-6, "pair 2: y = 1 against y = 0, ω = 1");
+        Assert.AreEqual(Math.Cos(0.1), Score(3, 5, 2), 1e-6, "pair 3: y = 1 against y = 0, ω = 0.1");
+        Assert.AreEqual(1.0, Score(2, 2, 0), 1e-6, "pair 2 ignores x");
+    }
+
+    [TestMethod]
+    public void RopeMixedStartsWithRopeVitsFrequencies()
+    {
+        // rope-vit's init_random_2d_freqs, θ = 10, d = 8: magnitudes 10^(−4k/8) = 1 and 0.3162 for each half; per head a random
+        // direction φ for the first half and φ + π/2 for the second: f_x = mag·cos, f_y = mag·sin.
+        using var scope = NewDisposeScope();
+        torch.manual_seed(3);
+        using var rope = new RopeMixed(numHeads: 3, headDim: 8);
+        var frequencies = rope.named_parameters().Single(p => p.name == RopeMixed.FrequenciesName).parameter;   // (2, heads, d/2)
+        CollectionAssert.AreEqual(new long[] { 2, 3, 4 }, frequencies.shape);
+        var magnitudes = new[] { 1.0, Math.Pow(10, -0.5) };
+        var directions = new HashSet<double>();
+        for (int h = 0; h < 3; h++)
+        {
+            double Angle(int pair) => Math.Atan2(frequencies[1, h, pair].item<float>(), frequencies[0, h, pair].item<float>());
+            for (int pair = 0; pair < 4; pair++)
+            {
+                double fx = frequencies[0, h, pair].item<float>(), fy = frequencies[1, h, pair].item<float>();
+                Assert.AreEqual(magnitudes[pair % 2], Math.Sqrt(fx * fx + fy * fy), 1e-6, $"head {h}, pair {pair}: magnitude");
+                int firstOfHalf = pair < 2 ? 0 : 2;
+                Assert.AreEqual(Angle(firstOfHalf), Angle(pair), 1e-5, $"head {h}, pair {pair}: one direction per half");
+            }
+            double turn = Math.IEEERemainder(Angle(2) - Angle(0), 2 * Math.PI);
+            Assert.AreEqual(Math.PI / 2, turn, 1e-5, $"head {h}: the second half turns by π/2");
+            directions.Add(Math.Round(Angle(0), 4));
+        }
+        Assert.AreEqual(3, directions.Count, "Each head draws its own direction.");
+    }
+
+    [TestMethod]
     public void Sincos2DHasMaeValues()
     {
         using var scope = NewDisposeScope();
