@@ -45,11 +45,20 @@ public sealed class ImageDecoderTests
     [TestMethod]
     public void ResizesAndCropsToAspect()
     {
-        var png = TestImages.Encode(SKEncodedImageFormat.Png, width: 40, height: 10);   // red | blue halves
+        // 40×10: red in columns 0–9, green in 10–29, blue in 30–39. Stretching keeps all three; the centre 10×10 crop
+        // (columns 15–24) is green only.
+        using var bitmap = new SKBitmap(40, 10);
+        for (int y = 0; y < 10; y++)
+            for (int x = 0; x < 40; x++) bitmap.SetPixel(x, y, x < 10 ? SKColors.Red : x < 30 ? SKColors.Lime : SKColors.Blue);
+        var png = SKImage.FromBitmap(bitmap).Encode(SKEncodedImageFormat.Png, 100).ToArray();
+        const int Plane = 16;   // 4×4; pixel (row 1, column c) of channel k is at k·16 + 4 + c
         var stretched = ImageDecoder.Decode(png, new ImageFormat { Height = 4, Width = 4, Channels = 3 }, "wide.png");
-        Assert.IsTrue(stretched[0] > 200 && stretched[3] < 50, "Stretching keeps red left and blue right.");
+        Assert.IsTrue(stretched[4] > 200 && stretched[Plane + 4] < 50, "Stretching keeps red at the left.");
+        Assert.IsTrue(stretched[2 * Plane + 7] > 200 && stretched[7] < 50, "Stretching keeps blue at the right.");
         var cropped = ImageDecoder.Decode(png, new ImageFormat { Height = 4, Width = 4, Channels = 3, KeepAspectByCenterCrop = true }, "wide.png");
-        Assert.IsTrue(cropped[0] > 200 && cropped[3] < 50, "The centre crop (columns 15–24) still straddles the halves.");
+        for (int c = 0; c < 4; c++)
+            Assert.IsTrue(cropped[Plane + 4 + c] > 200 && cropped[4 + c] < 50 && cropped[2 * Plane + 4 + c] < 50,
+                $"The centre crop is green only; column {c} is ({cropped[4 + c]}, {cropped[Plane + 4 + c]}, {cropped[2 * Plane + 4 + c]}).");
         var tiny = ImageDecoder.Decode(TestImages.Encode(SKEncodedImageFormat.Png, 1, 1), new ImageFormat { Height = 32, Width = 32, Channels = 3 },
             "1x1.png");
         Assert.AreEqual(3 * 32 * 32, tiny.Length, "A 1×1 image is resized up like any other.");

@@ -28,8 +28,16 @@ public sealed class PictureTests
             1)).ToArray(), many);
         using var bitmap = Open(many);
         Assert.AreEqual((960, 400), (bitmap.Width, bitmap.Height));
-        Assert.IsTrue(Enumerable.Range(0, 960).Any(x => bitmap.GetPixel(x, 200) == SKColors.SteelBlue || bitmap.GetPixel(x, 200).Blue > 150),
-            "No training line drawn.");
+        // Pixels of each line's colour above the legend (y < 360); the white background is neither.
+        static int Count(SKBitmap b, Func<SKColor, bool> colour) =>
+            Enumerable.Range(0, b.Width).Sum(x => Enumerable.Range(0, 360).Count(y => colour(b.GetPixel(x, y))));
+        static bool SteelBlue(SKColor c) => c.Blue > 150 && c.Red < 120;   // (70, 130, 180)
+        static bool DarkOrange(SKColor c) => c.Red > 200 && c.Blue < 80;   // (255, 140, 0)
+        Assert.IsTrue(Count(bitmap, SteelBlue) > 200, "No training line drawn.");
+        Assert.IsTrue(Count(bitmap, DarkOrange) > 200, "No validation line drawn.");
+        using var single = Open(one);
+        Assert.IsTrue(Count(single, SteelBlue) > 0, "One epoch's training point is not drawn.");
+        Assert.AreEqual(0, Count(single, DarkOrange), "One epoch without validation has no validation point.");
         Assert.ThrowsExactly<ArgumentException>(() => TrainingCurves.Render(Array.Empty<EpochMetrics>(), one));
     }
 

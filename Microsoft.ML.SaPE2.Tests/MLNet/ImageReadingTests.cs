@@ -91,5 +91,11 @@ public sealed class ImageReadingTests
         Interlocked.Exchange(ref reads, 0);
         ml.MulticlassClassification.Evaluate(model.Transform(data));
         Assert.AreEqual(50, reads, "Evaluate read some files more than once.");
+
+        // Only an input column asked for: no image is read, and a filter upstream (whose cursor refuses inactive columns) is fine.
+        Interlocked.Exchange(ref reads, 0);
+        var filtered = ml.Data.FilterRowsByKeyColumnFraction(data, "Label", 0, 1);
+        Assert.AreEqual(50, model.Transform(filtered).GetColumn<uint>("Label").Count());
+        Assert.AreEqual(0, reads, "Reading the label alone read images.");
     }
 }

@@ -192,26 +192,36 @@ public sealed class TrainingEngineTests
     }
 
     [TestMethod]
-    public void ResumeFromACheckpointMatchesAnUninterruptedRun()
+    public void ResumeWithEmaAndValidationContinuesExactly()
     {
+        // Stopped after its second of four epochs, the run resumes from last.ckpt and must land where the straight run did:
+        // the same losses, the same validation accuracies (of the EMA weights), the same best epoch.
         var options = Quick(4) with { EmaDecay = 0.9,
             Augmentation = new AugmentationOptions { RandomCropPadding = 1, MixupAlpha = 0.5, CutmixAlpha = 0 } };
-        using var straight = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8, options).Classifier;
+        var straightRun = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8, options);
+        using var straight = straightRun.Classifier;
 
         var checkpoints = Path.Combine(folder, "resume");
-        VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8,
-            options with { Epochs = 2, CheckpointDirectory = checkpoints }).Classifier.Dispose();
-        // The schedule depends on the planned length, so the interrupted run is the first half of a 4-epoch run:
-        // resume it with the same Epochs and it must land where the straight run did.
-        var firstHalf = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8,
-            options with { CheckpointDirectory = Path.Combine(folder, "half"), EarlyStoppingPatience = 0 });
-        firstHalf.Classifier.Dispose();
-        using var resumed = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8,
-            options with { ResumeFrom = Path.Combine(folder, "half", "last.ckpt"), CheckpointDirectory = Path.Combine(folder, "half2") }).Classifier;
-        CollectionAssert.AreEqual(straight.History.Select(h => h.TrainLoss).ToArray(), resumed.History.Select(h => h.TrainLoss).ToArray(),
-            "A run resumed from its own last checkpoint must keep the same history.");
+        using (var cancel = new CancellationTokenSource())
+        {
+            var stopAfterTwoEpochs = new SynchronousProgress(p => { if (p.EpochCompleted && p.Epoch == 2) cancel.Cancel(); });
+            VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8, options with { CheckpointDirectory = checkpoints },
+                stopAfterTwoEpochs, cancel.Token).Classifier.Dispose();
+        }
+        int saved = Checkpoint.Read(Path.Combine(checkpoints, "last.ckpt")).Metadata.EpochsCompleted;
+        Assert.IsTrue(saved is 2 or 3, $"checkpoint after {saved} epochs: the resumed run must have epochs left to train");
         Assert.IsTrue(File.Exists(Path.Combine(checkpoints, "best.ckpt")), "best.ckpt is written.");
         Assert.IsFalse(Directory.EnumerateFiles(checkpoints, "*.tmp").Any(), "No temporary file is left behind.");
+
+        var resumedRun = VisionTransformerTrainer.Fit(Stripes(64), Stripes(32, 1), Tiny8,
+            options with { ResumeFrom = Path.Combine(checkpoints, "last.ckpt") });
+        using var resumed = resumedRun.Classifier;
+        Assert.AreEqual(4, resumed.History.Count);
+        CollectionAssert.AreEqual(straight.History.Select(h => h.TrainLoss).ToArray(), resumed.History.Select(h => h.TrainLoss).ToArray(),
+            "training losses");
+        CollectionAssert.AreEqual(straight.History.Select(h => h.ValidationAccuracy).ToArray(),
+            resumed.History.Select(h => h.ValidationAccuracy).ToArray(), "validation accuracies");
+        Assert.AreEqual(straightRun.BestEpoch, resumedRun.BestEpoch, "best epoch");
     }
 
     [TestMethod]

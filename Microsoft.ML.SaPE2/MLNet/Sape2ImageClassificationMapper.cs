@@ -85,9 +85,11 @@ public sealed partial class Sape2ImageClassificationTransformer
 
         public override Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
         {
+            var getters = new Delegate[2];
+            disposer = () => { };
+            if (!activeOutput(0) && !activeOutput(1)) return getters;   // the image column is then inactive: nothing may read it
             var scorer = new RowScorer(parent, input, source, imageColumn);
             disposer = scorer.Dispose;
-            var getters = new Delegate[2];
             if (activeOutput(0))
                 getters[0] = (ValueGetter<VBuffer<float>>)((ref VBuffer<float> destination) =>
                 {
