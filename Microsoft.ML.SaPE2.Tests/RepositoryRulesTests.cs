@@ -32,4 +32,32 @@ public sealed class RepositoryRulesTests
         Assert.AreEqual("", string.Join(", ", actual.Except(expected).Order(StringComparer.Ordinal)), "Public types not in the list");
         Assert.AreEqual("", string.Join(", ", expected.Except(actual).Order(StringComparer.Ordinal)), "Listed types no longer public");
     }
+
+    [TestMethod]
+    public void TheMLNetFacingApiHasNoTorchSharpTypeButTheRawModelAccessor()
+    {
+        // Issue 10.9: the ML.NET surface and the experiments speak ML.NET and .NET types; the TorchSharp model is reached
+        // through one documented door, the transformer's Classifier.
+        static bool Torch(Type type) => type.Assembly.GetName().Name == "TorchSharp"
+            || (type.IsGenericType && type.GetGenericArguments().Any(Torch)) || (type.HasElementType && Torch(type.GetElementType()!));
+        Assert.IsTrue(Torch(typeof(TorchSharp.torch.Tensor)) && Torch(typeof(IReadOnlyList<TorchSharp.torch.Device>)), "the check itself");
+        var flags = System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Static
+            | System.Reflection.BindingFlags.DeclaredOnly;
+        var offenders = typeof(Sape2ImageClassificationTrainer).Assembly.GetExportedTypes()
+            .Where(t => t.Namespace is "Microsoft.ML" or "Microsoft.ML.SaPE2" or "Microsoft.ML.SaPE2.AutoML")
+            .SelectMany(t => t.GetMembers(flags).Select(m => (Type: t, Member: m)))
+            .Where(x => x.Member switch
+            {
+                System.Reflection.PropertyInfo p => Torch(p.PropertyType),
+                System.Reflection.FieldInfo f => Torch(f.FieldType),
+                System.Reflection.MethodInfo m => Torch(m.ReturnType) || m.GetParameters().Any(p => Torch(p.ParameterType)),
+                System.Reflection.ConstructorInfo c => c.GetParameters().Any(p => Torch(p.ParameterType)),
+                _ => false,
+            })
+            .Select(x => $"{x.Type.Name}.{x.Member.Name}")
+            .ToList();
+        Assert.AreEqual("", string.Join(", ", offenders), "public members that take or give TorchSharp types");
+        Assert.IsFalse(Torch(typeof(Sape2ImageClassificationTransformer).GetProperty("Classifier")!.PropertyType),
+            "The accessor gives the library's ImageClassifier, whose Model is the TorchSharp module.");
+    }
 }
