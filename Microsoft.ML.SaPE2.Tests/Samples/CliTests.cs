@@ -176,6 +176,20 @@ public sealed class CliTests
         AssertOneLineError(Run(cifarArgs), "test_batch.bin");
         WriteCifar(cifarTest, 6);
         Assert.AreEqual(0, Run(cifarArgs).ExitCode);
+        // A named recipe fills what the command line leaves open; what it names wins (issue 11: Docs/reproduce-cifar.md).
+        string recipeOut = Path.Combine(folder, "recipe");
+        Assert.AreEqual(0, Run("train", "--cifar", cifar, "--recipe", "paper", "--preset", "Micro", "--epochs", "1", "--image-size", "16",
+            "--out", recipeOut).ExitCode);
+        using (var loaded = Sape2.Cli.ModelCommands.LoadedModel.Open(Path.Combine(recipeOut, "model.zip")))
+        {
+            var architecture = loaded.Sape2.Architecture;
+            Assert.AreEqual((TokenizerKind.Patch, PoolingKind.ClassToken, WeightInitialization.TruncatedNormal, 4, 3),
+                (architecture.Tokenizer, architecture.Pooling, architecture.Initialization, architecture.PatchSize, architecture.InChannels),
+                "the paper's ViT from the recipe");
+            Assert.AreEqual((16, Microsoft.ML.SaPE2.Modeling.VitConfig.FromPreset(VitPreset.Micro).EmbedDim, 1),
+                (architecture.ImageHeight, architecture.EmbedDim, loaded.Sape2.TrainingHistory.Count), "the flags given: size, preset, epochs");
+        }
+        Assert.AreEqual(2, Run("train", "--cifar", cifar, "--recipe", "imagenet").ExitCode, "an unknown recipe is a usage error");
 
         void WriteIdx(string images, string labels, int count)
         {

@@ -58,13 +58,17 @@ internal static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run from the last.ckpt in this folder " +
             "(written with --checkpoints); pass the same data and options. Checkpoints go on being written there." };
         var keepAspect = new Option<bool>("--keep-aspect") { Description = "Centre-crop images to the model's aspect before resizing." };
+        var recipe = new Option<string?>("--recipe") { Description = "paper (the paper's CIFAR setting: ViT-S/4 at 32×32, CLS token, Adam " +
+            "without weight decay, crop and flip, 400 epochs of batch 128) or deit (the same with DeiT's AdamW 0.05, RandAugment, " +
+            "Mixup/CutMix, label smoothing 0.1). Flags given as well win." };
         var command = new Command("train", "Train a model, evaluate it on held-out images, save model.zip and pictures.")
         {
             output, preset, tokenizer, pooling, init, time, encoding, noApe, mode, imageSize, patch, channels, epochs, batch, lr, augment, device,
-                seed, threads, weightDecay, warmup, smoothing, ema, clip, patience, checkpoints, resume, keepAspect,
+                seed, threads, weightDecay, warmup, smoothing, ema, clip, patience, checkpoints, resume, keepAspect, recipe,
         };
         inputs.AddTo(command);
         augment.AcceptOnlyFromAmong("light", "full", "none");
+        recipe.AcceptOnlyFromAmong(Recipes.Names);
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
             var (train, test) = inputs.Load(parse);
@@ -89,6 +93,8 @@ internal static class TrainCommand
                 },
                 Device = parse.GetValue(device)!, Seed = parse.GetValue(seed), Threads = parse.GetValue(threads),
             };
+            if (parse.GetValue(recipe) is { } named)
+                Recipes.Apply(named, options, flag => parse.GetResult(command.Options.Single(o => o.Name == flag)) is { Implicit: false });
             return Train(train, test, options, parse.GetValue(output)!);
         }));
         return command;
