@@ -221,6 +221,52 @@ public sealed class CliTests
         Assert.IsTrue(File.Exists(Path.Combine(folder, "idx", "model.zip")));
     }
 
+    [TestMethod]
+    public void CompareReportsEachEncodingAndResumesWithoutRetraining()
+    {
+        string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "compare");
+        SyntheticFolder(data, classes: 2, perClass: 10);
+        string[] args = ["compare", "--data", data, "--encodings", "Absolute,Sape2+APE", "--seeds", "2", "--epochs", "1", "--image-size", "16",
+            "--patch", "4", "--out", output];
+        Assert.AreEqual(0, Run(args).ExitCode);
+        string runsFile = Path.Combine(output, "runs.json");
+        var runs = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(runsFile))!["Runs"]!.AsArray();
+        CollectionAssert.AreEquivalent(new[] { "Absolute 1", "Absolute 2", "Sape2+APE 1", "Sape2+APE 2" },
+            runs.Select(r => $"{r!["Arm"]} {r["Seed"]}").ToArray());
+        Assert.IsTrue(File.Exists(Path.Combine(output, "compare.png")));
+
+        // A finished run is never trained again: its recorded accuracy is what the table shows.
+        var edited = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(runsFile))!;
+        edited["Runs"]![0]!["Accuracy"] = 0.123456;
+        File.WriteAllText(runsFile, edited.ToJsonString());
+        Assert.AreEqual(0, Run(args).ExitCode);
+        string table = File.ReadAllText(Path.Combine(output, "compare.md"));
+        StringAssert.Contains(table, "| Sape2+APE | 2 |");
+        StringAssert.Contains(table, "Δ vs Absolute (paired)");
+        var arm = edited["Runs"]![0]!["Arm"]!.GetValue<string>();
+        var mean = (0.123456 + edited["Runs"]!.AsArray().Where(r => r!["Arm"]!.GetValue<string>() == arm).Skip(1).Single()!["Accuracy"]!
+            .GetValue<double>()) / 2;
+        StringAssert.Contains(table, $"| {arm} | 2 | {(100 * mean).ToString("F2", System.Globalization.CultureInfo.InvariantCulture)} ±",
+            "The resumed comparison retrained a finished run.");
+
+        AssertOneLineError(Run([.. args, "--lr", "0.5"]), "holds runs made with other data or settings");
+        AssertOneLineError(Run([.. args, "--baseline", "Cope"]), "--baseline Cope is not among --encodings");
+        string[] misspelt = [.. args];
+        misspelt[Array.IndexOf(args, "--encodings") + 1] = "Absolute,Sape3";
+        AssertOneLineError(Run(misspelt), "'Sape3' is not an encoding");
+    }
+
+    [TestMethod]
+    public void CompareStatisticsUseStudentsT()
+    {
+        var summary = Sape2.Cli.Summary.Of([1.0, 2.0, 3.0]);
+        Assert.AreEqual((3, 2.0, 1.0), (summary.Count, summary.Mean, summary.StandardDeviation));
+        Assert.AreEqual(4.303 / Math.Sqrt(3), summary.HalfWidth, 1e-9, "t(2 df) = 4.303");
+        Assert.IsTrue(double.IsNaN(Sape2.Cli.Summary.Of([0.5]).HalfWidth), "One run has no interval.");
+        var many = Sape2.Cli.Summary.Of(Enumerable.Range(0, 100).Select(i => (double)(i % 2)).ToList());
+        Assert.AreEqual(1.96 * many.StandardDeviation / 10, many.HalfWidth, 1e-12, "beyond 30 degrees of freedom: 1.96");
+    }
+
     /// <summary>Starts the tool in a process of its own (it can be killed there).</summary>
     static System.Diagnostics.Process StartTool(params string[] args)
     {

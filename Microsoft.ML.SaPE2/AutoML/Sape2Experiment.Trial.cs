@@ -22,10 +22,7 @@ public sealed partial class Sape2Experiment
     private Sape2ImageClassificationTrainer.Options TrialOptions(Sape2TrialParameters p, int seed, int? plannedEpochs, CancellationToken token,
         DecodedImageCache? cache)
     {
-        var o = new Sape2ImageClassificationTrainer.Options();
-        foreach (var field in typeof(Sape2ImageClassificationTrainer.Options).GetFields(System.Reflection.BindingFlags.Instance
-            | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic))
-            field.SetValue(o, field.GetValue(trainerTemplate));
+        var o = trainerTemplate.Copy();
         (o.LabelColumnName, o.FeatureColumnName) = (labelColumn, featureColumn);
         (o.ValidationSet, o.ValidationSetFraction, o.CheckpointDirectory, o.ResumeFrom) = (null, null, null, null);
         (o.Seed, o.CancellationToken, o.DecodedImages) = (seed, token, cache);
