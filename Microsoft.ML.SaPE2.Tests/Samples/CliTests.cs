@@ -218,6 +218,9 @@ public sealed class CliTests
             "test files named on the line");
         WriteIdx(Path.Combine(idx, "t10k-images-idx3-ubyte"), Path.Combine(idx, "t10k-labels-idx1-ubyte"), 6);
         Assert.AreEqual(0, Run(idxArgs).ExitCode, "test files found beside the training files");
+        Assert.AreEqual(0, Run([.. idxArgs, "--train-limit", "12"]).ExitCode, "the first 12 training records");
+        AssertOneLineError(Run([.. idxArgs, "--train-limit", "0"]), "--train-limit must be positive");
+        AssertOneLineError(Run("train", "--data", folder, "--train-limit", "5"), "--train-limit applies to --idx and --cifar files");
         Assert.IsTrue(File.Exists(Path.Combine(folder, "idx", "model.zip")));
     }
 

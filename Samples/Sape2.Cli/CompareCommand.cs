@@ -77,8 +77,8 @@ internal static class CompareCommand
         if (record.Settings != settings)
             throw new InvalidOperationException($"'{file}' holds runs made with other data or settings (its \"Settings\" says which); pass " +
                 "the same data and flags to resume it, or another --out.");
-        foreach (var arm in arms)
-            for (int seed = 1; seed <= seeds; seed++)
+        for (int seed = 1; seed <= seeds; seed++)   // seed by seed: a comparison stopped early still has every encoding's first seeds
+            foreach (var arm in arms)
             {
                 if (record.Runs.Any(r => r.Arm == arm.ToString() && r.Seed == seed)) continue;
                 var run = Train(train, test, template, arm, seed);

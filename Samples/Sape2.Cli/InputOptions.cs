@@ -16,12 +16,14 @@ internal sealed class InputOptions(long defaultMaxPixels)
         "CIFAR-100's train.bin); the official test batch (test_batch.bin, or test.bin) beside them, or named here, is the test set.",
         AllowMultipleArgumentsPerToken = true };
     public Option<bool> Cifar100 { get; } = new("--cifar100") { Description = "The --cifar files are CIFAR-100 (fine labels)." };
+    public Option<int?> TrainLimit { get; } = new("--train-limit") { Description = "Train on the first N records of the --idx or --cifar " +
+        "training files only (their order is random); the test set stays whole." };
     public Option<long> MaxPixels { get; } = new("--max-pixels") { Description = "Refuse images with more pixels than this.",
         DefaultValueFactory = _ => defaultMaxPixels };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Data, Idx, Cifar, Cifar100, MaxPixels }) command.Options.Add(option);
+        foreach (var option in new Option[] { Data, Idx, Cifar, Cifar100, TrainLimit, MaxPixels }) command.Options.Add(option);
     }
 
     /// <summary>
@@ -38,7 +40,7 @@ internal sealed class InputOptions(long defaultMaxPixels)
             var (testImages, testLabels) = idx.Length == 4 ? (idx[2], idx[3])
                 : (Beside(idx[0], "t10k-images-idx3-ubyte", "--idx TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS"),
                     Beside(idx[1], "t10k-labels-idx1-ubyte", "--idx TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS"));
-            return (ImageRows.FromDataset(IdxFiles.Load(idx[0], idx[1], classNames: IdxFiles.FashionMnistClasses)),
+            return (ImageRows.FromDataset(IdxFiles.Load(idx[0], idx[1], classNames: IdxFiles.FashionMnistClasses, limit: Limit(parse))),
                 ImageRows.FromDataset(IdxFiles.Load(testImages, testLabels, classNames: IdxFiles.FashionMnistClasses)));
         }
         if (parse.GetValue(Cifar) is { Length: > 0 } cifar)
@@ -48,8 +50,11 @@ internal sealed class InputOptions(long defaultMaxPixels)
             var train = cifar.Where(f => Path.GetFileName(f) != testName).ToArray();
             if (train.Length == 0) throw new ArgumentException($"--cifar names only the test batch {testName}; add the training batches.");
             string test = cifar.FirstOrDefault(f => Path.GetFileName(f) == testName) ?? Beside(train[0], testName, $"--cifar … {testName}");
-            return (ImageRows.FromDataset(CifarFiles.Load(train, variant)), ImageRows.FromDataset(CifarFiles.Load([test], variant)));
+            var records = ImageRows.FromDataset(CifarFiles.Load(train, variant));
+            return (Limit(parse) is > 0 and var limit ? records.Take(limit).ToList() : records,
+                ImageRows.FromDataset(CifarFiles.Load([test], variant)));
         }
+        if (parse.GetValue(TrainLimit) is not null) throw new ArgumentException("--train-limit applies to --idx and --cifar files.");
         long maxPixels = parse.GetValue(MaxPixels);
         string root = parse.GetValue(Data) ?? ImageRows.EmbeddedData()
             ?? throw new DirectoryNotFoundException("The embedded sample data (Samples/data/fashion-mnist-mini) was not found; run from the " +
@@ -58,6 +63,13 @@ internal sealed class InputOptions(long defaultMaxPixels)
             return (ImageRows.FromFolder(Path.Combine(root, "train"), maxPixels), ImageRows.FromFolder(Path.Combine(root, "test"), maxPixels));
         return ImageRows.Split(ImageRows.FromFolder(root, maxPixels), every: 5);
     }
+
+    private int Limit(ParseResult parse) => parse.GetValue(TrainLimit) switch
+    {
+        null => 0,
+        > 0 and var limit => limit,
+        var other => throw new ArgumentException($"--train-limit must be positive; got {other}."),
+    };
 
     /// <summary>The official test file <paramref name="name"/> (or its .gz) in <paramref name="trainingFile"/>'s folder: a test set
     /// is never cut from the training files.</summary>

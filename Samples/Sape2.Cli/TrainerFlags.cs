@@ -15,24 +15,30 @@ internal sealed class TrainerFlags
         "(default: automatic)." };
     public Option<WeightInitialization?> Init { get; } = new("--init") { Description = "TruncatedNormal (the paper) or PyTorchDefault (default: " +
         "automatic)." };
-    public Option<double?> Time { get; } = new("--time") { Description = "Training time budget in seconds; the best model so far is kept when it ends." };
+    public Option<double?> Time { get; } = new("--time") { Description = "Training time budget in seconds; the best model so far is kept " +
+        "when it ends." };
     public Option<PositionEncodingKind> Encoding { get; } = new("--encoding") { Description = "Position encoding: None, Absolute, Sincos2D, " +
         "RopeAxial, RopeMixed, Cope, Sape2.", DefaultValueFactory = _ => defaults.PositionEncoding };
     public Option<bool> NoApe { get; } = new("--no-ape") { Description = "Do not add the learned absolute embedding to RoPE, CoPE or SaPE²." };
-    public Option<Sape2Mode> Mode { get; } = new("--mode") { Description = "SaPE² mode: Key or Query.", DefaultValueFactory = _ => defaults.Sape2Mode };
-    public Option<int?> ImageSize { get; } = new("--image-size") { Description = "Input side in pixels (default: the images' median side, at most " +
-        "32 on a CPU)." };
+    public Option<Sape2Mode> Mode { get; } = new("--mode") { Description = "SaPE² mode: Key or Query.",
+        DefaultValueFactory = _ => defaults.Sape2Mode };
+    public Option<int?> ImageSize { get; } = new("--image-size") { Description = "Input side in pixels (default: the images' median side, " +
+        "at most 32 on a CPU)." };
     public Option<int?> Patch { get; } = new("--patch") { Description = "Pixels per token: patch side, or the convolutional tokenizer's stride " +
         "(default: automatic)." };
-    public Option<int?> Channels { get; } = new("--channels") { Description = "1 (grayscale) or 3 (RGB) (default: 1 when the images are grayscale)." };
-    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Passes over the training data (default: automatic, from the number of images)." };
+    public Option<int?> Channels { get; } = new("--channels") { Description = "1 (grayscale) or 3 (RGB) (default: 1 when the images are " +
+        "grayscale)." };
+    public Option<int?> Epochs { get; } = new("--epochs") { Description = "Passes over the training data (default: automatic, from the " +
+        "number of images)." };
     public Option<int?> Batch { get; } = new("--batch") { Description = "Images per step (default: automatic)." };
     public Option<double?> Lr { get; } = new("--lr") { Description = "Peak learning rate (default: automatic)." };
     public Option<string?> Augment { get; } = new("--augment") { Description = "light (crop and flip), full (DeiT recipe: RandAugment, " +
         "Mixup/CutMix) or none (default: automatic)." };
-    public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => defaults.Device };
+    public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N.",
+        DefaultValueFactory = _ => defaults.Device };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
-    public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (0: one per core).", DefaultValueFactory = _ => defaults.Threads };
+    public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (0: one per core).",
+        DefaultValueFactory = _ => defaults.Threads };
     public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "AdamW weight decay on weight matrices.",
         DefaultValueFactory = _ => defaults.WeightDecay };
     public Option<double?> Warmup { get; } = new("--warmup") { Description = "Epochs of linear warm-up (default: automatic)." };
@@ -44,11 +50,15 @@ internal sealed class TrainerFlags
     public Option<int> Patience { get; } = new("--patience") { Description = "Early-stopping patience in epochs (0: off).", DefaultValueFactory = _
         => defaults.EarlyStoppingPatience };
     public Option<bool> KeepAspect { get; } = new("--keep-aspect") { Description = "Centre-crop images to the model's aspect before resizing." };
-    public Option<string?> Recipe { get; } = new("--recipe") { Description = "paper (the paper's CIFAR setting: ViT-S/4 at 32×32, CLS token, Adam " +
-        "without weight decay, crop and flip, 400 epochs of batch 128) or deit (the same with DeiT's AdamW 0.05, RandAugment, " +
+    public Option<string?> Recipe { get; } = new("--recipe") { Description = "paper (the paper's CIFAR setting: ViT-S/4 at 32×32, CLS " +
+        "token, Adam without weight decay, crop and flip, 400 epochs of batch 128) or deit (the same with DeiT's AdamW 0.05, RandAugment, " +
         "Mixup/CutMix, label smoothing 0.1). Flags given as well win." };
 
-    private Option[] All => [Preset, Tokenizer, Pooling, Init, Time, Encoding, NoApe, Mode, ImageSize, Patch, Channels, Epochs, Batch, Lr, Augment, Device, Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe];
+    private Option[] All =>
+    [
+        Preset, Tokenizer, Pooling, Init, Time, Encoding, NoApe, Mode, ImageSize, Patch, Channels, Epochs, Batch, Lr, Augment, Device, Seed,
+        Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe,
+    ];
 
     public void AddTo(Command command)
     {
