@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.SaPE2;
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 using Spectre.Console;
 
 namespace Sape2.Cli;
@@ -10,8 +12,13 @@ namespace Sape2.Cli;
 /// <summary>One arm of a comparison: a position encoding with or without the learned absolute embedding ("Sape2+APE").</summary>
 internal sealed record Arm(PositionEncodingKind Encoding, bool AbsolutePosition)
 {
-    public override string ToString() => Encoding is PositionEncodingKind.Absolute or PositionEncodingKind.None or PositionEncodingKind.Sincos2D
-        ? $"{Encoding}" : $"{Encoding}{(AbsolutePosition ? "+APE" : "")}";
+    /// <summary>The encoding, "+APE" where the model adds the absolute embedding to it (the model's own rule).</summary>
+    public override string ToString()
+    {
+        var config = new VitConfig { PositionEncoding = Encoding, AbsolutePosition = AbsolutePosition };
+        bool ape = Encoding != PositionEncodingKind.Absolute && PositionEncodingFactory.UsesAbsoluteEmbedding(config);
+        return $"{Encoding}{(ape ? "+APE" : "")}";
+    }
 
     public static Arm Parse(string text)
     {

@@ -71,12 +71,8 @@ internal sealed class SweepMonitor(bool interactive) : ISape2Monitor
     }
 
     /// <summary>The encoding, "+APE" where the model adds the absolute embedding to it (the model's own rule), and SaPE²'s mode.</summary>
-    public static string Encoding(Sape2TrialParameters p)
-    {
-        var config = new VitConfig { PositionEncoding = p.PositionEncoding, AbsolutePosition = p.AbsolutePosition };
-        bool ape = p.PositionEncoding != PositionEncodingKind.Absolute && PositionEncodingFactory.UsesAbsoluteEmbedding(config);
-        return $"{p.PositionEncoding}{(ape ? "+APE" : "")}" + (p.PositionEncoding == PositionEncodingKind.Sape2 ? $" ({p.Sape2Mode})" : "");
-    }
+    public static string Encoding(Sape2TrialParameters p) =>
+        $"{new Arm(p.PositionEncoding, p.AbsolutePosition)}" + (p.PositionEncoding == PositionEncodingKind.Sape2 ? $" ({p.Sape2Mode})" : "");
 
     public static string Describe(Sape2TrialParameters p) => $"{Encoding(p)}, lr {p.LearningRate:G2}, wd {p.WeightDecay:G2}, {p.Augmentation}, " +
         $"patch {(p.PatchSize == 0 ? "auto" : p.PatchSize)}, {p.Preset}";
