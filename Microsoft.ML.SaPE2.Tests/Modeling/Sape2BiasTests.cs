@@ -93,6 +93,51 @@ public sealed class Sape2BiasTests
     }
 
     [TestMethod]
+    [DataRow(5, 5, Sape2Mode.Key, 3)]     // square path: every position scaled by 2/5
+    [DataRow(3, 5, Sape2Mode.Query, 3)]   // rows scaled by 2/5, columns by 2/3
+    [DataRow(14, 14, Sape2Mode.Key, 8)]   // a 7×7-trained table on the 14×14 grid of a 2× larger image
+    public void InterpolatedPositionsMatchTheLoopReferenceAndNeverReachTheClamp(int gridHeight, int gridWidth, Sape2Mode mode, int tableSize)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(11);
+        int b = 1, h = 2, d = 4, n = gridHeight * gridWidth;
+        var q = randn(b, h, n, d, dtype: ScalarType.Float64) * 2;   // large logits: gates near 1, positions far past the table
+        var k = randn(b, h, n, d, dtype: ScalarType.Float64) * 2;
+        var tableX = randn(d, tableSize, dtype: ScalarType.Float64) * 0.5;
+        var tableY = randn(d, tableSize, dtype: ScalarType.Float64) * 0.5;
+        var clamped = new PositionClampCounter();
+        var interpolated = new PositionClampCounter();
+        var plain = Sape2Bias.Compute(q, k, gridHeight, gridWidth, tableX, tableY, 0.5, mode, interpolatePositions: false, clamped);
+        var bias = Sape2Bias.Compute(q, k, gridHeight, gridWidth, tableX, tableY, 0.5, mode, interpolatePositions: true, interpolated);
+
+        Assert.IsTrue(clamped.Reached > 0 && clamped.Total == interpolated.Total, $"{clamped.Reached} of {clamped.Total} clamped");
+        Assert.AreEqual(0, interpolated.Reached, "Interpolated positions stay below the last table entry.");
+        Assert.AreEqual((long)b * h * n * (gridHeight + gridWidth), clamped.Total, "one position per patch and row or column position");
+        Assert.IsTrue((plain - bias).abs().max().item<double>() > 1e-3, "Interpolation changed nothing.");
+        for (int hi = 0; hi < h; hi++)
+        {
+            var reference = Sape2ReferenceBias.Compute(Rows(q[0, hi]), Rows(k[0, hi]), gridHeight, gridWidth, Rows(tableX), Rows(tableY), 0.5,
+                mode == Sape2Mode.Key, interpolatePositions: true);
+            TensorAssert.AreClose(tensor(reference.Cast<double>().ToArray()).reshape(n, n), bias[0, hi], 1e-10, $"head {hi}");
+        }
+    }
+
+    [TestMethod]
+    public void InterpolationLeavesAGridTheTableCoversAlone()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(12);
+        var q = randn(2, 2, 49, 8);
+        var k = randn(2, 2, 49, 8);
+        var (tableX, tableY) = (randn(8, 8) * 0.1, randn(8, 8) * 0.1);   // M = 8 covers the 7×7 training grid
+        var counter = new PositionClampCounter();
+        var plain = Sape2Bias.Compute(q, k, 7, 7, tableX, tableY, 0.35, Sape2Mode.Key);
+        var interpolated = Sape2Bias.Compute(q, k, 7, 7, tableX, tableY, 0.35, Sape2Mode.Key, interpolatePositions: true, counter);
+        Assert.IsTrue(plain.eq(interpolated).all().item<bool>(), "On the training grid interpolation must not change a bit.");
+        Assert.AreEqual(0, counter.Reached, "No position reaches M − 1 = 7 on a 7-wide grid unless every gate is exactly 1.");
+    }
+
+    [TestMethod]
     public void BiasIsSymmetricNonNegativeWithZeroDiagonal()
     {
         using var scope = NewDisposeScope();

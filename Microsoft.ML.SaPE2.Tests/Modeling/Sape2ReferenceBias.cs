@@ -10,10 +10,13 @@ internal static class Sape2ReferenceBias
     /// <param name="k">k[i][c], N × d.</param>
     /// <param name="tableX">E_x[c][t], d × M.</param>
     /// <param name="tableY">E_y[c][t], d × M.</param>
+    /// <param name="interpolatePositions">Positions along a row times min(1, (M − 1)/W), along a column times min(1, (M − 1)/H).</param>
     public static double[,] Compute(double[][] q, double[][] k, int gridHeight, int gridWidth,
-                                    double[][] tableX, double[][] tableY, double gateScale, bool keyMode)
+                                    double[][] tableX, double[][] tableY, double gateScale, bool keyMode, bool interpolatePositions = false)
     {
-        int n = gridHeight * gridWidth;
+        int n = gridHeight * gridWidth, last = tableX[0].Length - 1;
+        double rowScale = interpolatePositions ? Math.Min(1.0, (double)last / gridWidth) : 1.0;
+        double columnScale = interpolatePositions ? Math.Min(1.0, (double)last / gridHeight) : 1.0;
         var x = new double[n][];
         var y = new double[n][];
         for (int i = 0; i < n; i++)
@@ -22,10 +25,10 @@ internal static class Sape2ReferenceBias
             var v = keyMode ? k[i] : q[i];
             // Eq. 9–14 along i's row: the gates to every patch of the row, then one interpolated logit per column m.
             var rowGates = Enumerable.Range(0, gridWidth).Select(j => Sigmoid(gateScale * Dot(q[i], k[row * gridWidth + j]))).ToArray();
-            x[i] = Enumerable.Range(0, gridWidth).Select(m => Interpolated(v, tableX, SuffixSum(rowGates, m))).ToArray();
+            x[i] = Enumerable.Range(0, gridWidth).Select(m => Interpolated(v, tableX, rowScale * SuffixSum(rowGates, m))).ToArray();
             // The same along i's column.
             var colGates = Enumerable.Range(0, gridHeight).Select(r => Sigmoid(gateScale * Dot(q[i], k[r * gridWidth + col]))).ToArray();
-            y[i] = Enumerable.Range(0, gridHeight).Select(m => Interpolated(v, tableY, SuffixSum(colGates, m))).ToArray();
+            y[i] = Enumerable.Range(0, gridHeight).Select(m => Interpolated(v, tableY, columnScale * SuffixSum(colGates, m))).ToArray();
         }
         var bias = new double[n, n];   // Eq. 15
         for (int i = 0; i < n; i++)

@@ -229,14 +229,34 @@ public sealed class CliTests
     {
         string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "compare");
         SyntheticFolder(data, classes: 2, perClass: 10);
-        string[] args = ["compare", "--data", data, "--encodings", "Absolute,Sape2+APE", "--seeds", "2", "--epochs", "1", "--image-size", "16",
-            "--patch", "4", "--out", output];
+        string[] args = ["compare", "--data", data, "--encodings", "Absolute,Sape2+APE,Sape2+APE:sigma-:cls", "--seeds", "2", "--epochs", "1",
+            "--image-size", "16", "--patch", "4", "--out", output];
         Assert.AreEqual(0, Run(args).ExitCode);
         string runsFile = Path.Combine(output, "runs.json");
         var runs = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(runsFile))!["Runs"]!.AsArray();
-        CollectionAssert.AreEquivalent(new[] { "Absolute 1", "Absolute 2", "Sape2+APE 1", "Sape2+APE 2" },
-            runs.Select(r => $"{r!["Arm"]} {r["Seed"]}").ToArray());
+        CollectionAssert.AreEquivalent(new[] { "Absolute 1", "Absolute 2", "Sape2+APE 1", "Sape2+APE 2", "Sape2+APE:sigma-:cls 1",
+            "Sape2+APE:sigma-:cls 2" }, runs.Select(r => $"{r!["Arm"]} {r["Seed"]}").ToArray());
         Assert.IsTrue(File.Exists(Path.Combine(output, "compare.png")));
+        StringAssert.DoesNotMatch(File.ReadAllText(Path.Combine(output, "compare.md")), new System.Text.RegularExpressions.Regex(
+            "PositionEncoding =|Seed ="), "The settings every arm shares list no per-arm setting.");
+
+        // Each run's model is kept, with the arm's settings in it.
+        var ablated = ModelConfig(Path.Combine(output, runs.Single(r => r!["Arm"]!.GetValue<string>().EndsWith(":cls") &&
+            r["Seed"]!.GetValue<int>() == 2)!["Model"]!.GetValue<string>()));
+        Assert.AreEqual((PositionEncodingKind.Sape2, -1.0, PoolingKind.ClassToken), (ablated.PositionEncoding, ablated.Sape2BiasSign,
+            ablated.Pooling));
+        Assert.AreEqual(1.0, ModelConfig(Path.Combine(output, "models", "Sape2+APE.seed1.zip")).Sape2BiasSign);
+
+        // The robustness study scores those models on larger and shifted test images.
+        string study = Path.Combine(folder, "robustness");
+        Assert.AreEqual(0, Run("robustness", "--compare", output, "--data", data, "--scales", "1,2", "--shifts", "4", "--out", study).ExitCode);
+        string report = File.ReadAllText(Path.Combine(study, "robustness.md"));
+        StringAssert.Contains(report, "×2: 32 px, 8×8");
+        StringAssert.Contains(report, "| Sape2+APE, positions interpolated |");
+        StringAssert.Contains(report, "| encoding | 0 px | 4 px |");
+        Assert.IsTrue(File.Exists(Path.Combine(study, "resolution.png")) && File.Exists(Path.Combine(study, "translation.png")));
+        AssertOneLineError(Run("robustness", "--compare", output, "--data", data, "--encodings", "Cope"), "No run of Cope");
+        AssertOneLineError(Run("robustness", "--compare", output, "--data", data, "--scales", "0.5"), "--scales: '0.5' is not allowed");
 
         // A finished run is never trained again: its recorded accuracy is what the table shows.
         var edited = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(runsFile))!;
@@ -257,6 +277,39 @@ public sealed class CliTests
         string[] misspelt = [.. args];
         misspelt[Array.IndexOf(args, "--encodings") + 1] = "Absolute,Sape3";
         AssertOneLineError(Run(misspelt), "'Sape3' is not an encoding");
+    }
+
+    static Microsoft.ML.SaPE2.Modeling.VitConfig ModelConfig(string zip)
+    {
+        var ml = new MLContext();
+        var model = ml.Model.LoadSape2Model(zip, out _);
+        try
+        {
+            return (model as IEnumerable<ITransformer> ?? [model]).OfType<Sape2ImageClassificationTransformer>().Single().Classifier.Config;
+        }
+        finally
+        {
+            (model as IDisposable)?.Dispose();
+        }
+    }
+
+    [TestMethod]
+    public void PatternsWritesTheRepeatedPatternTaskAsAFolder()
+    {
+        string output = Path.Combine(folder, "patterns");
+        Assert.AreEqual(0, Run("patterns", "--out", output, "--train", "10", "--test", "5", "--seed", "3").ExitCode);
+        foreach (var name in Sape2.Cli.RepeatedPatterns.Classes)
+        {
+            Assert.AreEqual(2, Directory.GetFiles(Path.Combine(output, "train", name)).Length, $"train/{name}");
+            Assert.AreEqual(1, Directory.GetFiles(Path.Combine(output, "test", name)).Length, $"test/{name}");
+        }
+        var first = File.ReadAllBytes(Directory.GetFiles(Path.Combine(output, "train", "row")).Order().First());
+        string again = Path.Combine(folder, "again");
+        Assert.AreEqual(0, Run("patterns", "--out", again, "--train", "10", "--test", "5", "--seed", "3").ExitCode);
+        CollectionAssert.AreEqual(first, File.ReadAllBytes(Directory.GetFiles(Path.Combine(again, "train", "row")).Order().First()),
+            "The same seed writes the same images.");
+        AssertOneLineError(Run("patterns", "--out", output), "is not empty");
+        AssertOneLineError(Run("patterns", "--out", Path.Combine(folder, "few"), "--train", "3"), "at least 5");
     }
 
     [TestMethod]

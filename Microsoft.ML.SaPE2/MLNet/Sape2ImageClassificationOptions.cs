@@ -37,6 +37,8 @@ public sealed partial class Sape2ImageClassificationTrainer
         public static readonly bool AbsolutePosition = new VitConfig().AbsolutePosition;
         /// <summary>SaPE² mode: K.</summary>
         public static readonly Sape2Mode Sape2Mode = new VitConfig().Sape2Mode;
+        /// <summary>Sign σ of the SaPE² bias: +1, the paper's.</summary>
+        public static readonly double Sape2BiasSign = new VitConfig().Sape2BiasSign;
         /// <summary>AdamW weight decay: 0.05.</summary>
         public static readonly double WeightDecay = new TrainingOptions().WeightDecay;
         /// <summary>Weight EMA decay: 0, off.</summary>
@@ -122,6 +124,11 @@ public sealed partial class Sape2ImageClassificationTrainer
         public bool AbsolutePosition = Defaults.AbsolutePosition;
         /// <summary>SaPE² K mode (default, the paper's best) or Q mode.</summary>
         public Sape2Mode Sape2Mode = Defaults.Sape2Mode;
+        /// <summary>
+        /// Sign σ of the SaPE² bias in <c>(q·k + σ·b)/√d</c>: +1 (default, the paper: pairs further apart in content
+        /// attend more) or −1 (further apart attend less, as distance-decay biases do). The bias is a distance, never negative.
+        /// </summary>
+        public double Sape2BiasSign = Defaults.Sape2BiasSign;
 
         /// <summary>Passes over the training data; null: about 50,000 image passes on a CPU (17 epochs of 3,000 images) or 2,000,000 on a
         /// GPU, within [5, 100] or [5, 300].</summary>

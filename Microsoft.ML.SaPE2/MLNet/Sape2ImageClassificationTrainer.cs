@@ -60,6 +60,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             $"Must be 0 (use ImageSize) or positive; got {o.ImageHeight}×{o.ImageWidth}.");
         if (o.Channels is { } channels && channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(o.Channels),
             $"Must be 1 (grayscale) or 3 (RGB), or null for automatic; got {channels}.");
+        if (o.Sape2BiasSign is not (1.0 or -1.0))
+            throw new ArgumentOutOfRangeException(nameof(o.Sape2BiasSign), $"Must be +1 or -1; got {o.Sape2BiasSign}.");
         if (o.MaxPixels <= 0) throw new ArgumentOutOfRangeException(nameof(o.MaxPixels), $"Must be positive; got {o.MaxPixels}.");
         if (o.TrainingTimeInSeconds is { } seconds && !(seconds > 0 && double.IsFinite(seconds)))
             throw new ArgumentOutOfRangeException(nameof(o.TrainingTimeInSeconds),
@@ -92,7 +94,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         return preset with
         {
             ImageWidth = format.Width, PositionEncoding = o.PositionEncoding, AbsolutePosition = o.AbsolutePosition, Sape2Mode = o.Sape2Mode,
-            Tokenizer = o.Tokenizer ?? recipe.Tokenizer, Pooling = o.Pooling ?? recipe.Pooling,
+            Sape2BiasSign = o.Sape2BiasSign, Tokenizer = o.Tokenizer ?? recipe.Tokenizer, Pooling = o.Pooling ?? recipe.Pooling,
             Initialization = o.Initialization ?? recipe.Initialization, DropPathRate = o.DropPathRate ?? preset.DropPathRate,
         };
     }

@@ -24,7 +24,16 @@ public static class Sape2Bias
     /// <param name="mode">Whether the embedding logits use k (<see cref="Sape2Mode.Key"/>) or q.</param>
     /// <returns>The bias, shape (batch, heads, N, N): symmetric, non-negative, zero on the diagonal.</returns>
     public static Tensor Compute(Tensor query, Tensor key, int gridHeight, int gridWidth,
-                                 Tensor tableX, Tensor tableY, double gateScale, Sape2Mode mode)
+                                 Tensor tableX, Tensor tableY, double gateScale, Sape2Mode mode) =>
+        Compute(query, key, gridHeight, gridWidth, tableX, tableY, gateScale, mode, interpolatePositions: false, clampCounter: null);
+
+    /// <summary>
+    /// <see cref="Compute(Tensor, Tensor, int, int, Tensor, Tensor, double, Sape2Mode)"/>, with the positions scaled into the table on
+    /// grids it does not cover when <paramref name="interpolatePositions"/> (<see cref="VitConfig.Sape2InterpolatePositions"/>), and
+    /// every position counted by <paramref name="clampCounter"/> when one is given.
+    /// </summary>
+    internal static Tensor Compute(Tensor query, Tensor key, int gridHeight, int gridWidth, Tensor tableX, Tensor tableY,
+                                   double gateScale, Sape2Mode mode, bool interpolatePositions, PositionClampCounter? clampCounter)
     {
         CheckShapes(query, key, gridHeight, gridWidth, tableX, tableY);
         using var scope = NewDisposeScope();
@@ -37,16 +46,18 @@ public static class Sape2Bias
         var qCols = qRows.transpose(2, 3);                                // (B, h, W, H, d)
         var kCols = kRows.transpose(2, 3);                                // (B, h, W, H, d)
         var v = mode == Sape2Mode.Key ? key : query;                      // (B, h, N, d)
+        double scaleX = interpolatePositions ? Math.Min(1.0, (m - 1.0) / cols) : 1.0;   // positions along a row reach W
+        double scaleY = interpolatePositions ? Math.Min(1.0, (m - 1.0) / rows) : 1.0;
         if (rows == cols)
-            return SquareGrid(qRows, kRows, qCols, kCols, v, tableX, tableY, gateScale).MoveToOuterDisposeScope();
+            return SquareGrid(qRows, kRows, qCols, kCols, v, tableX, tableY, gateScale, scaleX, clampCounter).MoveToOuterDisposeScope();
 
         // Eq. 9: gates between patches of the same row / column, both sides of i, no mask.
         var gateX = (gateScale * qRows.matmul(kRows.transpose(-1, -2))).sigmoid();   // (B, h, H, W, W): [r, i, j]
         var gateY = (gateScale * qCols.matmul(kCols.transpose(-1, -2))).sigmoid();   // (B, h, W, H, H): [c, i, j]
 
         // Eq. 10: p_im = Σ_{col(j) ≥ col(m)} g_ij, clamped to the last table entry.
-        var positionX = PositionMath.SuffixSum(gateX).clamp_max(m - 1);   // (B, h, H, W, W)
-        var positionY = PositionMath.SuffixSum(gateY).clamp_max(m - 1);   // (B, h, W, H, H)
+        var positionX = Positions(gateX, m, scaleX, clampCounter);   // (B, h, H, W, W)
+        var positionY = Positions(gateY, m, scaleY, clampCounter);   // (B, h, W, H, H)
 
         // Eq. 13: Z_i[t] = v_i·E[:, t] for every integer position t.
         var logitsX = v.matmul(tableX).reshape(b, h, rows, cols, m);                     // (B, h, H, W, M)
@@ -67,13 +78,14 @@ public static class Sape2Bias
     /// The same Eq. 9–15 for H = W = S, with the x and y axes stacked as one tensor through every step: half the
     /// tensor operations (on a GPU the step is bound by launching small kernels, not by their arithmetic).
     /// </summary>
-    private static Tensor SquareGrid(Tensor qRows, Tensor kRows, Tensor qCols, Tensor kCols, Tensor v, Tensor tableX, Tensor tableY, double gateScale)
+    private static Tensor SquareGrid(Tensor qRows, Tensor kRows, Tensor qCols, Tensor kCols, Tensor v, Tensor tableX, Tensor tableY, double gateScale,
+        double positionScale, PositionClampCounter? clampCounter)
     {
         long b = qRows.shape[0], h = qRows.shape[1], s = qRows.shape[2], m = tableX.shape[1], n = s * s;
         var q = stack(new[] { qRows, qCols }, 2);                                         // (B, h, 2, S, S, d): axis 0 = x, 1 = y
         var k = stack(new[] { kRows, kCols }, 2);                                         // (B, h, 2, S, S, d)
         var gates = (gateScale * q.matmul(k.transpose(-1, -2))).sigmoid();               // Eq. 9: (B, h, 2, S, S, S)
-        var positions = PositionMath.SuffixSum(gates).clamp_max(m - 1);                   // Eq. 10
+        var positions = Positions(gates, m, positionScale, clampCounter);                 // Eq. 10
         var logits = v.matmul(cat(new[] { tableX, tableY }, 1)).reshape(b, h, s, s, 2, m);   // Eq. 13, one matmul: (B, h, H, W, 2, M)
         var stacked = stack(new[] { logits.select(4, 0), logits.select(4, 1).transpose(2, 3) }, 2);   // (B, h, 2, S, S, M)
         var z = PositionMath.Interpolate(stacked, positions);                            // Eq. 14: (B, h, 2, S, S, S)
@@ -81,6 +93,16 @@ public static class Sape2Bias
             .reshape(2 * b * h, n, s);                                                    // (2·B·h, N, S)
         var distances = PairwiseDistance(vectors);                                        // Eq. 15
         return distances.reshape(2, b, h, n, n).sum(dim: 0);                              // (B, h, N, N)
+    }
+
+    /// <summary>Eq. 10's cumulative positions of <paramref name="gates"/>, times <paramref name="scale"/>, clamped to the last of
+    /// <paramref name="tableSize"/> entries (counted first when asked).</summary>
+    private static Tensor Positions(Tensor gates, long tableSize, double scale, PositionClampCounter? clampCounter)
+    {
+        var positions = PositionMath.SuffixSum(gates);
+        if (scale != 1.0) positions = positions * scale;
+        clampCounter?.Count(positions, tableSize - 1);
+        return positions.clamp_max(tableSize - 1);
     }
 
     /// <summary>

@@ -58,6 +58,12 @@ public sealed record VitConfig
     public bool Sape2BiasInsideScale { get; init; } = true;
     /// <summary>Number M of integer positions in each SaPE² table; 0 means max(H, W) + 1 of the training grid.</summary>
     public int Sape2TableSize { get; init; } = 0;
+    /// <summary>
+    /// On a grid with more patches a side than the table has positions (a model run on larger images than it was trained on),
+    /// scale SaPE²'s cumulative positions by (M − 1)/side so they stay within the table instead of piling up on its last entry
+    /// (position interpolation). No effect on grids the table covers, so it does not change training. Default false: the paper's clamp.
+    /// </summary>
+    public bool Sape2InterpolatePositions { get; init; } = false;
 
     /// <summary>Patch rows of the training grid.</summary>
     public int GridHeight => TokensAlong(ImageHeight);

@@ -9,31 +9,9 @@ using Spectre.Console;
 
 namespace Sape2.Cli;
 
-/// <summary>One arm of a comparison: a position encoding with or without the learned absolute embedding ("Sape2+APE").</summary>
-internal sealed record Arm(PositionEncodingKind Encoding, bool AbsolutePosition)
-{
-    /// <summary>The encoding, "+APE" where the model adds the absolute embedding to it (the model's own rule).</summary>
-    public override string ToString()
-    {
-        var config = new VitConfig { PositionEncoding = Encoding, AbsolutePosition = AbsolutePosition };
-        bool ape = Encoding != PositionEncodingKind.Absolute && PositionEncodingFactory.UsesAbsoluteEmbedding(config);
-        return $"{Encoding}{(ape ? "+APE" : "")}";
-    }
-
-    public static Arm Parse(string text)
-    {
-        string name = text.Trim();
-        bool ape = name.EndsWith("+APE", StringComparison.OrdinalIgnoreCase);
-        if (ape) name = name[..^4];
-        if (!Enum.TryParse<PositionEncodingKind>(name, ignoreCase: true, out var kind))
-            throw new ArgumentException($"'{text}' is not an encoding: use {string.Join(", ", Enum.GetNames<PositionEncodingKind>())}, each with " +
-                "an optional +APE (e.g. Sape2+APE).");
-        return new Arm(kind, ape || kind == PositionEncodingKind.Absolute);
-    }
-}
-
 /// <summary>One finished run of a comparison.</summary>
-internal sealed record CompareRun(string Arm, int Seed, double Accuracy, double MacroAccuracy, double Seconds, int Epochs);
+/// <param name="Model">The trained model, relative to the comparison's folder.</param>
+internal sealed record CompareRun(string Arm, int Seed, double Accuracy, double MacroAccuracy, double Seconds, int Epochs, string Model);
 
 /// <summary>
 /// `sape2 compare`: trains several encodings × seeds with otherwise identical settings on one data set and reports the
@@ -42,19 +20,25 @@ internal sealed record CompareRun(string Arm, int Seed, double Accuracy, double 
 /// </summary>
 internal static class CompareCommand
 {
-    private sealed record Record(string Settings, List<CompareRun> Runs);
+    /// <summary>runs.json: the settings every run shares and the finished runs.</summary>
+    internal sealed record Record(string Settings, List<CompareRun> Runs)
+    {
+        public static Record? Read(string folder) => File.Exists(Path.Combine(folder, "runs.json"))
+            ? JsonSerializer.Deserialize<Record>(File.ReadAllText(Path.Combine(folder, "runs.json"))) : null;
+    }
 
     public static Command Create(Option<bool> verbose)
     {
         var inputs = new InputOptions(Sape2ImageClassificationTrainer.Defaults.MaxPixels);
         var flags = new TrainerFlags();
-        var arms = new Option<string>("--encodings") { Description = "Encodings to compare, comma-separated, each with an optional +APE.",
+        var arms = new Option<string>("--encodings") { Description = "Encodings to compare, comma-separated, each with an optional +APE " +
+            "and ablation settings after colons: key, query, sigma+, sigma-, cls, avg, seqpool (e.g. Sape2+APE:query:cls).",
             DefaultValueFactory = _ => "Absolute,RopeMixed+APE,Cope+APE,Sape2+APE,Sape2" };
         var seeds = new Option<int>("--seeds") { Description = "Runs per encoding (seeds 1 … N), at least 2.", DefaultValueFactory = _ => 3 };
         var baseline = new Option<string>("--baseline") { Description = "The encoding every other one is compared with, seed by seed.",
             DefaultValueFactory = _ => "Absolute" };
-        var output = new Option<string>("--out") { Description = "Folder for runs.json, compare.md and compare.png; a runs.json there is " +
-            "resumed.", DefaultValueFactory = _ => "sape2-compare" };
+        var output = new Option<string>("--out") { Description = "Folder for runs.json, compare.md, compare.png and the trained models " +
+            "(models/); a runs.json there is resumed.", DefaultValueFactory = _ => "sape2-compare" };
         var command = new Command("compare", "Train several position encodings × seeds, otherwise identical, and compare their held-out " +
             "accuracy with confidence intervals.") { arms, seeds, baseline, output };
         flags.AddTo(command);
@@ -79,8 +63,8 @@ internal static class CompareCommand
     {
         Directory.CreateDirectory(folder);
         string file = Path.Combine(folder, "runs.json");
-        string settings = $"{train.Count} training / {test.Count} test images; options:\n" + CodeGenerator.OptionsInitializer(template, "  ");
-        var record = File.Exists(file) ? JsonSerializer.Deserialize<Record>(File.ReadAllText(file))! : new Record(settings, []);
+        string settings = $"{train.Count} training / {test.Count} test images; options:\n" + SharedOptions(template);
+        var record = Record.Read(folder) ?? new Record(settings, []);
         if (record.Settings != settings)
             throw new InvalidOperationException($"'{file}' holds runs made with other data or settings (its \"Settings\" says which); pass " +
                 "the same data and flags to resume it, or another --out.");
@@ -88,7 +72,7 @@ internal static class CompareCommand
             foreach (var arm in arms)
             {
                 if (record.Runs.Any(r => r.Arm == arm.ToString() && r.Seed == seed)) continue;
-                var run = Train(train, test, template, arm, seed);
+                var run = Train(train, test, template, arm, seed, folder);
                 AnsiConsole.MarkupLine($"{Markup.Escape(arm.ToString())}, seed {seed}: held-out accuracy {run.Accuracy:P2}, {run.Seconds:F0} s");
                 record.Runs.Add(run);
                 ToolData.WriteAtomically(file, temporary => File.WriteAllText(temporary, JsonSerializer.Serialize(record)));
@@ -102,13 +86,17 @@ internal static class CompareCommand
         return 0;
     }
 
+    /// <summary>The options every arm shares, as C#: the template's, less the encoding and seed each run sets.</summary>
+    private static string SharedOptions(Sape2ImageClassificationTrainer.Options template) => string.Join("\n",
+        CodeGenerator.OptionsInitializer(template, "  ").Split('\n').Where(line => !line.TrimStart().StartsWith("PositionEncoding =") &&
+            !line.TrimStart().StartsWith("AbsolutePosition =") && !line.TrimStart().StartsWith("Seed =")));
+
     private static CompareRun Train(List<ImageRow> trainRows, List<ImageRow> testRows, Sape2ImageClassificationTrainer.Options template,
-        Arm arm, int seed)
+        Arm arm, int seed, string folder)
     {
         var ml = new MLContext(seed: seed);
         var data = ToolData.Prepare(ml, trainRows, testRows);
-        var options = template.Copy();
-        (options.PositionEncoding, options.AbsolutePosition, options.Seed) = (arm.Encoding, arm.AbsolutePosition, seed);
+        var options = arm.Options(template, seed);
         (options.ValidationSet, options.ValidationSetFraction) = (data.Validation, null);   // the tool's own split, the same for every run
         var clock = Stopwatch.StartNew();
         try
@@ -116,7 +104,11 @@ internal static class CompareCommand
             using var model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options).Fit(data.Train);
             double seconds = clock.Elapsed.TotalSeconds;
             var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data.Test));
-            return new CompareRun(arm.ToString(), seed, metrics.MicroAccuracy, metrics.MacroAccuracy, seconds, model.TrainingHistory.Count);
+            string modelFile = Path.Combine("models", $"{arm.FileName}.seed{seed}.zip");
+            Directory.CreateDirectory(Path.Combine(folder, "models"));
+            ToolData.SaveModel(ml, model, data.InputSchema, Path.Combine(folder, modelFile));
+            return new CompareRun(arm.ToString(), seed, metrics.MicroAccuracy, metrics.MacroAccuracy, seconds, model.TrainingHistory.Count,
+                modelFile);
         }
         catch (Exception e) when (data.WithFileName(e) is var named && named != e)
         {

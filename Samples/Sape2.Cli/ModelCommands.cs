@@ -135,7 +135,7 @@ internal static class ModelCommands
                     $"({c.GridHeight}×{c.GridWidth} grid)");
             table.AddRow("architecture", $"dim {c.EmbedDim}, depth {c.Depth}, heads {c.NumHeads}, {c.Pooling}, {c.Initialization} initialisation");
             string sape2Details = c.PositionEncoding == Microsoft.ML.SaPE2.PositionEncodingKind.Sape2
-                ? $", {c.Sape2Mode} mode, M = {c.EffectiveSape2TableSize}" : "";
+                ? $", {c.Sape2Mode} mode, M = {c.EffectiveSape2TableSize}, σ = {(c.Sape2BiasSign > 0 ? "+1" : "−1")}" : "";
             table.AddRow("position encoding", $"{c.PositionEncoding}{(c.AbsolutePosition ? " + APE" : "")}{sape2Details}");
             table.AddRow("columns", Markup.Escape($"{s.FeatureColumnName} → {s.ScoreColumnName}, {s.PredictedLabelColumnName}"));
             if (s.TrainingHistory.Count > 0)

@@ -2,13 +2,15 @@ using System.CommandLine;
 using Sape2.Cli;
 using Spectre.Console;
 
-// sape2: train, sweep, compare, evaluate, predict with and explain SaPE² vision transformers. Exit codes: 0 success, 1 a problem
-// with the input or the run (one line on stderr saying what and what to do), 2 bad command-line usage.
+// sape2: train, sweep, compare, probe the robustness of, evaluate, predict with and explain SaPE² vision transformers. Exit codes:
+// 0 success, 1 a problem with the input or the run (one line on stderr saying what and what to do), 2 bad command-line usage.
 var verbose = new Option<bool>("--verbose") { Description = "Show full exception details on errors.", Recursive = true };
 var root = new RootCommand("Train, evaluate and explain SaPE² vision transformers (ML.NET + TorchSharp).") { verbose };
 root.Subcommands.Add(TrainCommand.Create(verbose));
 root.Subcommands.Add(SweepCommand.Create(verbose));
 root.Subcommands.Add(CompareCommand.Create(verbose));
+root.Subcommands.Add(RobustnessCommand.Create(verbose));
+root.Subcommands.Add(PatternsCommand.Create(verbose));
 root.Subcommands.Add(ModelCommands.Evaluate(verbose));
 root.Subcommands.Add(ModelCommands.Predict(verbose));
 root.Subcommands.Add(ModelCommands.Explain(verbose));

@@ -22,6 +22,8 @@ internal sealed class TrainerFlags
     public Option<bool> NoApe { get; } = new("--no-ape") { Description = "Do not add the learned absolute embedding to RoPE, CoPE or SaPE²." };
     public Option<Sape2Mode> Mode { get; } = new("--mode") { Description = "SaPE² mode: Key or Query.",
         DefaultValueFactory = _ => defaults.Sape2Mode };
+    public Option<double> BiasSign { get; } = new("--bias-sign") { Description = "Sign σ of the SaPE² bias: 1 (the paper) or -1.",
+        DefaultValueFactory = _ => defaults.Sape2BiasSign };
     public Option<int?> ImageSize { get; } = new("--image-size") { Description = "Input side in pixels (default: the images' median side, " +
         "at most 32 on a CPU)." };
     public Option<int?> Patch { get; } = new("--patch") { Description = "Pixels per token: patch side, or the convolutional tokenizer's stride " +
@@ -56,14 +58,18 @@ internal sealed class TrainerFlags
 
     private Option[] All =>
     [
-        Preset, Tokenizer, Pooling, Init, Time, Encoding, NoApe, Mode, ImageSize, Patch, Channels, Epochs, Batch, Lr, Augment, Device, Seed,
-        Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe,
+        Preset, Tokenizer, Pooling, Init, Time, Encoding, NoApe, Mode, BiasSign, ImageSize, Patch, Channels, Epochs, Batch, Lr, Augment, Device,
+        Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe,
     ];
 
     public void AddTo(Command command)
     {
         foreach (var option in All) command.Options.Add(option);
         Augment.AcceptOnlyFromAmong("light", "full", "none");
+        BiasSign.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() is not (1.0 or -1.0)) result.AddError("--bias-sign must be 1 or -1.");
+        });
         Recipe.AcceptOnlyFromAmong(Recipes.Names);
     }
 
@@ -76,7 +82,7 @@ internal sealed class TrainerFlags
             LabelColumnName = "Label", FeatureColumnName = "Image", Preset = parse.GetValue(Preset), Tokenizer = parse.GetValue(Tokenizer),
             Pooling = parse.GetValue(Pooling), Initialization = parse.GetValue(Init), TrainingTimeInSeconds = parse.GetValue(Time),
             PositionEncoding = parse.GetValue(Encoding), AbsolutePosition = !parse.GetValue(NoApe), Sape2Mode = parse.GetValue(Mode),
-            ImageSize = parse.GetValue(ImageSize), PatchSize = parse.GetValue(Patch),
+            Sape2BiasSign = parse.GetValue(BiasSign), ImageSize = parse.GetValue(ImageSize), PatchSize = parse.GetValue(Patch),
             Channels = parse.GetValue(Channels), Epochs = parse.GetValue(Epochs), BatchSize = parse.GetValue(Batch),
             LearningRate = parse.GetValue(Lr), WarmupEpochs = parse.GetValue(Warmup), LabelSmoothing = parse.GetValue(Smoothing),
             WeightDecay = parse.GetValue(WeightDecay), EmaDecay = parse.GetValue(Ema), GradientClipNorm = parse.GetValue(Clip),

@@ -17,6 +17,7 @@ public sealed class Sape2Attention : AttentionPositionEncoding
     private readonly Sape2Mode mode;
     private readonly double biasSign;
     private readonly bool biasInsideScale;
+    private readonly bool interpolatePositions;
 
     /// <summary>Creates one layer's SaPE² from the model configuration.</summary>
     public Sape2Attention(VitConfig config) : base(nameof(Sape2Attention))
@@ -30,6 +31,7 @@ public sealed class Sape2Attention : AttentionPositionEncoding
         mode = config.Sape2Mode;
         biasSign = config.Sape2BiasSign;
         biasInsideScale = config.Sape2BiasInsideScale;
+        interpolatePositions = config.Sape2InterpolatePositions;
         RegisterComponents();
     }
 
@@ -39,8 +41,11 @@ public sealed class Sape2Attention : AttentionPositionEncoding
         var patchQuery = query.narrow(2, prefixTokens, grid.Count);   // (B, h, N, d)
         var patchKey = key.narrow(2, prefixTokens, grid.Count);
         return Sape2Bias.Compute(patchQuery, patchKey, grid.Height, grid.Width,
-            tableX.to(query.dtype), tableY.to(query.dtype), gateScale, mode);
+            tableX.to(query.dtype), tableY.to(query.dtype), gateScale, mode, interpolatePositions, ClampCounter);
     }
+
+    /// <summary>Counts the cumulative positions this layer computes and how many reach its table's last entry; null: not counted.</summary>
+    internal PositionClampCounter? ClampCounter { get; set; }
 
     /// <inheritdoc />
     public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens)
