@@ -123,6 +123,24 @@ public sealed class Sape2BiasTests
     }
 
     [TestMethod]
+    [DataRow(6, 6)]
+    [DataRow(4, 6)]
+    public void ScoringWithoutGradientsGivesTheTrainingValuesBitForBit(int gridHeight, int gridWidth)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(13);
+        int n = gridHeight * gridWidth, m = Math.Max(gridHeight, gridWidth) + 1;
+        var q = randn(2, 2, n, 8).requires_grad_();
+        var k = randn(2, 2, n, 8).requires_grad_();
+        var (tableX, tableY) = (randn(8, m) * 0.1, randn(8, m) * 0.1);
+        var training = Sape2Bias.Compute(q, k, gridHeight, gridWidth, tableX, tableY, 0.35, Sape2Mode.Key);
+        Assert.IsTrue(training.requires_grad);
+        Tensor scoring;
+        using (no_grad()) scoring = Sape2Bias.Compute(q, k, gridHeight, gridWidth, tableX, tableY, 0.35, Sape2Mode.Key);
+        Assert.IsTrue(scoring.eq(training).all().item<bool>(), "The distance without its gradient surrogate is the same value.");
+    }
+
+    [TestMethod]
     public void InterpolationLeavesAGridTheTableCoversAlone()
     {
         using var scope = NewDisposeScope();

@@ -124,6 +124,7 @@ public static class Sape2Bias
         using (no_grad())
         {
             distance = cdist(vectors, vectors, 2, compute_mode.donot_use_mm_for_euclid_dist);   // (G, N, N)
+            if (!vectors.requires_grad) return distance.MoveToOuterDisposeScope();              // scoring: no gradient to shape
             inverse = distance.reciprocal().masked_fill_(distance.eq(0), 0);                    // 1/D̂, 0 where D̂ = 0
         }
         var fixedVectors = vectors.detach();
