@@ -1,4 +1,5 @@
 using System.Reflection;
+using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Modeling;
 using Microsoft.ML.SaPE2.Training;
 
@@ -26,15 +27,31 @@ public sealed class OptionDefaultsTests
     }
 
     [TestMethod]
-    public void SharedDefaultsAreTheModelsAndTheEnginesOwn()
+    public void TheOptionsReachTheModelAndTheEngineAsSet()
     {
-        var vit = new VitConfig();
-        var engine = new TrainingOptions();
-        Assert.AreEqual((vit.PositionEncoding, vit.AbsolutePosition, vit.Sape2Mode), (Sape2ImageClassificationTrainer.Defaults.PositionEncoding,
-            Sape2ImageClassificationTrainer.Defaults.AbsolutePosition, Sape2ImageClassificationTrainer.Defaults.Sape2Mode));
-        Assert.AreEqual((engine.WeightDecay, engine.GradientClipNorm, engine.EmaDecay, engine.Device, engine.Threads),
-            (Sape2ImageClassificationTrainer.Defaults.WeightDecay, Sape2ImageClassificationTrainer.Defaults.GradientClipNorm,
-                Sape2ImageClassificationTrainer.Defaults.EmaDecay, Sape2ImageClassificationTrainer.Defaults.Device,
-                Sape2ImageClassificationTrainer.Defaults.Threads));
+        var recipe = AutoRecipe.Choose(trainingImages: 3000, imageHeight: 28, imageWidth: 28, channels: 1, cuda: false);
+        var format = new ImageFormat { Height = 28, Width = 28, Channels = 1 };
+        var defaults = new Sape2ImageClassificationTrainer.Options();
+        var vit = Sape2ImageClassificationTrainer.Architecture(defaults, format, recipe, numClasses: 10);
+        var engine = Sape2ImageClassificationTrainer.Training(defaults, recipe, seed: 0, timeLimit: null);
+        Assert.AreEqual((PositionEncodingKind.Sape2, true, Sape2Mode.Key, 1.0), (vit.PositionEncoding, vit.AbsolutePosition, vit.Sape2Mode,
+            vit.Sape2BiasSign), "the documented defaults: SaPE²+APE, K mode, σ = +1");
+        Assert.AreEqual((0.05, 1.0, 0.0, "auto", 0), (engine.WeightDecay, engine.GradientClipNorm, engine.EmaDecay, engine.Device,
+            engine.Threads), "the documented defaults: AdamW 0.05, clipping at 1, no EMA, automatic device, a thread per core");
+
+        var changed = new Sape2ImageClassificationTrainer.Options
+        {
+            PositionEncoding = PositionEncodingKind.Cope, AbsolutePosition = false, Sape2Mode = Sape2Mode.Query, Sape2BiasSign = -1,
+            Pooling = PoolingKind.ClassToken, WeightDecay = 0.1, GradientClipNorm = 0, EmaDecay = 0.99, Device = "cpu", Threads = 1,
+        };
+        vit = Sape2ImageClassificationTrainer.Architecture(changed, format, recipe, numClasses: 10);
+        engine = Sape2ImageClassificationTrainer.Training(changed, recipe, seed: 0, timeLimit: null);
+        Assert.AreEqual((PositionEncodingKind.Cope, false, Sape2Mode.Query, -1.0, PoolingKind.ClassToken), (vit.PositionEncoding,
+            vit.AbsolutePosition, vit.Sape2Mode, vit.Sape2BiasSign, vit.Pooling));
+        Assert.AreEqual((0.1, 0.0, 0.99, "cpu", 1), (engine.WeightDecay, engine.GradientClipNorm, engine.EmaDecay, engine.Device,
+            engine.Threads));
+        var refused = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new MLContext().MulticlassClassification.Trainers
+            .Sape2ImageClassification(new Sape2ImageClassificationTrainer.Options { Sape2BiasSign = 0.5 }));
+        StringAssert.Contains(refused.Message, "Sape2BiasSign");
     }
 }

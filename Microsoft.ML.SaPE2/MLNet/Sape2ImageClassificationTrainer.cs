@@ -88,7 +88,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         Channels = o.Channels ?? provisional.Channels, KeepAspectByCenterCrop = o.KeepAspectByCenterCrop, MaxPixels = o.MaxPixels,
     };
 
-    private static VitConfig Architecture(Options o, ImageFormat format, AutoRecipe.Recipe recipe, int numClasses)
+    internal static VitConfig Architecture(Options o, ImageFormat format, AutoRecipe.Recipe recipe, int numClasses)
     {
         var preset = VitConfig.FromPreset(o.Preset ?? recipe.Preset, format.Height, o.PatchSize ?? recipe.PatchSize, format.Channels, numClasses);
         return preset with
@@ -99,7 +99,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         };
     }
 
-    private static TrainingOptions Training(Options o, AutoRecipe.Recipe recipe, int seed, TimeSpan? timeLimit)
+    internal static TrainingOptions Training(Options o, AutoRecipe.Recipe recipe, int seed, TimeSpan? timeLimit)
     {
         string? resumeFrom = Checkpoint.Resolve(o.ResumeFrom);
         return new()
