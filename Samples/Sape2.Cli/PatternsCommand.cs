@@ -28,10 +28,40 @@ internal static class PatternsCommand
                 throw new IOException($"'{folder}' is not empty; pass a new --out folder.");
             Write(Path.Combine(folder, "train"), parse.GetValue(seed), 0, trainCount);
             Write(Path.Combine(folder, "test"), parse.GetValue(seed), trainCount, testCount);
-            AnsiConsole.MarkupLine($"Wrote {trainCount} training and {testCount} test images to [green]{Markup.Escape(folder)}[/].");
+            Preview(Path.Combine(folder, "preview.png"), parse.GetValue(seed));
+            AnsiConsole.MarkupLine($"Wrote {trainCount} training and {testCount} test images to [green]{Markup.Escape(folder)}[/], and " +
+                "preview.png (the first training images of each class, one row a class).");
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The first four training images of every class, four times enlarged, one row a class with its name.</summary>
+    private static void Preview(string path, int seed)
+    {
+        const int scale = 4, gap = 8, label = 90, perClass = 4, side = RepeatedPatterns.Side * scale;
+        var classes = RepeatedPatterns.Classes;
+        using var surface = SKSurface.Create(new SKImageInfo(label + perClass * (side + gap), classes.Length * (side + gap) + gap));
+        var canvas = surface.Canvas;
+        canvas.Clear(SKColors.White);
+        using var font = new SKFont(SKTypeface.Default, 16);
+        using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
+        using var sharp = new SKPaint { IsAntialias = false, FilterQuality = SKFilterQuality.None };   // enlarged pixels stay square
+        for (int c = 0; c < classes.Length; c++)
+        {
+            float top = gap + c * (side + gap);
+            canvas.DrawText(classes[c], 8, top + side / 2f, font, ink);
+            for (int i = 0; i < perClass; i++)   // labels cycle through the classes: image c + k·classes is of class c
+            {
+                var (pixels, _) = RepeatedPatterns.Image(seed, c + i * classes.Length);
+                using var image = SKImage.FromPixelCopy(new SKImageInfo(RepeatedPatterns.Side, RepeatedPatterns.Side, SKColorType.Gray8,
+                    SKAlphaType.Opaque), pixels);
+                canvas.DrawImage(image, new SKRect(label + i * (side + gap), top, label + i * (side + gap) + side, top + side), sharp);
+            }
+        }
+        using var snapshot = surface.Snapshot();
+        using var png = snapshot.Encode(SKEncodedImageFormat.Png, 100);
+        ToolData.WriteAtomically(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
     }
 
     private static void Write(string folder, int seed, int first, int count)
