@@ -3,8 +3,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.SaPE2;
-using Microsoft.ML.SaPE2.Modeling;
-using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 using Spectre.Console;
 
 namespace Sape2.Cli;

@@ -33,7 +33,8 @@ internal static class RobustnessStudy
         var format = classifier.Format;
         var pixels = new byte[rows.Count * format.PixelCount];
         Parallel.For(0, rows.Count, i => rows[i].ModelPixels(format).CopyTo(pixels, i * format.PixelCount));
-        var labels = rows.Select(r => classifier.ClassNames.ToList().IndexOf(r.Label) is >= 0 and var index ? index
+        var classIndex = classifier.ClassNames.Select((name, index) => (name, index)).ToDictionary(c => c.name, c => c.index);
+        var labels = rows.Select(r => classIndex.TryGetValue(r.Label, out int index) ? index
             : throw new InvalidOperationException($"The test image {r.Source} is labelled '{r.Label}', which is not one of the model's classes " +
                 $"({string.Join(", ", classifier.ClassNames)}).")).ToArray();
         return (Preprocessing.ToUnitRange(pixels, rows.Count, format), labels);
