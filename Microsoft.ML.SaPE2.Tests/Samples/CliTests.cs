@@ -294,6 +294,23 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void ExportAndImportMoveWeightsThroughSafetensors()
+    {
+        string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "out");
+        SyntheticFolder(data, classes: 2, perClass: 10);
+        Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "1", "--image-size", "16", "--patch", "4", "--out", output).ExitCode);
+        string zip = Path.Combine(output, "model.zip"), weights = Path.Combine(folder, "weights.safetensors");
+        Assert.AreEqual(0, Run("export", "--model", zip, "--safetensors", weights).ExitCode);
+        string imported = Path.Combine(folder, "imported.zip");
+        Assert.AreEqual(0, Run("import", "--model", zip, "--safetensors", weights, "--out", imported).ExitCode);
+        CollectionAssert.AreEqual(Weights(zip), Weights(imported), "Imported into the same architecture, the weights are the exported ones.");
+        File.WriteAllText(Path.Combine(folder, "text.safetensors"), "not a tensor file");
+        AssertOneLineError(Run("import", "--model", zip, "--safetensors", Path.Combine(folder, "text.safetensors"), "--out",
+            Path.Combine(folder, "bad.zip")), "is not a readable safetensors file");
+        Assert.IsFalse(File.Exists(Path.Combine(folder, "bad.zip")), "A refused import writes nothing.");
+    }
+
+    [TestMethod]
     public void PatternsWritesTheRepeatedPatternTaskAsAFolder()
     {
         string output = Path.Combine(folder, "patterns");

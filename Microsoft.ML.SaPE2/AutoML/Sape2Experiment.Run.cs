@@ -170,9 +170,7 @@ public sealed partial class Sape2Experiment
 
     private void SaveBest(Sape2ImageClassificationTransformer model, DataViewSchema inputSchema, TrialStore store, int trialId)
     {
-        string path = Path.Combine(checkpointFolder!, BestModelFile), temporary = path + ".tmp";
-        ml.Model.Save(model, inputSchema, temporary);
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.Write(Path.Combine(checkpointFolder!, BestModelFile), temporary => ml.Model.Save(model, inputSchema, temporary));
         store.BestTrial = trialId;
     }
 

@@ -29,10 +29,6 @@ internal static class Heatmap
     {
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(folder);
-        string temporary = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        File.WriteAllBytes(temporary, data.ToArray());
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.Write(path, temporary => File.WriteAllBytes(temporary, data.ToArray()));
     }
 }

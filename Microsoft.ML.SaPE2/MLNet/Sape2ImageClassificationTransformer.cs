@@ -43,6 +43,10 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
                                                  DataViewSchema.Column label, string scoreColumnName, string predictedLabelColumnName)
         : this(env, classifier, featureColumnName, new DataViewSchema.DetachedColumn(label), scoreColumnName, predictedLabelColumnName) { }
 
+    /// <summary>The same columns and training record around <paramref name="classifier"/> (which the new transformer owns).</summary>
+    internal Sape2ImageClassificationTransformer WithClassifier(ImageClassifier classifier) =>
+        new(Host, classifier, FeatureColumnName, label, ScoreColumnName, PredictedLabelColumnName) { TrainingCancelled = TrainingCancelled };
+
     /// <summary>The trained network with its input format, normalisation, class names and training history.</summary>
     public ImageClassifier Classifier { get; }
     /// <summary>Class names in score-slot order (the label's key values as text).</summary>

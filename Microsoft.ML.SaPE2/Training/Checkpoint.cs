@@ -53,31 +53,21 @@ internal static class Checkpoint
     /// <summary>Writes <paramref name="contents"/> to <paramref name="path"/> atomically.</summary>
     public static void Write(string path, Contents contents)
     {
-        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(folder);
-        string temporary = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, temporary =>
         {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
-            using (var writer = new BinaryWriter(file))
+            using var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write);
+            using var writer = new BinaryWriter(file);
+            writer.Write(Magic);
+            writer.Write(FormatVersion);
+            writer.Write(JsonSerializer.Serialize(contents.Metadata));
+            foreach (var section in new[] { contents.Weights, contents.BestWeights, contents.EmaWeights, contents.OptimizerState })
             {
-                writer.Write(Magic);
-                writer.Write(FormatVersion);
-                writer.Write(JsonSerializer.Serialize(contents.Metadata));
-                foreach (var section in new[] { contents.Weights, contents.BestWeights, contents.EmaWeights, contents.OptimizerState })
-                {
-                    writer.Write((long)section.Length);
-                    writer.Write(section);
-                }
-                writer.Flush();
-                file.Flush(flushToDisk: true);
+                writer.Write((long)section.Length);
+                writer.Write(section);
             }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
+            writer.Flush();
+            file.Flush(flushToDisk: true);
+        });
     }
 
     /// <summary>The file to resume from: <paramref name="fileOrFolder"/> itself, or the <c>last.ckpt</c> inside it; null stays null.</summary>

@@ -166,12 +166,14 @@ internal static class ModelCommands
     /// <summary>A model.zip loaded with a fresh MLContext, with its SaPE² transformer found and the input it expects.</summary>
     internal sealed class LoadedModel : IDisposable
     {
-        private LoadedModel(string path, MLContext context, ITransformer model, Sape2ImageClassificationTransformer sape2, ModelInput input) =>
-            (Path, Context, Model, Sape2, Input) = (path, context, model, sape2, input);
+        private LoadedModel(string path, MLContext context, ITransformer model, DataViewSchema inputSchema, Sape2ImageClassificationTransformer sape2,
+            ModelInput input) => (Path, Context, Model, InputSchema, Sape2, Input) = (path, context, model, inputSchema, sape2, input);
 
         public string Path { get; }
         public MLContext Context { get; }
         public ITransformer Model { get; }
+        /// <summary>The input schema the model was saved with.</summary>
+        public DataViewSchema InputSchema { get; }
         public Sape2ImageClassificationTransformer Sape2 { get; }
         public ModelInput Input { get; }
 
@@ -183,7 +185,7 @@ internal static class ModelCommands
             var sape2 = (model as IEnumerable<ITransformer> ?? new[] { model }).OfType<Sape2ImageClassificationTransformer>().First();
             try
             {
-                return new LoadedModel(path, context, model, sape2,
+                return new LoadedModel(path, context, model, inputSchema, sape2,
                     ModelInput.Of(inputSchema, sape2.FeatureColumnName, sape2.LabelColumnName, path));
             }
             catch

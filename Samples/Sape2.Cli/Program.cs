@@ -11,6 +11,8 @@ root.Subcommands.Add(SweepCommand.Create(verbose));
 root.Subcommands.Add(CompareCommand.Create(verbose));
 root.Subcommands.Add(RobustnessCommand.Create(verbose));
 root.Subcommands.Add(PatternsCommand.Create(verbose));
+root.Subcommands.Add(InteropCommands.Export(verbose));
+root.Subcommands.Add(InteropCommands.Import(verbose));
 root.Subcommands.Add(ModelCommands.Evaluate(verbose));
 root.Subcommands.Add(ModelCommands.Predict(verbose));
 root.Subcommands.Add(ModelCommands.Explain(verbose));

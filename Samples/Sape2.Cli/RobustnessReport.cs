@@ -75,7 +75,8 @@ internal static class RobustnessReport
     private static Func<RobustnessResult, double, bool> Pick(IReadOnlyList<RobustnessResult> results, Series s, string study) =>
         (r, amount) => r.Study == study && r.Amount == amount && r.Arm == s.Arm &&
             // interpolation changes nothing where the table covers the grid: the plain run stands for it there
-            (r.Interpolated == s.Interpolated || (s.Interpolated && !results.Any(o => o.Study == study && o.Arm == s.Arm && o.Amount == amount && o.Interpolated)));
+            (r.Interpolated == s.Interpolated ||
+                (s.Interpolated && !results.Any(o => o.Study == study && o.Arm == s.Arm && o.Amount == amount && o.Interpolated)));
 
     private static double Mean(IReadOnlyList<RobustnessResult> results, Series s, string study, double amount, Func<RobustnessResult, double> value)
     {

@@ -42,10 +42,5 @@ internal sealed record ToolData(IDataView Train, IDataView? Validation, IDataVie
 
     /// <summary>Writes <paramref name="path"/> by letting <paramref name="write"/> fill a temporary file beside it, then moving it in
     /// place: an interrupted write never leaves a half-written file under the real name.</summary>
-    public static void WriteAtomically(string path, Action<string> write)
-    {
-        string temporary = path + ".tmp";
-        write(temporary);
-        File.Move(temporary, path, overwrite: true);
-    }
+    public static void WriteAtomically(string path, Action<string> write) => AtomicFile.Write(path, write);
 }

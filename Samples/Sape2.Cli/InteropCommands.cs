@@ -1,0 +1,55 @@
+using System.CommandLine;
+using Microsoft.ML;
+using Spectre.Console;
+
+namespace Sape2.Cli;
+
+/// <summary>`sape2 export` and `sape2 import`: a model's weights to and from a safetensors file with timm's names
+/// (Docs/pytorch-interop.md).</summary>
+internal static class InteropCommands
+{
+    public static Command Export(Option<bool> verbose)
+    {
+        var model = new Option<string>("--model") { Description = "A model.zip written by 'sape2 train'.", Required = true };
+        var safetensors = new Option<string>("--safetensors") { Description = "The safetensors file to write (timm's parameter names).",
+            Required = true };
+        var command = new Command("export", "Write a model's weights as safetensors with timm's parameter names, for PyTorch.")
+            { model, safetensors };
+        command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
+        {
+            using var loaded = ModelCommands.LoadedModel.Open(parse.GetValue(model)!);
+            loaded.Context.Model.SaveSafetensors(loaded.Model, parse.GetValue(safetensors)!);
+            AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(parse.GetValue(safetensors)!)}[/].");
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command Import(Option<bool> verbose)
+    {
+        var model = new Option<string>("--model") { Description = "The model.zip whose architecture, classes and columns the weights fit.",
+            Required = true };
+        var safetensors = new Option<string>("--safetensors") { Description = "Weights written by 'sape2 export' or by PyTorch with the same " +
+            "names.", Required = true };
+        var output = new Option<string>("--out") { Description = "The model.zip to write: --model with the imported weights.", Required = true };
+        var command = new Command("import", "Put safetensors weights (e.g. trained in PyTorch) into a model.zip of the same architecture.")
+            { model, safetensors, output };
+        command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
+        {
+            string path = parse.GetValue(model)!;
+            using var loaded = ModelCommands.LoadedModel.Open(path);
+            var imported = loaded.Context.Model.LoadSafetensors(loaded.Model, parse.GetValue(safetensors)!);
+            try
+            {
+                ToolData.SaveModel(loaded.Context, imported, loaded.InputSchema, parse.GetValue(output)!);
+            }
+            finally
+            {
+                (imported as IDisposable)?.Dispose();
+            }
+            AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(parse.GetValue(output)!)}[/].");
+            return 0;
+        }));
+        return command;
+    }
+}
