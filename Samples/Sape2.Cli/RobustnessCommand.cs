@@ -25,7 +25,8 @@ internal static class RobustnessCommand
             "4 and 8 are whole tokens).", DefaultValueFactory = _ => "1,2,3,4,8" };
         var testLimit = new Option<int?>("--test-limit") { Description = "Score only the first N test images." };
         var output = new Option<string?>("--out") { Description = "Folder for robustness.json, robustness.md, resolution.png and " +
-            "translation.png (default: the --compare folder)." };
+            "translation.png (default: the --compare folder). A model already scored there at the same scales and shifts is not scored " +
+            "again; delete robustness.json after changing the test images." };
         var command = new Command("robustness", "Score the models of a 'sape2 compare' run on larger and shifted test images: accuracy, " +
             "unchanged predictions and SaPE²'s position clamp.") { compare, arms, scales, shifts, testLimit, output };
         inputs.AddTo(command);
@@ -55,9 +56,18 @@ internal static class RobustnessCommand
         string output)
     {
         Directory.CreateDirectory(output);
+        string file = Path.Combine(output, "robustness.json");
+        var kept = File.Exists(file) ? JsonSerializer.Deserialize<List<RobustnessResult>>(File.ReadAllText(file)) ?? [] : [];
         var results = new List<RobustnessResult>();
         foreach (var run in runs)
         {
+            var earlier = kept.Where(r => r.Arm == run.Arm && r.Seed == run.Seed).ToList();
+            if (scales.All(s => earlier.Any(r => r.Study == "resolution" && r.Amount == s)) &&
+                shifts.All(s => earlier.Any(r => r.Study == "translation" && r.Amount == s)))
+            {
+                results.AddRange(earlier.Where(r => r.Study == "resolution" ? scales.Contains(r.Amount) : shifts.Contains((int)r.Amount)));
+                continue;   // scored before with these scales and shifts: robustness.json keeps it
+            }
             string path = Path.Combine(folder, run.Model ?? throw new InvalidOperationException(
                 $"The run {run.Arm}, seed {run.Seed} in '{folder}' has no saved model (made before compare saved them); run compare again."));
             using var loaded = ModelCommands.LoadedModel.Open(path);
@@ -70,7 +80,7 @@ internal static class RobustnessCommand
                 string.Create(CultureInfo.InvariantCulture, $"{(r.Study == "resolution" ? $"{r.Side} px" : $"shift {r.Amount}")}" +
                     $"{(r.Interpolated ? " (interpolated)" : "")} {r.Accuracy:P1}")))));
         }
-        ToolData.WriteAtomically(Path.Combine(output, "robustness.json"), temporary => File.WriteAllText(temporary,
+        ToolData.WriteAtomically(file, temporary => File.WriteAllText(temporary,
             JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true })));
         string report = RobustnessReport.Markdown(results, arms, test.Count);
         ToolData.WriteAtomically(Path.Combine(output, "robustness.md"), temporary => File.WriteAllText(temporary, report));

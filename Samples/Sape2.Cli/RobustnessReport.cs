@@ -51,7 +51,7 @@ internal static class RobustnessReport
         var shifts = Points(results, "translation");
         var plain = series.Where(s => !s.Interpolated).ToList();
         Draw(Path.Combine(folder, "resolution.png"), series,
-            [("held-out accuracy vs input side (dashed: SaPE² positions interpolated)", scales.Select(s => string.Create(
+            [("held-out accuracy vs input side (dashed: SaPE2 positions interpolated)", scales.Select(s => string.Create(
                 CultureInfo.InvariantCulture, $"×{s:0.##}")).ToList(), s => scales.Select(x => Mean(results, s, "resolution", x, r => r.Accuracy)))]);
         if (shifts.Count > 0)
             Draw(Path.Combine(folder, "translation.png"), plain,
@@ -114,7 +114,7 @@ internal static class RobustnessReport
         IReadOnlyList<(string Title, IReadOnlyList<string> XLabels, Func<Series, IEnumerable<double>> Values)> panels)
     {
         const int panelWidth = 460, top = 50, bottom = 360, legendTop = 400;
-        int width = 80 + panels.Count * (panelWidth + 60), height = legendTop + 20 * ((series.Count + 1) / 2) + 20;
+        int width = Math.Max(760, 80 + panels.Count * (panelWidth + 60)), height = legendTop + 20 * ((series.Count + 1) / 2) + 20;
         using var surface = SKSurface.Create(new SKImageInfo(width, height));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
@@ -157,7 +157,7 @@ internal static class RobustnessReport
         for (int s = 0; s < series.Count; s++)
         {
             using var swatch = new SKPaint { Color = Palette[s % Palette.Length], IsAntialias = true };
-            float x = 70 + (s % 2) * 400, y = legendTop + 20 * (s / 2);
+            float x = 70 + (s % 2) * (width - 80) / 2f, y = legendTop + 20 * (s / 2);
             canvas.DrawRect(new SKRect(x, y - 10, x + 24, y - 6), swatch);
             canvas.DrawText(series[s].Name, x + 32, y, font, ink);
         }
