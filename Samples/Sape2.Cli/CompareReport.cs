@@ -78,8 +78,6 @@ internal static class CompareReport
             for (int i = 0; i < mine.Count; i++) canvas.DrawCircle(x - 20 + 40f * (i + 0.5f) / mine.Count, Y(mine[i].Accuracy), 4, dot);
             canvas.DrawText(arms[a].ToString(), x - column / 2f + 8, bottom + 22, font, ink);
         }
-        using var image = surface.Snapshot();
-        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        ToolData.WriteAtomically(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
+        Microsoft.ML.SaPE2.Explain.Heatmap.SavePng(surface, path);
     }
 }

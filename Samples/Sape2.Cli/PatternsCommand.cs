@@ -59,9 +59,7 @@ internal static class PatternsCommand
                 canvas.DrawImage(image, new SKRect(label + i * (side + gap), top, label + i * (side + gap) + side, top + side), sharp);
             }
         }
-        using var snapshot = surface.Snapshot();
-        using var png = snapshot.Encode(SKEncodedImageFormat.Png, 100);
-        ToolData.WriteAtomically(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
+        Microsoft.ML.SaPE2.Explain.Heatmap.SavePng(surface, path);
     }
 
     private static void Write(string folder, int seed, int first, int count)

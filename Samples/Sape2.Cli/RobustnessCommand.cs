@@ -73,10 +73,11 @@ internal static class RobustnessCommand
             using var loaded = ModelCommands.LoadedModel.Open(path);
             var classifier = loaded.Sape2.Classifier;
             var (images, labels) = RobustnessStudy.TestSet(classifier, test);
+            List<RobustnessResult> scored;
             using (images)
-                results.AddRange(RobustnessStudy.Run(classifier, run.Arm, run.Seed, images, labels, scales, shifts));
-            var mine = results.Where(r => r.Arm == run.Arm && r.Seed == run.Seed).ToList();
-            AnsiConsole.MarkupLine(Markup.Escape($"{run.Arm}, seed {run.Seed}: " + string.Join(", ", mine.Select(r =>
+                scored = RobustnessStudy.Run(classifier, run.Arm, run.Seed, images, labels, scales, shifts);
+            results.AddRange(scored);
+            AnsiConsole.MarkupLine(Markup.Escape($"{run.Arm}, seed {run.Seed}: " + string.Join(", ", scored.Select(r =>
                 string.Create(CultureInfo.InvariantCulture, $"{(r.Study == "resolution" ? $"{r.Side} px" : $"shift {r.Amount}")}" +
                     $"{(r.Interpolated ? " (interpolated)" : "")} {r.Accuracy:P1}")))));
         }

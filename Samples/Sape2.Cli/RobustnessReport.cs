@@ -51,8 +51,9 @@ internal static class RobustnessReport
         var shifts = Points(results, "translation");
         var plain = series.Where(s => !s.Interpolated).ToList();
         Draw(Path.Combine(folder, "resolution.png"), series,
-            [("held-out accuracy vs input side (dashed: SaPE2 positions interpolated)", scales.Select(s => string.Create(
-                CultureInfo.InvariantCulture, $"×{s:0.##}")).ToList(), s => scales.Select(x => Mean(results, s, "resolution", x, r => r.Accuracy)))]);
+            [("held-out accuracy vs input side (dashed: SaPE2 positions interpolated)",
+                scales.Select(s => string.Create(CultureInfo.InvariantCulture, $"×{s:0.##}")).ToList(),
+                s => scales.Select(x => Mean(results, s, "resolution", x, r => r.Accuracy)))]);
         if (shifts.Count > 0)
             Draw(Path.Combine(folder, "translation.png"), plain,
             [
@@ -161,8 +162,6 @@ internal static class RobustnessReport
             canvas.DrawRect(new SKRect(x, y - 10, x + 24, y - 6), swatch);
             canvas.DrawText(series[s].Name, x + 32, y, font, ink);
         }
-        using var image = surface.Snapshot();
-        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        ToolData.WriteAtomically(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
+        Microsoft.ML.SaPE2.Explain.Heatmap.SavePng(surface, path);
     }
 }

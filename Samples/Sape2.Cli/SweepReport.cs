@@ -85,9 +85,7 @@ internal static class SweepReport
             using var small = new SKFont(SKTypeface.Default, 11);
             canvas.DrawText($"{trial.Settings.TrialId}", last.X + 5, last.Y - 3, small, label);
         }
-        using var image = surface.Snapshot();
-        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-        ToolData.WriteAtomically(path, temporary => File.WriteAllBytes(temporary, png.ToArray()));
+        Microsoft.ML.SaPE2.Explain.Heatmap.SavePng(surface, path);
     }
 
     private static List<(double Seconds, double Accuracy)> Snapshot(SweepMonitor.Trial trial)
