@@ -11,6 +11,9 @@ internal enum ImageColumnKind
     EncodedBytes,
     /// <summary>Decoded <see cref="MLImage"/> (from <c>LoadImages</c>).</summary>
     Image,
+    /// <summary>Pixel values 0–255, channel-major, Vector&lt;Single, C·H·W&gt; (from <c>ExtractPixels</c> with its defaults, or a file of
+    /// pixels): the layout an exported ONNX model takes, so a pipeline on it converts with ML.NET's <c>ConvertToOnnx</c>.</summary>
+    Pixels,
 }
 
 /// <summary>Where a row's image sits, for messages: row <paramref name="Row"/> of <paramref name="Column"/> in <paramref name="DataName"/>
@@ -21,11 +24,13 @@ internal readonly record struct ImageRowLocation(long Row, string Column, string
 }
 
 /// <summary>One image read from a row, not yet converted to the model's format.</summary>
-internal readonly record struct RawImage(byte[] Data, int Width, int Height, ImageColumnKind Kind)
+/// <remarks>A pixel vector keeps its values in <paramref name="Values"/> (checked when converted, where the row is known).</remarks>
+internal readonly record struct RawImage(byte[] Data, int Width, int Height, ImageColumnKind Kind, float[]? Values = null)
 {
     /// <summary>Decodes (bytes) or converts (RGBA pixels) to <paramref name="format"/>; a failure names <paramref name="where"/>.</summary>
     public byte[] ToModelPixels(ImageFormat format, ImageRowLocation where)
     {
+        if (Kind == ImageColumnKind.Pixels) return PixelVector.ToModelPixels(Values!, format, where);
         try
         {
             return Kind == ImageColumnKind.EncodedBytes
@@ -41,6 +46,7 @@ internal readonly record struct RawImage(byte[] Data, int Width, int Height, Ima
     /// <summary>The stored size and colour, without decoding the pixels of an encoded image.</summary>
     public ImageShape Probe(ImageRowLocation where)
     {
+        if (Kind == ImageColumnKind.Pixels) return PixelVector.Probe(Values!.Length, where);
         if (Kind != ImageColumnKind.EncodedBytes) return ImageDecoder.Probe(Data, Width, Height);
         try
         {
@@ -56,7 +62,8 @@ internal readonly record struct RawImage(byte[] Data, int Width, int Height, Ima
 /// <summary>Schema checks and readers for the trainer's image column (bytes or <see cref="MLImage"/>).</summary>
 internal static class ImageColumn
 {
-    private const string Expected = "VarVector<Byte> (from LoadRawImageBytes) or Image (from LoadImages)";
+    private const string Expected = "VarVector<Byte> (from LoadRawImageBytes), Image (from LoadImages) or Vector<Single, C·H·W> of 0–255 " +
+        "pixels (from ExtractPixels)";
 
     /// <summary>The column's kind, or an exception naming the column, the type found and the types expected.</summary>
     public static ImageColumnKind KindOf(DataViewSchema schema, string name)
@@ -66,6 +73,8 @@ internal static class ImageColumn
         if (column.Type is VectorDataViewType { ItemType: var item, IsKnownSize: false }
             && item == NumberDataViewType.Byte) return ImageColumnKind.EncodedBytes;
         if (column.Type is ImageDataViewType) return ImageColumnKind.Image;
+        if (column.Type is VectorDataViewType { ItemType: var single, IsKnownSize: true } && single == NumberDataViewType.Single)
+            return ImageColumnKind.Pixels;
         throw new ArgumentOutOfRangeException(nameof(name), $"Schema mismatch for image column '{name}': expected {Expected}, got {column.Type}.");
     }
 
@@ -76,7 +85,8 @@ internal static class ImageColumn
             throw new ArgumentOutOfRangeException(nameof(name), $"Could not find image column '{name}'.");
         bool bytes = column.Kind == SchemaShape.Column.VectorKind.VariableVector && column.ItemType == NumberDataViewType.Byte;
         bool image = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is ImageDataViewType;
-        if (!bytes && !image)
+        bool pixels = column.Kind == SchemaShape.Column.VectorKind.Vector && column.ItemType == NumberDataViewType.Single;
+        if (!bytes && !image && !pixels)
             throw new ArgumentOutOfRangeException(nameof(name),
                 $"Schema mismatch for image column '{name}': expected {Expected}, got {Describe(column)}.");
     }
@@ -84,7 +94,18 @@ internal static class ImageColumn
     /// <summary>A reader of the current row's image.</summary>
     public static Func<RawImage> Reader(DataViewRow row, DataViewSchema.Column column)
     {
-        if (KindOf(row.Schema, column.Name) == ImageColumnKind.EncodedBytes)
+        var kind = KindOf(row.Schema, column.Name);
+        if (kind == ImageColumnKind.Pixels)
+        {
+            var pixelGetter = row.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> values = default;
+            return () =>
+            {
+                pixelGetter(ref values);
+                return new RawImage(Array.Empty<byte>(), 0, 0, ImageColumnKind.Pixels, values.DenseValues().ToArray());
+            };
+        }
+        if (kind == ImageColumnKind.EncodedBytes)
         {
             var getter = row.GetGetter<VBuffer<byte>>(column);
             VBuffer<byte> buffer = default;

@@ -1,5 +1,7 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.SaPE2.Interop.Onnx;
 
 namespace Microsoft.ML.SaPE2;
 
@@ -13,7 +15,7 @@ public sealed partial class Sape2ImageClassificationTransformer
     /// second cursor of that view and scores <see cref="TransformBatchSize"/> rows per network call, matching rows by
     /// row ID; a row that is not the next one read ahead (a cursor over a subset, say) is scored on its own.
     /// </summary>
-    private sealed class Mapper : MapperBase
+    private sealed class Mapper : MapperBase, ISaveAsOnnx
     {
         private readonly Sape2ImageClassificationTransformer parent;
         private readonly IDataView? source;
@@ -119,6 +121,33 @@ public sealed partial class Sape2ImageClassificationTransformer
             column => (activeOutput(0) || activeOutput(1)) && column == imageColumn;
 
         protected override void SaveModel(ModelSaveContext ctx) => parent.SaveModel(ctx);
+
+        /// <summary>
+        /// ML.NET's ONNX hook: true when the image column holds pixel vectors. Encoded bytes and images cannot be: ONNX has no
+        /// image decoder, and a pipeline stopped short here would silently export the wrong graph, so this says so instead.
+        /// </summary>
+        public bool CanSaveOnnx(OnnxContext ctx)
+        {
+            var kind = ImageColumn.KindOf(InputSchema, parent.FeatureColumnName);
+            return kind == ImageColumnKind.Pixels ? true : throw new NotSupportedException(
+                $"The SaPE² classifier reads column '{parent.FeatureColumnName}' as {kind}; ONNX has no image decoder, so ConvertToOnnx needs " +
+                "the image column as a Vector<Single> of 0–255 pixels (ExtractPixels). Sape2Onnx.Export writes the classifier alone.");
+        }
+
+        /// <summary>Score (the class probabilities) and PredictedLabel (the most probable class's key, from 1) from the pixel vector.</summary>
+        public void SaveAsOnnx(OnnxContext ctx)
+        {
+            var graph = new MLNetOnnxGraph(ctx);
+            var probabilities = VitOnnx.Probabilities(graph, parent.Classifier, ctx.GetVariableName(parent.FeatureColumnName));
+            var keyIndex = graph.Op("ArgMax", new[] { probabilities }, OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 1));
+            var key = graph.Add(keyIndex, graph.Int64s(1));                                                  // keys count from 1
+            const long UInt32 = 12;
+            var scoreType = new VectorDataViewType(NumberDataViewType.Single, parent.ClassNames.Count);
+            var score = ctx.AddIntermediateVariable(scoreType, parent.ScoreColumnName);
+            ctx.CreateNode("Identity", probabilities, score, ctx.GetNodeName("Identity"), "");
+            var predicted = ctx.AddIntermediateVariable(parent.label.Type, parent.PredictedLabelColumnName);
+            ctx.CreateNode("Cast", key, predicted, ctx.GetNodeName("Cast"), "").AddAttribute("to", UInt32);
+        }
     }
 
     /// <summary>The probabilities of the current row of one cursor, computed once per row, batched when reading ahead works.</summary>

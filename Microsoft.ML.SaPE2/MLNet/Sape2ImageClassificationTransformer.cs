@@ -69,6 +69,15 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     /// <summary>The output predicted-label column.</summary>
     public string PredictedLabelColumnName { get; }
 
+    /// <summary>The one SaPE² classifier in <paramref name="model"/> (itself, or a chain holding it); throws when there is none or
+    /// more than one.</summary>
+    internal static Sape2ImageClassificationTransformer FindIn(ITransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return (model as IEnumerable<ITransformer> ?? [model]).OfType<Sape2ImageClassificationTransformer>().SingleOrDefault()
+            ?? throw new ArgumentException("The model holds no SaPE² image classifier (or more than one).", nameof(model));
+    }
+
     /// <summary>The row-by-row mapper (prediction engines, GetRowToRowMapper).</summary>
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema, source: null);
 

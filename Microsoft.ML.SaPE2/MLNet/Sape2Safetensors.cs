@@ -27,10 +27,10 @@ public static class Sape2Safetensors
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var classifier = Find(model).Classifier;
+        var classifier = Sape2ImageClassificationTransformer.FindIn(model).Classifier;
         var entries = classifier.Model.state_dict().Select(p => SafetensorsFile.Entry(TimmNames.ToTimm(p.Key), p.Value)).ToList();
         if (classifier.Config.PositionEncoding == PositionEncodingKind.Sincos2D)
-            entries.Insert(0, SafetensorsFile.Entry("pos_embed", FixedTokenTable(classifier.Model)));
+            entries.Insert(0, SafetensorsFile.Entry("pos_embed", classifier.Model.TokenPositionTable()));
         SafetensorsFile.Write(path, entries, new Dictionary<string, string>
         {
             ["format"] = "pt", [ConfigKey] = JsonSerializer.Serialize(classifier.Config),
@@ -49,7 +49,7 @@ public static class Sape2Safetensors
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var template = Find(model);
+        var template = Sape2ImageClassificationTransformer.FindIn(model);
         var (entries, metadata) = SafetensorsFile.Read(path);
         Check(template.Classifier, metadata, path);
         var classifier = ImageClassifier.Load(template.Classifier.Metadata(), ModelWeights.Save(template.Classifier.Model), path);
@@ -66,27 +66,6 @@ public static class Sape2Safetensors
             classifier.Dispose();
             throw;
         }
-    }
-
-    private static Sape2ImageClassificationTransformer Find(ITransformer model)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        return (model as IEnumerable<ITransformer> ?? [model]).OfType<Sape2ImageClassificationTransformer>().SingleOrDefault()
-            ?? throw new ArgumentException("The model holds no SaPE² image classifier (or more than one).", nameof(model));
-    }
-
-    /// <summary>What a sin-cos model adds to its tokens, (1, P + N, C), zero for the CLS token.</summary>
-    private static Tensor FixedTokenTable(VisionTransformer model)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var config = model.Config;
-        using var probe = zeros(1, config.InChannels, config.ImageHeight, config.ImageWidth);
-        var grid = model.GridOf(probe);
-        var tokens = zeros(1, config.PrefixTokens + grid.Count, config.EmbedDim);
-        var encoding = model.named_modules().Select(m => m.module)
-            .OfType<Microsoft.ML.SaPE2.Modeling.PositionEncodings.TokenPositionEncoding>().Single();
-        return encoding.Encode(tokens, grid, config.PrefixTokens).MoveToOuterDisposeScope();
     }
 
     private static void Check(ImageClassifier classifier, Dictionary<string, string> metadata, string path)

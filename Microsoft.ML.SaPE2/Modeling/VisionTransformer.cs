@@ -119,6 +119,19 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, INoWeightDeca
         return tokenDropout.forward(tokens).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// What the token position encoding adds to the tokens of an image of the model's size, (1, P + N, C): the learned table,
+    /// the fixed 2D sin-cos one (zero for the CLS token), or zeros. The caller owns the tensor.
+    /// </summary>
+    internal Tensor TokenPositionTable()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var grid = patchEmbedding.GridFor(Config.ImageHeight, Config.ImageWidth);
+        var tokens = zeros(1, Config.PrefixTokens + grid.Count, Config.EmbedDim);
+        return tokenPosition.Encode(tokens, grid, Config.PrefixTokens).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Final tokens (B, P + N, C) to logits (B, classes): the CLS token's state, or the (weighted) mean of the patches.</summary>
     public Tensor ForwardHead(Tensor features)
     {

@@ -50,6 +50,15 @@ public abstract class RotaryAttention : AttentionPositionEncoding
         return stack(new[] { angles.cos(), angles.sin() }).MoveToOuterDisposeScope();
     }
 
+    /// <summary>cos and sin of the patch angles of <paramref name="grid"/> in float32 on the CPU, for exporters; the caller owns the
+    /// tensor.</summary>
+    internal Tensor RotationFor(PatchGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return Rotation(grid, ScalarType.Float32, CPU).clone().MoveToOuterDisposeScope();
+    }
+
     /// <summary>
     /// Rotates consecutive channel pairs of the patch tokens:
     /// <code>x: [x0 x1 x2 x3 …] -> [x0·cos θ0 − x1·sin θ0, x0·sin θ0 + x1·cos θ0, x2·cos θ1 − x3·sin θ1, …]</code>
