@@ -300,7 +300,13 @@ public sealed class CliTests
         SyntheticFolder(data, classes: 2, perClass: 10);
         Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "1", "--image-size", "16", "--patch", "4", "--out", output).ExitCode);
         string zip = Path.Combine(output, "model.zip"), weights = Path.Combine(folder, "weights.safetensors");
-        Assert.AreEqual(0, Run("export", "--model", zip, "--safetensors", weights).ExitCode);
+        string onnx = Path.Combine(folder, "model.onnx");
+        Assert.AreEqual(0, Run("export", "--model", zip, "--safetensors", weights, "--onnx", onnx).ExitCode);
+        using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(onnx))
+            CollectionAssert.AreEqual(new[] { -1, 3, 16, 16 }, session.InputMetadata[Microsoft.ML.Sape2Onnx.InputName].Dimensions);
+        var refused = Run("export", "--model", zip);
+        Assert.AreEqual(2, refused.ExitCode, "nothing to write is a usage error");
+        StringAssert.Contains(refused.Errors, "--onnx FILE, --safetensors FILE, or both");
         string imported = Path.Combine(folder, "imported.zip");
         Assert.AreEqual(0, Run("import", "--model", zip, "--safetensors", weights, "--out", imported).ExitCode);
         CollectionAssert.AreEqual(Weights(zip), Weights(imported), "Imported into the same architecture, the weights are the exported ones.");

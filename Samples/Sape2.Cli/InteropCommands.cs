@@ -4,22 +4,36 @@ using Spectre.Console;
 
 namespace Sape2.Cli;
 
-/// <summary>`sape2 export` and `sape2 import`: a model's weights to and from a safetensors file with timm's names
-/// (Docs/pytorch-interop.md).</summary>
+/// <summary>`sape2 export` and `sape2 import`: a model to ONNX (Docs/onnx.md), and its weights to and from a safetensors file with
+/// timm's names (Docs/pytorch-interop.md).</summary>
 internal static class InteropCommands
 {
     public static Command Export(Option<bool> verbose)
     {
         var model = new Option<string>("--model") { Description = "A model.zip written by 'sape2 train'.", Required = true };
-        var safetensors = new Option<string>("--safetensors") { Description = "The safetensors file to write (timm's parameter names).",
-            Required = true };
-        var command = new Command("export", "Write a model's weights as safetensors with timm's parameter names, for PyTorch.")
-            { model, safetensors };
+        var safetensors = new Option<string>("--safetensors") { Description = "The safetensors file to write (timm's parameter names)." };
+        var onnx = new Option<string>("--onnx") { Description = "The ONNX model to write: raw 0–255 pixels in, class probabilities out " +
+            "(Docs/onnx.md)." };
+        var command = new Command("export", "Write a model as ONNX, for ONNX Runtime, and/or its weights as safetensors with timm's " +
+            "parameter names, for PyTorch.") { model, onnx, safetensors };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(onnx) is null && result.GetValue(safetensors) is null)
+                result.AddError("Say what to write: --onnx FILE, --safetensors FILE, or both.");
+        });
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
             using var loaded = ModelCommands.LoadedModel.Open(parse.GetValue(model)!);
-            loaded.Context.Model.SaveSafetensors(loaded.Model, parse.GetValue(safetensors)!);
-            AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(parse.GetValue(safetensors)!)}[/].");
+            if (parse.GetValue(onnx) is { } onnxPath)
+            {
+                Sape2Onnx.Export(loaded.Model, onnxPath);
+                AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(onnxPath)}[/].");
+            }
+            if (parse.GetValue(safetensors) is { } weightsPath)
+            {
+                loaded.Context.Model.SaveSafetensors(loaded.Model, weightsPath);
+                AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(weightsPath)}[/].");
+            }
             return 0;
         }));
         return command;
