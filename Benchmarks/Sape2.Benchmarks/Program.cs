@@ -86,8 +86,15 @@ switch (mode)
         return 0;
     case "gpu":
         return GpuBenchmark.Run(report);
+    case "pytorch-fixtures":
+        InteropFixtures.Write(repo, Arg("out", "pytorch-fixtures"), int.Parse(Arg("images", "64")), report);
+        break;
+    case "onnx":
+        OnnxBenchmark.Run(report, int.Parse(Arg("runs", "200")));
+        break;
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu " +
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|onnx|" +
+            "pytorch-fixtures " +
             "[--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] " +
             "[--trainers sape2,lightgbm,sdca --pixels N] [--cases N --seed N] [--seconds N]");
         return mode == "help" ? 0 : 2;

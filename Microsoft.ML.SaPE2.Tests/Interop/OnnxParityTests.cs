@@ -1,9 +1,8 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.SaPE2.Data;
-using Microsoft.ML.SaPE2.Modeling;
-using Microsoft.ML.SaPE2.Training;
-using static TorchSharp.torch;
+
+using Sape2.Benchmarks;
 
 namespace Microsoft.ML.SaPE2.Tests.Interop;
 
@@ -17,48 +16,18 @@ public sealed class OnnxParityTests
 {
     const int Images = 64;
     static byte[] pixels = Array.Empty<byte>();
-    static readonly ImageFormat Fashion = new() { Height = 28, Width = 28, Channels = 1 };
+    static readonly ImageFormat Fashion = InteropFixtures.Fashion;
 
     [ClassInitialize]
-    public static void ReadImages(TestContext _)
-    {
-        string root = Path.Combine(RepositoryPaths.FashionMnistMini, "test");
-        var files = Directory.GetDirectories(root).Order(StringComparer.Ordinal)
-            .SelectMany(dir => Directory.GetFiles(dir).Order(StringComparer.Ordinal).Take(Images / 10 + 1)).Take(Images);
-        pixels = files.SelectMany(f => ImageDecoder.Decode(File.ReadAllBytes(f), Fashion, f)).ToArray();
-    }
+    public static void ReadImages(TestContext _) => pixels = InteropFixtures.TestImages(RepositoryPaths.Root, Images);
 
-    static readonly Dictionary<string, VitConfig> Configs = new()
-    {
-        ["APE"] = Config(PositionEncodingKind.Absolute),
-        ["none"] = Config(PositionEncodingKind.None),
-        ["sin-cos"] = Config(PositionEncodingKind.Sincos2D),
-        ["RoPE-Axial"] = Config(PositionEncodingKind.RopeAxial),
-        ["RoPE-Mixed+APE"] = Config(PositionEncodingKind.RopeMixed) with { AbsolutePosition = true },
-        ["CoPE+APE"] = Config(PositionEncodingKind.Cope) with { AbsolutePosition = true },
-        ["SaPE²+APE K"] = Config(PositionEncodingKind.Sape2) with { AbsolutePosition = true },
-        ["SaPE² Q σ−1 outside"] = Config(PositionEncodingKind.Sape2) with
-            { Sape2Mode = Sape2Mode.Query, Sape2BiasSign = -1, Sape2BiasInsideScale = false },
-        ["SaPE² CCT stem, sequence pooling"] = Config(PositionEncodingKind.Sape2) with
-            { Tokenizer = TokenizerKind.Convolutional, Pooling = PoolingKind.SequencePooling },
-        ["SaPE² mean pooling, M=4 interpolated"] = Config(PositionEncodingKind.Sape2) with
-            { Pooling = PoolingKind.GlobalAverage, Sape2TableSize = 4, Sape2InterpolatePositions = true },
-    };
-
-    public static IEnumerable<object[]> Architectures() => Configs.Keys.Select(name => new object[] { name });
-
-    static VitConfig Config(PositionEncodingKind encoding) => new()
-    {
-        ImageHeight = 28, ImageWidth = 28, PatchSize = 4, InChannels = 1, NumClasses = 10, EmbedDim = 16, Depth = 2, NumHeads = 2,
-        PositionEncoding = encoding, AbsolutePosition = false, DropPathRate = 0,
-    };
+    public static IEnumerable<object[]> Architectures() => InteropFixtures.Settings.Keys.Select(name => new object[] { name });
 
     [TestMethod]
     [DynamicData(nameof(Architectures))]
     public void OnnxRuntimeScoresEqualTorchSharps(string name)
     {
-        var config = Configs[name];
-        using var classifier = RandomClassifier(config, Fashion);
+        using var classifier = InteropFixtures.RandomClassifier(InteropFixtures.Settings[name], Fashion);
         var expected = classifier.PredictProbabilities(pixels, Images);
         var (scores, predicted) = RunOnnx(Sape2Onnx.Export(classifier), pixels, Images, Fashion);
         AssertSame(expected, scores, predicted, classifier.ClassNames.Count, name);
@@ -70,8 +39,8 @@ public sealed class OnnxParityTests
         var format = Fashion with { Width = 20 };   // the left 20 columns of each image: a 7×5 grid
         var cropped = new byte[Images * format.PixelCount];
         for (int i = 0; i < Images * 28; i++) Array.Copy(pixels, i * 28, cropped, i * 20, 20);
-        var config = Config(PositionEncodingKind.Sape2) with { ImageWidth = 20, AbsolutePosition = true };
-        using var classifier = RandomClassifier(config, format);
+        var config = InteropFixtures.Settings["SaPE²+APE K"] with { ImageWidth = 20 };
+        using var classifier = InteropFixtures.RandomClassifier(config, format);
         var expected = classifier.PredictProbabilities(cropped, Images);
         var (scores, predicted) = RunOnnx(Sape2Onnx.Export(classifier), cropped, Images, format);
         AssertSame(expected, scores, predicted, classifier.ClassNames.Count, "SaPE² on 28×20");
@@ -88,26 +57,6 @@ public sealed class OnnxParityTests
         }
         double spread = expected.Select((p, i) => Math.Abs(p - expected[i % classes])).Max();
         Assert.IsTrue(spread > 1e-3, $"{name}: every image gets the same scores; the comparison would prove little.");
-    }
-
-    /// <summary>A model of <paramref name="config"/> with every parameter and buffer moved well away from its initial value.</summary>
-    internal static ImageClassifier RandomClassifier(VitConfig config, ImageFormat format)
-    {
-        var model = new VisionTransformer(config);
-        var generator = new TorchSharp.torch.Generator(7);
-        using (no_grad())
-        {
-            foreach (var (name, tensor) in model.state_dict())
-            {
-                if (!tensor.is_floating_point()) continue;
-                using var noise = randn(tensor.shape, generator: generator);
-                if (name.EndsWith("running_var")) tensor.copy_(noise.abs() + 0.5);
-                else tensor.add_(noise * (name.Contains("position") ? 0.5 : 0.2));
-            }
-        }
-        var normalization = new Normalization(new[] { 0.3f }, new[] { 0.35f });
-        var classes = Enumerable.Range(0, config.NumClasses).Select(c => $"class{c}").ToArray();
-        return new ImageClassifier(model, format, normalization, classes, Array.Empty<EpochMetrics>());
     }
 
     /// <summary>Scores and predicted indices of <paramref name="count"/> images through ONNX Runtime.</summary>

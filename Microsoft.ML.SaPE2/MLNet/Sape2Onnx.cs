@@ -1,5 +1,5 @@
-using System.Text.Json;
 using Microsoft.ML.SaPE2;
+using Microsoft.ML.SaPE2.Interop;
 using Microsoft.ML.SaPE2.Interop.Onnx;
 using Microsoft.ML.SaPE2.Training;
 
@@ -15,7 +15,8 @@ namespace Microsoft.ML;
 /// one gray channel), with the training normalisation inside the graph. Its outputs are <see cref="ScoresName"/>, the class
 /// probabilities (batch, classes) as the transformer's Score column holds them, and <see cref="PredictedIndexName"/>, the
 /// most probable class's index (batch), int64 from 0. The metadata holds the class names (<c>sape2.classes</c>, JSON), the
-/// architecture (<c>sape2.config</c>) and the input layout (<c>sape2.input</c>).
+/// architecture (<c>sape2.config</c>), the normalisation inside the graph (<c>sape2.normalization</c>) and the input layout
+/// (<c>sape2.input</c>).
 /// </remarks>
 public static class Sape2Onnx
 {
@@ -54,12 +55,9 @@ public static class Sape2Onnx
         graph.Output(probabilities, ScoresName, OnnxModelBuilder.Float32, classifier.ClassNames.Count);
         graph.Output(predicted, PredictedIndexName, OnnxModelBuilder.Int64);
         string version = typeof(Sape2Onnx).Assembly.GetName().Version?.ToString() ?? "";
-        return graph.ToModel("sape2_image_classifier", version, new Dictionary<string, string>
-        {
-            ["sape2.classes"] = JsonSerializer.Serialize(classifier.ClassNames),
-            ["sape2.config"] = JsonSerializer.Serialize(classifier.Config),
-            ["sape2.input"] = $"float32 (batch, {format.Channels}, {format.Height}, {format.Width}), pixel values 0-255, channel-major " +
-                (format.Channels == 1 ? "gray" : "RGB"),
-        });
+        var metadata = InteropMetadata.Of(classifier);
+        metadata["sape2.input"] = $"float32 (batch, {format.Channels}, {format.Height}, {format.Width}), pixel values 0-255, channel-major " +
+            (format.Channels == 1 ? "gray" : "RGB");
+        return graph.ToModel("sape2_image_classifier", version, metadata);
     }
 }

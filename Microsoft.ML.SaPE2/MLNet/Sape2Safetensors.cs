@@ -14,8 +14,6 @@ namespace Microsoft.ML;
 /// </summary>
 public static class Sape2Safetensors
 {
-    private const string ConfigKey = "sape2.config", ClassesKey = "sape2.classes";
-
     /// <summary>
     /// Writes the weights of the SaPE² classifier in <paramref name="model"/> to <paramref name="path"/>: every parameter and buffer
     /// under timm's name (patch_embed.proj, cls_token, pos_embed, blocks.N.norm1 / attn.qkv / attn.proj / norm2 / mlp.fc1 / mlp.fc2, norm,
@@ -27,15 +25,18 @@ public static class Sape2Safetensors
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var classifier = Sape2ImageClassificationTransformer.FindIn(model).Classifier;
+        Save(Sape2ImageClassificationTransformer.FindIn(model).Classifier, path);
+    }
+
+    /// <summary><see cref="SaveSafetensors"/> of the classifier itself.</summary>
+    internal static void Save(ImageClassifier classifier, string path)
+    {
         var entries = classifier.Model.state_dict().Select(p => SafetensorsFile.Entry(TimmNames.ToTimm(p.Key), p.Value)).ToList();
         if (classifier.Config.PositionEncoding == PositionEncodingKind.Sincos2D)
             entries.Insert(0, SafetensorsFile.Entry("pos_embed", classifier.Model.TokenPositionTable()));
-        SafetensorsFile.Write(path, entries, new Dictionary<string, string>
-        {
-            ["format"] = "pt", [ConfigKey] = JsonSerializer.Serialize(classifier.Config),
-            [ClassesKey] = JsonSerializer.Serialize(classifier.ClassNames),
-        });
+        var metadata = InteropMetadata.Of(classifier);
+        metadata["format"] = "pt";
+        SafetensorsFile.Write(path, entries, metadata);
     }
 
     /// <summary>
@@ -70,16 +71,16 @@ public static class Sape2Safetensors
 
     private static void Check(ImageClassifier classifier, Dictionary<string, string> metadata, string path)
     {
-        if (metadata.TryGetValue(ConfigKey, out string? configText))
+        if (metadata.TryGetValue(InteropMetadata.ConfigKey, out string? configText))
         {
-            var saved = JsonSerializer.Deserialize<VitConfig>(configText)
-                ?? throw new InvalidDataException($"'{path}' has an empty {ConfigKey} in its metadata.");
+            var saved = JsonSerializer.Deserialize<VitConfig>(configText, InteropMetadata.Json)
+                ?? throw new InvalidDataException($"'{path}' has an empty {InteropMetadata.ConfigKey} in its metadata.");
             static VitConfig Inference(VitConfig c) => c with { DropPathRate = 0, Dropout = 0, AttentionDropout = 0, Initialization = default };
             if (Inference(saved) != Inference(classifier.Config))
                 throw new InvalidOperationException($"'{path}' holds a {Describe(saved)} model; the model to load it into is a " +
                     $"{Describe(classifier.Config)} one.");
         }
-        if (metadata.TryGetValue(ClassesKey, out string? classesText) &&
+        if (metadata.TryGetValue(InteropMetadata.ClassesKey, out string? classesText) &&
             JsonSerializer.Deserialize<string[]>(classesText) is { } classes && !classes.SequenceEqual(classifier.ClassNames))
             throw new InvalidOperationException($"'{path}' was trained on the classes [{string.Join(", ", classes)}]; the model to load it " +
                 $"into has [{string.Join(", ", classifier.ClassNames)}].");
