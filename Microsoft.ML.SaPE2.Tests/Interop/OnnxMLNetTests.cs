@@ -87,6 +87,58 @@ public sealed class OnnxMLNetTests
     }
 
     [TestMethod]
+    public void PixelVectorsThatAreNotTheModelsPixelsAreRefusedByRow()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = PixelRows("train", 2);
+        var model = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick(feature: "Pixels", epochs: 1)))
+            .Fit(ml.Data.LoadFromEnumerable(rows));
+        try
+        {
+            rows[1].Pixels[5] = 0.5f;   // ExtractPixels with scaleImage 1/255 would give such values
+            var error = Assert.Throws<InvalidImageException>(() =>
+                model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").ToArray());
+            Assert.AreEqual(1L, error.Row);
+            StringAssert.Contains(error.Message, "pixel value 0.5 at index 5");
+            var shortRow = new[] { new ShortPixelRow { Pixels = new float[100] } };
+            var mismatch = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() =>
+                model.LastTransformer.Transform(ml.Data.LoadFromEnumerable(shortRow)));
+            StringAssert.Contains(mismatch.Message, "'Pixels': the model takes 1×28×28 = 784 pixel values; the column holds 100");
+        }
+        finally
+        {
+            model.Dispose();
+        }
+    }
+
+    public sealed class ShortPixelRow
+    {
+        [VectorType(100)] public float[] Pixels { get; set; } = Array.Empty<float>();
+    }
+
+    [TestMethod]
+    public void AFailedExportLeavesTheExistingFileAsItWas()
+    {
+        var ml = new MLContext(seed: 1);
+        var model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(Quick(epochs: 1))
+            .Fit(Preprocessed(ml, FashionRows("train", 2), Path.Combine(RepositoryPaths.FashionMnistMini, "train")));
+        string folder = Directory.CreateTempSubdirectory("sape2-onnx-").FullName, file = Path.Combine(folder, "model.onnx");
+        try
+        {
+            File.WriteAllText(file, "the user's earlier export");
+            model.Dispose();
+            Assert.ThrowsExactly<ObjectDisposedException>(() => Sape2Onnx.Export(model, file));
+            Assert.AreEqual("the user's earlier export", File.ReadAllText(file));
+            CollectionAssert.AreEqual(new[] { file }, Directory.GetFiles(folder), "no temporary file is left behind");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public void MLNetsImagePipelineServesTheExportedModelWithoutTorchSharp()
     {
         var ml = new MLContext(seed: 1);

@@ -27,8 +27,13 @@ public sealed partial class Sape2ImageClassificationTransformer
             ObjectDisposedException.ThrowIf(parent.disposed, parent);
             this.parent = parent;
             this.source = source;
-            ImageColumn.KindOf(inputSchema, parent.FeatureColumnName);
-            imageColumn = inputSchema[parent.FeatureColumnName].Index;
+            var column = inputSchema[parent.FeatureColumnName];
+            var format = parent.Classifier.Format;
+            if (ImageColumn.KindOf(inputSchema, column.Name) == ImageColumnKind.Pixels && column.Type.GetValueCount() != format.PixelCount)
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Schema mismatch for image column '{column.Name}': the model " +
+                    $"takes {format.Channels}×{format.Height}×{format.Width} = {format.PixelCount} pixel values; the column holds " +
+                    $"{column.Type.GetValueCount()}.");
+            imageColumn = column.Index;
         }
 
         /// <summary>

@@ -74,8 +74,10 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     internal static Sape2ImageClassificationTransformer FindIn(ITransformer model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return (model as IEnumerable<ITransformer> ?? [model]).OfType<Sape2ImageClassificationTransformer>().SingleOrDefault()
+        var found = (model as IEnumerable<ITransformer> ?? [model]).OfType<Sape2ImageClassificationTransformer>().SingleOrDefault()
             ?? throw new ArgumentException("The model holds no SaPE² image classifier (or more than one).", nameof(model));
+        ObjectDisposedException.ThrowIf(found.disposed, found);   // its module's native memory is gone
+        return found;
     }
 
     /// <summary>The row-by-row mapper (prediction engines, GetRowToRowMapper).</summary>
