@@ -29,10 +29,11 @@ public sealed partial class Sape2ImageClassificationTransformer
             this.source = source;
             var column = inputSchema[parent.FeatureColumnName];
             var format = parent.Classifier.Format;
-            if (ImageColumn.KindOf(inputSchema, column.Name) == ImageColumnKind.Pixels && column.Type.GetValueCount() != format.PixelCount)
+            if (ImageColumn.KindOf(inputSchema, column.Name) == ImageColumnKind.Pixels && column.Type is VectorDataViewType { Size: var size }
+                && size != format.PixelCount)
                 throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Schema mismatch for image column '{column.Name}': the model " +
                     $"takes {format.Channels}×{format.Height}×{format.Width} = {format.PixelCount} pixel values; the column holds " +
-                    $"{column.Type.GetValueCount()}.");
+                    $"{size}.");
             imageColumn = column.Index;
         }
 
