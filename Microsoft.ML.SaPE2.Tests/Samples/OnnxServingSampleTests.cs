@@ -21,10 +21,10 @@ public sealed class OnnxServingSampleTests
     [TestMethod]
     public void TheBuiltSampleHoldsNoTorchSharpOrLibtorch()
     {
-        // The solution build that runs these tests builds the sample in the same configuration (bin/<Configuration>/net10.0).
+        // The test project builds the sample first (a project reference without its assembly), in the same configuration.
         string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
         string output = Path.Combine(Project, "bin", configuration, "net10.0");
-        Assert.IsTrue(File.Exists(Path.Combine(output, "OnnxServing.dll")), $"Build the solution first: {output} has no OnnxServing.dll.");
+        Assert.IsTrue(File.Exists(Path.Combine(output, "OnnxServing.dll")), $"{output} has no OnnxServing.dll.");
         var files = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();
         CollectionAssert.Contains(files, "Microsoft.ML.OnnxRuntime.dll");
         var torch = files.Where(f => f!.Contains("torch", StringComparison.OrdinalIgnoreCase)).ToList();

@@ -52,9 +52,14 @@ internal sealed class AshaRule
     public bool Continue(int rung, double loss)
     {
         Record(rung, loss);
-        var losses = recorded[rung];
-        int better = losses.Count(l => l < loss);
-        int kept = (int)Math.Ceiling(losses.Count / (double)ReductionFactor);
+        return ContinueAmong(recorded[rung], loss);
+    }
+
+    /// <summary>The same rule against the losses every worker of a shared study recorded at the rung (this trial's included).</summary>
+    public bool ContinueAmong(IReadOnlyCollection<double> recordedThere, double loss)
+    {
+        int better = recordedThere.Count(l => l < loss);
+        int kept = (int)Math.Ceiling(recordedThere.Count / (double)ReductionFactor);
         return better < kept;
     }
 

@@ -36,6 +36,9 @@ public sealed partial class Sape2Experiment
         var host = Host;
         using var ch = host.Start("Experiment");
         var clock = Stopwatch.StartNew();
+        bool shared = storage is not null;
+        if (shared && checkpointFolder is null)
+            throw new InvalidOperationException("A shared study needs SetCheckpoint(folder): this worker writes its best models there.");
         uint budget = trainingTimeInSeconds ?? DefaultTrainingTimeInSeconds;
         if (trainingTimeInSeconds is null) ch.Info($"SaPE² experiment: time budget {budget} s (the default; SetTrainingTimeInSeconds changes it).");
         int experimentSeed = seed ??= host.Rand.Next();
@@ -46,42 +49,61 @@ public sealed partial class Sape2Experiment
         var cache = new DecodedImageCache();
         int plannedEpochs = maxEpochsPerTrial ?? new Sape2ImageClassificationTrainer(ml, TrialOptions(space.Default(), 0, null, default, cache))
             .PlannedEpochs(train, validation);
-        var state = new RunState(space, activeTuner, OtherEncodings(space), new AshaRule(asha, plannedEpochs), metric, validationLabels);
-        using var store = TrialStore.Open(checkpointFolder);
-        store.CheckIdentity(new[]
+        var state = new RunState(space, activeTuner, OtherEncodings(space), new AshaRule(asha, plannedEpochs), validationLabels);
+        using var store = shared ? TrialStore.Open(storage!, study!) : TrialStore.Open(checkpointFolder);
+        var identity = new List<(string, string)>
         {
             ("label column", labelColumn), ("feature column", featureColumn), ("metric", metric.ToString()), ("seed", $"{experimentSeed}"),
             ("search space", space.Fingerprint()), ("tuner", tunerName), ("asha", asha.ToString()),
             ("epochs per trial", $"{plannedEpochs}"),
             ("training rows", $"{DataViewImages.CountRows(train)}"), ("validation rows", $"{validationLabels.Length}"),
-        });
-        Replay(store, state, ch);
+        };
+        if (shared) identity.AddRange([("time budget", $"{budget} s"), ("max trials", $"{maxModels?.ToString() ?? "none"}")]);
+        store.CheckIdentity(identity);
+        if (shared) Sync(store, state);
+        else Replay(store, state, ch);
         ch.Info($"SaPE² experiment: {(cuda ? "CUDA" : "CPU")} search space of {space.Dimension} knobs, {tunerName} tuner, metric {metric}, " +
             $"budget {budget} s; every trial planned for R = {plannedEpochs} epochs{(maxEpochsPerTrial is null ? " (the trainer's automatic " +
             "number for these images)" : "")}, ASHA η = {asha.ReductionFactor} with rungs at epochs [{string.Join(", ", state.Asha.Rungs)}]; " +
-            $"{state.NextId} finished trial(s) from the checkpoint.");
+            (shared ? $"study '{study}' in {store.Source} as worker {WorkerName}, {state.Seen.Count} finished trial(s) so far."
+                : $"{state.NextId} finished trial(s) from the checkpoint."));
 
-        var deadline = TimeSpan.FromSeconds(budget);
-        for (int id = state.NextId; ; id++)
+        // A shared study's budget runs from its first start, on the database's clock; a checkpointed one's from this run's start.
+        var (started, now) = shared ? store.Clock() : (0, 0);
+        var deadline = shared ? clock.Elapsed + TimeSpan.FromSeconds(budget - (now - started)) : TimeSpan.FromSeconds(budget);
+        while (true)
         {
             if (userCancellation.IsCancellationRequested) { ch.Info("SaPE² experiment: cancelled."); break; }
-            if (clock.Elapsed >= deadline) { ch.Info($"SaPE² experiment: the {budget} s budget is spent."); break; }
-            if (maxModels is { } most && id >= most) { ch.Info($"SaPE² experiment: {most} trials explored (SetMaxModelToExplore)."); break; }
-            if (!FitsAnotherTrial(state, deadline - clock.Elapsed, ch)) break;
-            var settings = new Sape2TrialSettings
+            var remaining = deadline - clock.Elapsed;
+            if (remaining <= TimeSpan.Zero) { ch.Info($"SaPE² experiment: the {budget} s budget is spent."); break; }
+            if (shared) Sync(store, state);
+            if (!FitsAnotherTrial(state, remaining, ch)) break;
+            var claim = store.Claim(WorkerName, trainerTemplate.Device, HeartbeatTimeout, maxModels, space, id =>
             {
-                TrialId = id, SearchSpace = space, Seed = TrialSeed(experimentSeed, id),
-                NeverPrune = asha.NeverPruneBracket && id > state.SeededTrials && id % 2 == 0,
-            };
-            var parameters = state.Parameters(id, settings);
-            if (parameters is null) { ch.Info("SaPE² experiment: the tuner has nothing more to propose."); break; }
-            settings.Parameters = parameters;
+                var proposal = new Sape2TrialSettings
+                {
+                    TrialId = id, SearchSpace = space, Seed = TrialSeed(experimentSeed, id),
+                    NeverPrune = asha.NeverPruneBracket && id > state.SeededTrials && id % 2 == 0,
+                };
+                return state.Parameters(id, proposal) is { } parameters ? (parameters, proposal.NeverPrune, proposal.Seed) : null;
+            });
+            if (claim is null)
+            {
+                ch.Info(maxModels is { } most && store.ClaimedCount() >= most ? $"SaPE² experiment: {most} trials explored (SetMaxModelToExplore)."
+                    : "SaPE² experiment: the tuner has nothing more to propose.");
+                break;
+            }
+            if (claim.RerunOf is { } lost) ch.Info($"SaPE² experiment: trial {lost} lost its worker; running it again as trial {claim.Id}.");
+            var settings = new Sape2TrialSettings { TrialId = claim.Id, SearchSpace = space, Seed = claim.Seed, NeverPrune = claim.NeverPrune };
+            settings.Parameters = claim.Parameters;
+            state.NextId = claim.Id + 1;
             var trial = new TrialRun(this, state, settings, store, cache, deadline - clock.Elapsed, userCancellation);
             var (result, model) = trial.Execute(train, validation);
             Finish(result, model, state, store, train.Schema, ch);
             if (!state.PlanLogged) LogPlan(state, deadline - clock.Elapsed, ch);
         }
-        return Outcome(state, validation, ch);
+        if (shared) Sync(store, state);
+        return Outcome(state, store, validation, ch);
     }
 
     private (IDataView Train, IDataView Validation, int[] ValidationLabels) Datasets(int experimentSeed)
@@ -128,38 +150,56 @@ public sealed partial class Sape2Experiment
         int rerun = store.RemoveUnfinished();
         if (rerun > 0) ch.Info($"SaPE² experiment: {rerun} trial(s) unfinished when the earlier run stopped will run again.");
         lock (trials) trials.Clear();
-        foreach (var (result, neverPrune) in store.FinishedTrials(state.Space))
+        foreach (var (result, neverPrune, _) in store.FinishedTrials(state.Space))
         {
             var settings = new Sape2TrialSettings { TrialId = result.TrialId, SearchSpace = state.Space, NeverPrune = neverPrune };
             state.Parameters(result.TrialId, settings);   // the tuner proposes again what it proposed then, so it continues where it was
-            state.Observe(result);
-            state.Timed(result);
-            state.Tuner.Update(result);
-            lock (trials) trials.Add(result);
+            Learn(result, state);
             state.NextId = result.TrialId + 1;
         }
         var best = state.BestCandidate(Trials);
-        string path = Path.Combine(checkpointFolder ?? "", BestModelFile);
-        if (best is null || checkpointFolder is null || store.BestTrial != best.TrialId || !File.Exists(path)) return;
-        var loaded = ml.Model.Load(path, out _);
-        best.Model = loaded as Sape2ImageClassificationTransformer ?? throw new InvalidDataException($"'{path}' is not a SaPE² model.");
+        if (best is null || store.Best() is not { } recorded || recorded.Trial != best.TrialId || !File.Exists(recorded.Path)) return;
+        best.Model = LoadModel(recorded.Path);
         state.Best = best;
     }
+
+    /// <summary>Learns from the trials other workers of a shared study finished since the last look (ASHA's rungs are read from the store
+    /// when a trial reaches one).</summary>
+    private void Sync(TrialStore store, RunState state)
+    {
+        foreach (var (result, _, _) in store.FinishedTrials(state.Space))
+            if (state.Seen.Add(result.TrialId)) Learn(result, state);
+    }
+
+    /// <summary>A finished trial joins the experiment's list, the time per epoch and the tuner's knowledge.</summary>
+    private void Learn(Sape2TrialResult result, RunState state)
+    {
+        state.Seen.Add(result.TrialId);
+        state.Timed(result);
+        state.Tuner.Update(result);
+        lock (trials) trials.Add(result);
+    }
+
+    private Sape2ImageClassificationTransformer LoadModel(string path) =>
+        ml.Model.Load(path, out _) as Sape2ImageClassificationTransformer ?? throw new InvalidDataException($"'{path}' is not a SaPE² model.");
 
     private void Finish(Sape2TrialResult result, Sape2ImageClassificationTransformer? model, RunState state, TrialStore store,
         DataViewSchema inputSchema, IChannel ch)
     {
-        store.Finished(result);
-        state.Timed(result);
-        lock (trials) trials.Add(result);
-        state.Tuner.Update(result);
+        if (!store.Finished(result, WorkerName))
+        {
+            ch.Info($"SaPE² experiment: trial {result.TrialId} was given to another worker when its heartbeats stopped reaching the store; this " +
+                "result is not counted.");
+            model?.Dispose();
+            return;
+        }
+        Learn(result, state);
         var previous = state.Best;
-        if (model is not null && state.IsBetter(result, previous))
+        if (model is not null && state.IsBetter(result, previous) && OfferBest(result, model, state, store, inputSchema))
         {
             result.Model = model;
             state.Best = result;
             if (previous is not null) { previous.Model?.Dispose(); previous.Model = null; }
-            if (checkpointFolder is not null) SaveBest(model, inputSchema, store, result.TrialId);
             monitor?.ReportBestTrial(result);
         }
         else model?.Dispose();   // scored and beaten: free its native weights now
@@ -168,10 +208,27 @@ public sealed partial class Sape2Experiment
             $"{state.Best?.TrialId.ToString() ?? "none"}.");
     }
 
-    private void SaveBest(Sape2ImageClassificationTransformer model, DataViewSchema inputSchema, TrialStore store, int trialId)
+    /// <summary>
+    /// Saves <paramref name="model"/> and records it as the store's best unless a better one (another worker's) is recorded there already:
+    /// <c>best-model.zip</c> in a checkpoint folder, <c>best-model.trial-N.zip</c> in a shared study's (workers may share a folder).
+    /// Without a checkpoint folder nothing is saved and the model is this run's best.
+    /// </summary>
+    private bool OfferBest(Sape2TrialResult result, Sape2ImageClassificationTransformer model, RunState state, TrialStore store,
+        DataViewSchema inputSchema)
     {
-        AtomicFile.Write(Path.Combine(checkpointFolder!, BestModelFile), temporary => ml.Model.Save(model, inputSchema, temporary));
-        store.BestTrial = trialId;
+        if (checkpointFolder is null) return true;
+        bool shared = storage is not null;
+        string path = Path.GetFullPath(Path.Combine(checkpointFolder, shared ? $"best-model.trial-{result.TrialId}.zip" : BestModelFile));
+        string? replaced = shared ? store.Best()?.Path : null;
+        bool won = store.OfferBest(result.TrialId, recorded => recorded is not { } best || state.IsBetter(result.EpochsTrained, result.Loss,
+            best.Epochs, best.Loss), () =>
+        {
+            AtomicFile.Write(path, temporary => ml.Model.Save(model, inputSchema, temporary));
+            return path;
+        });
+        if (won && replaced is not null && replaced != path && Path.GetDirectoryName(replaced) == Path.GetDirectoryName(path) && File.Exists(replaced))
+            File.Delete(replaced);   // the study's previous best, written to this folder: beaten, so not kept
+        return won;
     }
 
     /// <summary>
@@ -202,8 +259,20 @@ public sealed partial class Sape2Experiment
         return false;
     }
 
-    private Sape2TrialResult Outcome(RunState state, IDataView validation, IChannel ch)
+    private Sape2TrialResult Outcome(RunState state, TrialStore store, IDataView validation, IChannel ch)
     {
+        if (storage is not null && store.Best() is { } studyBest && studyBest.Trial != state.Best?.TrialId)
+        {
+            // Another worker trained the study's best: return it when its model is readable here (one machine, or a shared disk).
+            if (File.Exists(studyBest.Path) && Trials.FirstOrDefault(t => t.TrialId == studyBest.Trial) is { } theirs)
+            {
+                theirs.Model = LoadModel(studyBest.Path);
+                state.Best?.Model?.Dispose();
+                state.Best = theirs;
+            }
+            else ch.Info($"SaPE² experiment: the study's best is trial {studyBest.Trial}, written by another worker to '{studyBest.Path}'; this " +
+                "worker returns its own best.");
+        }
         var best = state.Best;
         if (best?.Model is null)
         {

@@ -4,7 +4,7 @@ public sealed partial class Sape2Experiment
 {
     /// <summary>What one run of the experiment knows: the space, tuner, rungs, the seeded trials and the best trial so far.</summary>
     private sealed class RunState(Sape2SearchSpace space, ISape2Tuner tuner, IReadOnlyList<Sape2TrialParameters> otherEncodings, AshaRule asha,
-        Sape2MulticlassMetric metric, int[] validationLabels)
+        int[] validationLabels)
     {
         public Sape2SearchSpace Space => space;
         public ISape2Tuner Tuner => tuner;
@@ -12,6 +12,8 @@ public sealed partial class Sape2Experiment
         /// <summary>Trials after trial 0 that run the other encodings with default settings, before the tuner's.</summary>
         public int SeededTrials => otherEncodings.Count;
         public int NextId { get; set; }
+        /// <summary>The trials this worker has learnt from (its own and, in a shared study, the other workers').</summary>
+        public HashSet<int> Seen { get; } = new();
         public Sape2TrialResult? Best { get; set; }
         public bool PlanLogged { get; set; }
         private double trainedSeconds;
@@ -36,20 +38,18 @@ public sealed partial class Sape2Experiment
         public Sape2TrialParameters? Parameters(int id, Sape2TrialSettings settings) =>
             id == 0 ? space.Default() : id <= otherEncodings.Count ? otherEncodings[id - 1] : tuner.Propose(settings);
 
-        /// <summary>A finished trial read back from the store: its rung results count again for ASHA.</summary>
-        public void Observe(Sape2TrialResult result)
-        {
-            foreach (var (epoch, value) in result.MetricPerRung)
-                if (asha.Rungs.Contains(epoch)) asha.Record(epoch, LossOf(metric, value));
-        }
-
         /// <summary>Higher rung first, then the lower loss.</summary>
-        public bool IsBetter(Sape2TrialResult candidate, Sape2TrialResult? incumbent)
+        public bool IsBetter(Sape2TrialResult candidate, Sape2TrialResult? incumbent) =>
+            !double.IsPositiveInfinity(candidate.Loss) && (incumbent is null ||
+                IsBetter(candidate.EpochsTrained, candidate.Loss, incumbent.EpochsTrained, incumbent.Loss));
+
+        /// <summary><see cref="IsBetter(Sape2TrialResult, Sape2TrialResult?)"/> from the epochs and losses alone (a best recorded by another
+        /// worker).</summary>
+        public bool IsBetter(int epochs, double loss, int incumbentEpochs, double incumbentLoss)
         {
-            if (double.IsPositiveInfinity(candidate.Loss)) return false;
-            if (incumbent is null) return true;
-            int level = asha.Level(candidate.EpochsTrained), incumbentLevel = asha.Level(incumbent.EpochsTrained);
-            return level != incumbentLevel ? level > incumbentLevel : candidate.Loss < incumbent.Loss;
+            if (double.IsPositiveInfinity(loss)) return false;
+            int level = asha.Level(epochs), incumbentLevel = asha.Level(incumbentEpochs);
+            return level != incumbentLevel ? level > incumbentLevel : loss < incumbentLoss;
         }
 
         public Sape2TrialResult? BestCandidate(IEnumerable<Sape2TrialResult> results)

@@ -68,6 +68,7 @@ public sealed partial class Sape2Experiment
         private readonly SortedDictionary<int, double> rungMetrics = new();
         private CancellationTokenSource? stop;
         private string? pruneReason;
+        private Exception? storeFailure;
 
         public (Sape2TrialResult Result, Sape2ImageClassificationTransformer? Model) Execute(IDataView train, IDataView validation)
         {
@@ -80,8 +81,8 @@ public sealed partial class Sape2Experiment
             // is validated as it stands); afterwards the deadline cancels, and the trainer returns its best epoch so far.
             if (state.Best is null) options.TrainingTimeInSeconds = Math.Max(0.001, remaining.TotalSeconds);
             else cancellation.CancelAfter(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
-            store.Started(settings.TrialId, state.Space.ToJson(parameters), settings.NeverPrune, settings.Seed);
             experiment.monitor?.ReportRunningTrial(settings);
+            using var heartbeat = new Timer(_ => Beat(), null, experiment.HeartbeatInterval, experiment.HeartbeatInterval);
             ProcessMemory.ResetPeak();
             var clock = Stopwatch.StartNew();
             Sape2ImageClassificationTransformer model;
@@ -91,6 +92,7 @@ public sealed partial class Sape2Experiment
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {
+                if (storeFailure is not null) throw storeFailure;
                 string why = userCancellation.IsCancellationRequested ? "cancelled" : "the time budget ended";
                 return (Result(parameters, Sape2TrialStatus.Cancelled, double.NaN, 0, clock, $"{why} before its first epoch did"), null);
             }
@@ -99,7 +101,29 @@ public sealed partial class Sape2Experiment
                 experiment.monitor?.ReportFailTrial(settings, e);
                 return (Result(parameters, Sape2TrialStatus.Failed, double.NaN, 0, clock, e.Message, e), null);
             }
+            if (storeFailure is not null)
+            {
+                model.Dispose();
+                throw storeFailure;
+            }
             return Scored(parameters, model, clock);
+        }
+
+        /// <summary>
+        /// The running trial's heartbeat. When the store says the trial is another worker's now (this one was silent too long) the trial
+        /// stops; when the store cannot be reached even after its retries, the trial stops and the experiment fails with that message.
+        /// </summary>
+        private void Beat()
+        {
+            try
+            {
+                if (!store.Heartbeat(settings.TrialId, experiment.WorkerName)) Stop("its heartbeat lapsed and another worker runs it again");
+            }
+            catch (Exception e)
+            {
+                storeFailure = e;
+                stop!.Cancel();
+            }
         }
 
         private (Sape2TrialResult, Sape2ImageClassificationTransformer?) Scored(Sape2TrialParameters parameters,
@@ -140,8 +164,8 @@ public sealed partial class Sape2Experiment
             if (asha.Rungs.Contains(p.Epoch))
             {
                 rungMetrics[p.Epoch] = value;
-                if (settings.NeverPrune) asha.Record(p.Epoch, LossOf(metric, value));
-                else if (!asha.Continue(p.Epoch, LossOf(metric, value)))
+                var recorded = store.RecordRung(settings.TrialId, p.Epoch, LossOf(metric, value));   // every worker's results at this rung
+                if (!settings.NeverPrune && !asha.ContinueAmong(recorded, LossOf(metric, value)))
                     Stop($"rung {p.Epoch}: {metric} {value:F4} is outside the top 1/{asha.ReductionFactor} recorded there");
             }
             int afterWarmup = asha.Rungs.Count > 0 ? asha.Rungs[0] : 2;
@@ -162,6 +186,7 @@ public sealed partial class Sape2Experiment
             Loss = LossOf(experiment.metric, metric),
             MetricPerRung = new Dictionary<int, double>(rungMetrics), EpochsTrained = epochs, PlannedEpochs = state.Asha.PlannedEpochs,
             Seconds = clock.Elapsed.TotalSeconds, PeakMemoryBytes = ProcessMemory.Bytes("VmHWM"), Reason = reason, Exception = exception,
+            Device = experiment.trainerTemplate.Device, Worker = experiment.WorkerName,
         };
     }
 }

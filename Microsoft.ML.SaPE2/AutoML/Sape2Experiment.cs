@@ -37,6 +37,7 @@ public sealed partial class Sape2Experiment
     private string tunerName = "cost-frugal";
     private ISape2Monitor? monitor;
     private string? checkpointFolder;
+    private string? storage, study;
     private Sape2AshaOptions asha = new();
     private Sape2ImageClassificationTrainer.Options trainerTemplate = new();
     private readonly List<Sape2TrialResult> trials = new();
@@ -154,6 +155,28 @@ public sealed partial class Sape2Experiment
         checkpointFolder = NonEmpty(folder, nameof(folder));
         return this;
     }
+
+    /// <summary>
+    /// Works on the study <paramref name="study"/> in a trial store that other processes and machines share: a SQLite file path (one
+    /// machine) or a PostgreSQL connection string (<c>Host=…;Database=…;Username=…</c>; keep the password out of command lines: an
+    /// environment variable or a <c>.pgpass</c> file). Every worker started with the same storage, study and settings claims trials
+    /// atomically (each runs once), shares ASHA's rung results, writes a model that beats the study's best to its own checkpoint folder
+    /// and records where, and stops when the study's budget — time from the study's first start, and trials — is spent. A worker that dies
+    /// mid-trial (heartbeats every 10 s) has its trial marked interrupted and run again by another after 60 s. Needs
+    /// <see cref="SetCheckpoint"/> (the folder this worker writes its models to). Docs/automl.md shows a study across machines.
+    /// </summary>
+    public Sape2Experiment SetStorage(string storage, string study)
+    {
+        (this.storage, this.study) = (NonEmpty(storage, nameof(storage)), NonEmpty(study, nameof(study)));
+        return this;
+    }
+
+    /// <summary>This worker's name in a shared study: machine and process, and a suffix when one process runs several.</summary>
+    internal string WorkerName { get; set; } = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    /// <summary>How often a running trial's heartbeat is written, and how long a silent one waits before another worker reruns it.</summary>
+    internal TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+    internal TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>ASHA's reduction factor, first rung and never-pruning bracket.</summary>
     public Sape2Experiment SetAsha(Sape2AshaOptions options)

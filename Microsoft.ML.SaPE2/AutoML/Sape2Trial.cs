@@ -60,6 +60,10 @@ public sealed class Sape2TrialResult
     public long PeakMemoryBytes { get; init; }
     /// <summary>Why the trial was pruned, failed or cancelled.</summary>
     public string? Reason { get; init; }
+    /// <summary>The device it trained on, as the trainer options named it ("cpu", "cuda:1", "auto").</summary>
+    public string Device { get; init; } = "";
+    /// <summary>The worker that ran it (machine and process, and the device when one process runs several workers).</summary>
+    public string Worker { get; init; } = "";
     /// <summary>The exception of a failed trial (only in the run that saw it; a resumed experiment has <see cref="Reason"/>).</summary>
     public Exception? Exception { get; init; }
     /// <summary>ML.NET's metrics on the validation set, of the trial <c>RunAsync</c> returns; null on the others.</summary>
