@@ -93,7 +93,8 @@ public sealed partial class Sape2Experiment
                     : "SaPE² experiment: the tuner has nothing more to propose.");
                 break;
             }
-            if (claim.RerunOf is { } lost) ch.Info($"SaPE² experiment: trial {lost} lost its worker; running it again as trial {claim.Id}.");
+            if (claim.RerunOf is { } lost)
+                ch.Info($"SaPE² experiment: rerun: trial {lost} lost its worker (no heartbeat); it runs again as trial {claim.Id}.");
             var settings = new Sape2TrialSettings { TrialId = claim.Id, SearchSpace = space, Seed = claim.Seed, NeverPrune = claim.NeverPrune };
             settings.Parameters = claim.Parameters;
             state.NextId = claim.Id + 1;
@@ -226,7 +227,8 @@ public sealed partial class Sape2Experiment
             AtomicFile.Write(path, temporary => ml.Model.Save(model, inputSchema, temporary));
             return path;
         });
-        if (won && replaced is not null && replaced != path && Path.GetDirectoryName(replaced) == Path.GetDirectoryName(path) && File.Exists(replaced))
+        if (won && replaced is not null && replaced != path && Path.GetDirectoryName(replaced) == Path.GetDirectoryName(path)
+            && File.Exists(replaced))
             File.Delete(replaced);   // the study's previous best, written to this folder: beaten, so not kept
         return won;
     }

@@ -162,12 +162,17 @@ public sealed partial class Sape2Experiment
     /// environment variable or a <c>.pgpass</c> file). Every worker started with the same storage, study and settings claims trials
     /// atomically (each runs once), shares ASHA's rung results, writes a model that beats the study's best to its own checkpoint folder
     /// and records where, and stops when the study's budget — time from the study's first start, and trials — is spent. A worker that dies
-    /// mid-trial (heartbeats every 10 s) has its trial marked interrupted and run again by another after 60 s. Needs
-    /// <see cref="SetCheckpoint"/> (the folder this worker writes its models to). Docs/automl.md shows a study across machines.
+    /// mid-trial has its trial marked interrupted and run again by another once its heartbeat (written every sixth of
+    /// <paramref name="heartbeatTimeoutSeconds"/>) is that old. Needs <see cref="SetCheckpoint"/> (the folder this worker writes its models
+    /// to). Docs/automl.md shows a study across machines.
     /// </summary>
-    public Sape2Experiment SetStorage(string storage, string study)
+    public Sape2Experiment SetStorage(string storage, string study, double heartbeatTimeoutSeconds = 60)
     {
+        if (!(heartbeatTimeoutSeconds >= 2)) throw new ArgumentOutOfRangeException(nameof(heartbeatTimeoutSeconds),
+            $"Must be at least 2 seconds (a heartbeat is written every sixth of it); got {heartbeatTimeoutSeconds}.");
         (this.storage, this.study) = (NonEmpty(storage, nameof(storage)), NonEmpty(study, nameof(study)));
+        HeartbeatTimeout = TimeSpan.FromSeconds(heartbeatTimeoutSeconds);
+        HeartbeatInterval = HeartbeatTimeout / 6;
         return this;
     }
 

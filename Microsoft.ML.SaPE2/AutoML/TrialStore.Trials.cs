@@ -21,12 +21,10 @@ internal sealed partial class TrialStore
         Sape2SearchSpace space, Func<int, (Sape2TrialParameters Parameters, bool NeverPrune, int Seed)?> propose) => Read(transaction =>
     {
         LockStudy(transaction);
-        using (var count = Command(transaction, "SELECT count(*) FROM sape2_trials WHERE study = @study AND status <> @interrupted",
-            ("@study", Study), ("@interrupted", Interrupted)))
-            if (maxTrials is { } most && Convert.ToInt64(count.ExecuteScalar(), CultureInfo.InvariantCulture) >= most) return null;
         using var next = Command(transaction, "SELECT COALESCE(MAX(id) + 1, 0) FROM sape2_trials WHERE study = @study", ("@study", Study));
         int id = Convert.ToInt32(next.ExecuteScalar(), CultureInfo.InvariantCulture);
 
+        // A silent worker's trial first: it takes the place of the trial it reruns, so it is claimed even when the study is full.
         ClaimedTrial? claim = null;
         using (var stale = Command(transaction, $"SELECT id, parameters, never_prune, seed FROM sape2_trials WHERE study = @study AND " +
             $"status = @running AND heartbeat < {Now} - @timeout ORDER BY id LIMIT 1", ("@study", Study), ("@running", Running),
@@ -38,9 +36,14 @@ internal sealed partial class TrialStore
             Execute(transaction, "UPDATE sape2_trials SET status = @interrupted, reason = @reason WHERE study = @study AND id = @id",
                 ("@interrupted", Interrupted), ("@reason", $"its worker stopped sending heartbeats; rerun as trial {id}"), ("@study", Study),
                 ("@id", claim.RerunOf!.Value));
-        else if (propose(id) is { } proposal)
+        else
+        {
+            using (var count = Command(transaction, "SELECT count(*) FROM sape2_trials WHERE study = @study AND status <> @interrupted",
+                ("@study", Study), ("@interrupted", Interrupted)))
+                if (maxTrials is { } most && Convert.ToInt64(count.ExecuteScalar(), CultureInfo.InvariantCulture) >= most) return null;
+            if (propose(id) is not { } proposal) return null;
             claim = new ClaimedTrial(id, proposal.Parameters, proposal.NeverPrune, proposal.Seed, null);
-        else return null;
+        }
 
         Execute(transaction, "INSERT INTO sape2_trials (study, id, parameters, status, rung_metrics, epochs, planned_epochs, seconds, peak_memory, " +
             $"never_prune, seed, worker, device, heartbeat, rerun_of) VALUES (@study, @id, @parameters, @running, '{{}}', 0, 0, 0, 0, @neverPrune, " +
@@ -90,7 +93,8 @@ internal sealed partial class TrialStore
         Execute(transaction, "INSERT INTO sape2_rungs (study, trial, rung, loss) VALUES (@study, @trial, @rung, @loss) ON CONFLICT (study, trial, " +
             "rung) DO UPDATE SET loss = excluded.loss", ("@study", Study), ("@trial", id), ("@rung", rung),
             ("@loss", double.IsFinite(loss) ? loss : double.MaxValue));
-        using var read = Command(transaction, "SELECT loss FROM sape2_rungs WHERE study = @study AND rung = @rung", ("@study", Study), ("@rung", rung));
+        using var read = Command(transaction, "SELECT loss FROM sape2_rungs WHERE study = @study AND rung = @rung", ("@study", Study),
+            ("@rung", rung));
         using var reader = read.ExecuteReader();
         var losses = new List<double>();
         while (reader.Read()) losses.Add(reader.GetDouble(0));

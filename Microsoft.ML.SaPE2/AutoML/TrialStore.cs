@@ -63,6 +63,7 @@ internal sealed partial class TrialStore : IDisposable
         }
         else
         {
+            if (storage != ":memory:") Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(storage))!);
             var text = new SqliteConnectionStringBuilder { DataSource = storage, Pooling = false, DefaultTimeout = 60 }.ToString();
             store = new TrialStore(() => new SqliteConnection(text), postgres: false, storage, study);
         }
@@ -95,7 +96,8 @@ internal sealed partial class TrialStore : IDisposable
                     "resumed; start the experiment in another folder.");
         }
         Execute(transaction,
-            "CREATE TABLE IF NOT EXISTS sape2_studies (name TEXT PRIMARY KEY, started DOUBLE PRECISION NOT NULL, best_trial INTEGER, best_path TEXT);" +
+            "CREATE TABLE IF NOT EXISTS sape2_studies (name TEXT PRIMARY KEY, started DOUBLE PRECISION NOT NULL, best_trial INTEGER, " +
+            "best_path TEXT);" +
             "CREATE TABLE IF NOT EXISTS sape2_settings (study TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (study, key));" +
             "CREATE TABLE IF NOT EXISTS sape2_trials (study TEXT NOT NULL, id INTEGER NOT NULL, parameters TEXT NOT NULL, status TEXT NOT NULL, " +
             "metric DOUBLE PRECISION, loss DOUBLE PRECISION, rung_metrics TEXT NOT NULL, epochs INTEGER NOT NULL, planned_epochs INTEGER NOT NULL, " +
@@ -202,7 +204,8 @@ internal sealed partial class TrialStore : IDisposable
                     connection?.Dispose();
                     connection = null;
                     if (attempt == Attempts)
-                        throw new InvalidOperationException($"The trial store {source} could not be reached after {Attempts} attempts: {e.Message}", e);
+                        throw new InvalidOperationException($"The trial store {source} could not be reached after {Attempts} attempts: " +
+                            e.Message, e);
                     Thread.Sleep(TimeSpan.FromSeconds(0.5 * (1 << (attempt - 1))));
                 }
             }

@@ -35,9 +35,18 @@ internal static class SweepCommand
         var seed = new Option<int>("--seed") { Description = "The experiment's seed.", DefaultValueFactory = _ => 1 };
         var generate = new Option<string?>("--generate") { Description = "Write a Model Builder-style C# project that trains the best trial's " +
             "configuration into this folder." };
+        var storage = new Option<string?>("--storage") { Description = $"A trial store other workers share: a SQLite file (one machine) or " +
+            $"a PostgreSQL connection string (several; its password in ${StorageVariable} or ~/.pgpass, not here). Default: ${StorageVariable} " +
+            "when set, else the --out folder's own store." };
+        var study = new Option<string>("--study") { Description = "The study in --storage this worker joins (every worker of it uses the same " +
+            "data and settings).", DefaultValueFactory = _ => "sweep" };
+        var devices = new Option<string?>("--devices") { Description = "One worker per device in this process, e.g. cuda:0,cuda:1 (the study " +
+            "is shared through --storage, or a store in --out)." };
+        var heartbeat = new Option<double>("--heartbeat-timeout") { Description = "Seconds a shared study waits for a silent worker before " +
+            "another reruns its trial.", DefaultValueFactory = _ => 60 };
         var command = new Command("sweep", "Search encodings, sizes and recipes within a time budget (ASHA); keep the best model.")
         {
-            output, time, maxTrials, tuner, resume, epochs, metric, imageSize, device, threads, seed, generate,
+            output, time, maxTrials, tuner, resume, epochs, metric, imageSize, device, threads, seed, generate, storage, study, devices, heartbeat,
         };
         inputs.AddTo(command);
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
@@ -45,35 +54,44 @@ internal static class SweepCommand
             var (train, test) = inputs.Load(parse);
             string folder = parse.GetValue(output)!;
             string checkpoint = Path.Combine(folder, "experiment");
+            var workerDevices = parse.GetValue(devices)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                ?? [parse.GetValue(device)!];
+            string? shared = SharedStorage(parse.GetValue(storage), workerDevices.Length > 1 ? Path.Combine(checkpoint, "study.db") : null);
             bool exists = File.Exists(Path.Combine(checkpoint, "experiment.db"));
-            if (exists && !parse.GetValue(resume))
+            if (shared is null && exists && !parse.GetValue(resume))
                 throw new InvalidOperationException($"'{folder}' already holds an experiment; pass --resume to continue it, or another --out.");
-            if (!exists && parse.GetValue(resume)) throw new InvalidOperationException($"There is no experiment to resume in '{folder}'.");
+            if (shared is null && !exists && parse.GetValue(resume))
+                throw new InvalidOperationException($"There is no experiment to resume in '{folder}'.");
             int experimentSeed = parse.GetValue(seed);
             var ml = new MLContext(seed: experimentSeed);
             var data = ToolData.Prepare(ml, train, test);
             if (data.Validation is null) throw new InvalidOperationException("There are too few images for a validation set; add images.");
             bool interactive = AnsiConsole.Profile.Capabilities.Interactive;
             var monitor = new SweepMonitor(interactive);
-            var experiment = ml.Sape2Auto().CreateExperiment().SetDataset(data.Train, data.Validation).SetColumns("Label", "Image")
-                .SetSeed(experimentSeed).SetCheckpoint(checkpoint).SetMonitor(monitor).SetTrainingTimeInSeconds(parse.GetValue(time))
-                .SetMulticlassClassificationMetric(parse.GetValue(metric))
-                .SetTrainerOptions(new Sape2ImageClassificationTrainer.Options
-                {
-                    ImageSize = parse.GetValue(imageSize), Device = parse.GetValue(device)!, Threads = parse.GetValue(threads),
-                    MaxPixels = parse.GetValue(inputs.MaxPixels),
-                });
-            if (parse.GetValue(maxTrials) is { } most) experiment.SetMaxModelToExplore(most);
-            if (parse.GetValue(epochs) is { } planned) experiment.SetMaxEpochsPerTrial(planned);
-            _ = parse.GetValue(tuner) switch
+            var experiments = workerDevices.Select((workerDevice, index) =>
             {
-                "random" => experiment.SetRandomSearchTuner(),
-                "grid" => experiment.SetGridSearchTuner(),
-                _ => experiment.SetCostFrugalTuner(),
-            };
+                var experiment = ml.Sape2Auto().CreateExperiment().SetDataset(data.Train, data.Validation!).SetColumns("Label", "Image")
+                    .SetSeed(experimentSeed).SetCheckpoint(checkpoint).SetMonitor(monitor).SetTrainingTimeInSeconds(parse.GetValue(time))
+                    .SetMulticlassClassificationMetric(parse.GetValue(metric))
+                    .SetTrainerOptions(new Sape2ImageClassificationTrainer.Options
+                    {
+                        ImageSize = parse.GetValue(imageSize), Device = workerDevice, Threads = parse.GetValue(threads),
+                        MaxPixels = parse.GetValue(inputs.MaxPixels),
+                    });
+                if (shared is not null) experiment.SetStorage(shared, parse.GetValue(study)!, parse.GetValue(heartbeat));
+                if (workerDevices.Length > 1) experiment.WorkerName += $"/{index}:{workerDevice}";
+                if (parse.GetValue(maxTrials) is { } most) experiment.SetMaxModelToExplore(most);
+                if (parse.GetValue(epochs) is { } planned) experiment.SetMaxEpochsPerTrial(planned);
+                return parse.GetValue(tuner) switch
+                {
+                    "random" => experiment.SetRandomSearchTuner(),
+                    "grid" => experiment.SetGridSearchTuner(),
+                    _ => experiment.SetCostFrugalTuner(),
+                };
+            }).ToList();
             try
             {
-                return Sweep(ml, experiment, monitor, data, folder, parse.GetValue(generate), interactive);
+                return Sweep(ml, experiments, monitor, data, folder, parse.GetValue(generate), interactive);
             }
             catch (Exception e) when (data.WithFileName(e) is var named && named != e)
             {
@@ -83,11 +101,27 @@ internal static class SweepCommand
         return command;
     }
 
-    private static int Sweep(MLContext ml, Sape2Experiment experiment, SweepMonitor monitor, ToolData data, string folder, string? generate,
-        bool interactive)
+    /// <summary>The environment variable a shared store's connection string may come from (keeps the password off command lines).</summary>
+    public const string StorageVariable = "SAPE2_STORAGE";
+
+    /// <summary>
+    /// The store a study is shared through: --storage, else $SAPE2_STORAGE, else <paramref name="local"/> (several devices in this process),
+    /// else null (the --out folder's own experiment). A password on the command line is refused.
+    /// </summary>
+    private static string? SharedStorage(string? flag, string? local)
+    {
+        if (flag is not null && flag.Split(';').Any(p => p.Trim().StartsWith("Password", StringComparison.OrdinalIgnoreCase)))
+            throw new ArgumentException($"--storage holds a password, which every user of this machine can read in the process list; put the " +
+                $"connection string in ${StorageVariable}, or the password in ~/.pgpass.");
+        string? fromEnvironment = Environment.GetEnvironmentVariable(StorageVariable);
+        return flag ?? (string.IsNullOrWhiteSpace(fromEnvironment) ? local : fromEnvironment);
+    }
+
+    private static int Sweep(MLContext ml, IReadOnlyList<Sape2Experiment> experiments, SweepMonitor monitor, ToolData data, string folder,
+        string? generate, bool interactive)
     {
         AnsiConsole.MarkupLine($"[bold]SaPE² sweep[/] · {data.TrainCount} training / {data.ValidationCount} validation / {data.TestCount} test " +
-            $"images · {data.Classes} classes");
+            $"images · {data.Classes} classes{(experiments.Count > 1 ? $" · {experiments.Count} workers" : "")}");
         var log = new List<string>();
         ml.Log += (_, e) =>
         {
@@ -97,17 +131,22 @@ internal static class SweepCommand
             if (interactive) lock (log) log.Add(line);
             else if (!line.StartsWith("trial ", StringComparison.Ordinal)) Console.WriteLine(line);   // the monitor prints the trials
         };
-        Sape2TrialResult best = null!;
+        // Every worker returns the study's best (read from the model file its trainer wrote): keep the first, free the others' copies.
+        Sape2TrialResult[] results = null!;
+        var runs = () => Task.WhenAll(experiments.Select(x => x.RunAsync()));
         if (interactive)
             AnsiConsole.Live(monitor.Table()).Start(context =>
             {
-                var run = experiment.RunAsync();
+                var run = runs();
                 while (!run.Wait(500)) context.UpdateTarget(monitor.Table());
                 context.UpdateTarget(monitor.Table());
-                best = run.GetAwaiter().GetResult();
+                results = run.GetAwaiter().GetResult();
             });
         else
-            best = experiment.RunAsync().GetAwaiter().GetResult();
+            results = runs().GetAwaiter().GetResult();
+        var best = results.MinBy(r => r.Loss)!;
+        foreach (var other in results.Where(r => r.Model != best.Model)) other.Model?.Dispose();
+        var experiment = experiments[Array.IndexOf(results, best)];
         foreach (var line in log.Where(l => !l.StartsWith("trial ", StringComparison.Ordinal)))
             AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]");
 
