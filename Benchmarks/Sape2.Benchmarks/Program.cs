@@ -86,6 +86,9 @@ switch (mode)
         return 0;
     case "gpu":
         return GpuBenchmark.Run(report);
+    case "layer":
+        LayerBenchmark.Run(report, int.Parse(Arg("rounds", "7")), int.Parse(Arg("calls", "200")));
+        break;
     case "pytorch-fixtures":
         InteropFixtures.Write(repo, Arg("out", "pytorch-fixtures"), int.Parse(Arg("images", "64")), report);
         break;
@@ -93,7 +96,7 @@ switch (mode)
         OnnxBenchmark.Run(report, int.Parse(Arg("runs", "200")));
         break;
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|onnx|" +
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|onnx|layer|" +
             "pytorch-fixtures " +
             "[--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] " +
             "[--trainers sape2,lightgbm,sdca --pixels N] [--cases N --seed N] [--seconds N]");

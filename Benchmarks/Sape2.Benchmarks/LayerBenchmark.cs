@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Microsoft.ML.SaPE2;
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sape2.Benchmarks;
+
+/// <summary>
+/// `layer` (issue 14.3): one attention layer's forward + backward at a small, dispatch-bound shape — batch 1, one CPU thread,
+/// Micro at 32×32 with patch 4 (8×8 patches plus CLS, width 64, 2 heads) — per position encoding, as a ratio to the APE layer
+/// (content-only attention) in the same run. At this size a layer's time is mostly the host cost of dispatching its tensor
+/// operations, as a GPU step is, so the ratio shows what fewer operations buy without a GPU.
+/// </summary>
+internal static class LayerBenchmark
+{
+    /// <summary>SaPE² as it was before hat-weight interpolation (issue 14), timed beside the current form.</summary>
+    const string GatherForm = "SaPE², interpolation by gathers (before)";
+    static readonly int Interpolation = PositionMath.HatWeightsUpTo;
+
+    public static void Run(TextWriter report, int rounds, int callsPerRound)
+    {
+        torch.set_num_threads(1);
+        var baseline = VitConfig.FromPreset(VitPreset.Micro, imageSize: 32, patchSize: 4, inChannels: 3, numClasses: 10);
+        var grid = new PatchGrid(baseline.GridHeight, baseline.GridWidth);
+        var layers = new (string Name, PositionEncodingKind Encoding)[]
+        {
+            ("APE (content only)", PositionEncodingKind.Absolute), ("RoPE-Mixed", PositionEncodingKind.RopeMixed),
+            ("CoPE", PositionEncodingKind.Cope), (GatherForm, PositionEncodingKind.Sape2), ("SaPE²", PositionEncodingKind.Sape2),
+        }.Select(l => (l.Name, Layer: new Attention(baseline with { PositionEncoding = l.Encoding }))).ToList();
+        using var input = randn(1, baseline.PrefixTokens + grid.Count, baseline.EmbedDim);
+
+        double Call(string name, Attention layer)
+        {
+            using var scope = NewDisposeScope();
+            PositionMath.HatWeightsUpTo = name == GatherForm ? 0 : Interpolation;
+            var x = input.detach().requires_grad_(true);
+            long start = Stopwatch.GetTimestamp();
+            layer.forward(x, grid).sum().backward();
+            return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        foreach (var (name, layer) in layers) for (int i = 0; i < 20; i++) Call(name, layer);   // warm-up
+        var times = layers.ToDictionary(l => l.Name, _ => new List<double>());
+        for (int round = 0; round < rounds; round++)
+            foreach (var (name, layer) in layers)
+                times[name].Add(Enumerable.Range(0, callsPerRound).Select(_ => Call(name, layer)).Order().ElementAt(callsPerRound / 2));
+        PositionMath.HatWeightsUpTo = Interpolation;
+        double Median(string name) => times[name].Order().ElementAt(rounds / 2);
+        double ape = Median(layers[0].Name);
+
+        report.WriteLine($"### One attention layer, forward + backward: batch 1, {baseline.GridHeight}×{baseline.GridWidth} patches + CLS, width " +
+            $"{baseline.EmbedDim}, {baseline.NumHeads} heads, 1 CPU thread; median of {rounds} interleaved rounds of {callsPerRound} calls");
+        report.WriteLine();
+        report.WriteLine("| layer | ms per forward + backward | ÷ APE layer |");
+        report.WriteLine("|---|---|---|");
+        foreach (var (name, _) in layers) report.WriteLine($"| {name} | {Median(name):F3} | {Median(name) / ape:F2} |");
+        foreach (var (_, layer) in layers) layer.Dispose();
+    }
+}
