@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Modeling;
-using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,9 +14,6 @@ namespace Sape2.Benchmarks;
 /// </summary>
 internal static class LayerBenchmark
 {
-    /// <summary>SaPE² as it was before hat-weight interpolation (issue 14), timed beside the current form.</summary>
-    const string GatherForm = "SaPE², interpolation by gathers (before)";
-    static readonly int Interpolation = PositionMath.HatWeightsUpTo;
 
     public static void Run(TextWriter report, int rounds, int callsPerRound)
     {
@@ -27,26 +23,24 @@ internal static class LayerBenchmark
         var layers = new (string Name, PositionEncodingKind Encoding)[]
         {
             ("APE (content only)", PositionEncodingKind.Absolute), ("RoPE-Mixed", PositionEncodingKind.RopeMixed),
-            ("CoPE", PositionEncodingKind.Cope), (GatherForm, PositionEncodingKind.Sape2), ("SaPE²", PositionEncodingKind.Sape2),
+            ("CoPE", PositionEncodingKind.Cope), ("SaPE²", PositionEncodingKind.Sape2),
         }.Select(l => (l.Name, Layer: new Attention(baseline with { PositionEncoding = l.Encoding }))).ToList();
         using var input = randn(1, baseline.PrefixTokens + grid.Count, baseline.EmbedDim);
 
-        double Call(string name, Attention layer)
+        double Call(Attention layer)
         {
             using var scope = NewDisposeScope();
-            PositionMath.HatWeightsUpTo = name == GatherForm ? 0 : Interpolation;
             var x = input.detach().requires_grad_(true);
             long start = Stopwatch.GetTimestamp();
             layer.forward(x, grid).sum().backward();
             return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
 
-        foreach (var (name, layer) in layers) for (int i = 0; i < 20; i++) Call(name, layer);   // warm-up
+        foreach (var (_, layer) in layers) for (int i = 0; i < 20; i++) Call(layer);   // warm-up
         var times = layers.ToDictionary(l => l.Name, _ => new List<double>());
         for (int round = 0; round < rounds; round++)
             foreach (var (name, layer) in layers)
-                times[name].Add(Enumerable.Range(0, callsPerRound).Select(_ => Call(name, layer)).Order().ElementAt(callsPerRound / 2));
-        PositionMath.HatWeightsUpTo = Interpolation;
+                times[name].Add(Enumerable.Range(0, callsPerRound).Select(_ => Call(layer)).Order().ElementAt(callsPerRound / 2));
         double Median(string name) => times[name].Order().ElementAt(rounds / 2);
         double ape = Median(layers[0].Name);
 
