@@ -119,10 +119,14 @@ public sealed partial class Sape2Experiment
             {
                 if (!store.Heartbeat(settings.TrialId, experiment.WorkerName)) Stop("its heartbeat lapsed and another worker runs it again");
             }
+            catch (ObjectDisposedException)
+            {
+                // A beat still in flight when the trial ended: nothing left to stop (a timer callback must never throw).
+            }
             catch (Exception e)
             {
                 storeFailure = e;
-                stop!.Cancel();
+                try { stop!.Cancel(); } catch (ObjectDisposedException) { }
             }
         }
 
