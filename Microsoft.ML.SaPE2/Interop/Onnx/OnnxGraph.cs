@@ -1,3 +1,4 @@
+using System.Globalization;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.SaPE2.Interop.Onnx;
@@ -47,7 +48,8 @@ internal abstract class OnnxGraph
 
     /// <summary>A float32 constant, shared by every use of the same values.</summary>
     public string Floats(long[] dims, params float[] values) =>
-        Shared($"f[{string.Join(",", dims)}]{string.Join(",", values)}", () => AddConstant("const", values, dims));
+        Shared($"f[{string.Join(",", dims)}]{string.Join(";", values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}",
+            () => AddConstant("const", values, dims));
 
     /// <summary>A float32 scalar constant (broadcasts against anything).</summary>
     public string Scalar(float value) => Floats(Array.Empty<long>(), value);
