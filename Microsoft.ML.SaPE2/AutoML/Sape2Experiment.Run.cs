@@ -66,7 +66,7 @@ public sealed partial class Sape2Experiment
             $"budget {budget} s; every trial planned for R = {plannedEpochs} epochs{(maxEpochsPerTrial is null ? " (the trainer's automatic " +
             "number for these images)" : "")}, ASHA η = {asha.ReductionFactor} with rungs at epochs [{string.Join(", ", state.Asha.Rungs)}]; " +
             (shared ? $"study '{study}' in {store.Source} as worker {WorkerName}, {state.Seen.Count} finished trial(s) so far."
-                : $"{state.NextId} finished trial(s) from the checkpoint."));
+                : $"{state.Seen.Count} finished trial(s) from the checkpoint."));
 
         // A shared study's budget runs from its first start, on the database's clock; a checkpointed one's from this run's start.
         var (started, now) = shared ? store.Clock() : (0, 0);
@@ -97,7 +97,6 @@ public sealed partial class Sape2Experiment
                 ch.Info($"SaPE² experiment: rerun: trial {lost} lost its worker (no heartbeat); it runs again as trial {claim.Id}.");
             var settings = new Sape2TrialSettings { TrialId = claim.Id, SearchSpace = space, Seed = claim.Seed, NeverPrune = claim.NeverPrune };
             settings.Parameters = claim.Parameters;
-            state.NextId = claim.Id + 1;
             var trial = new TrialRun(this, state, settings, store, cache, deadline - clock.Elapsed, userCancellation);
             var (result, model) = trial.Execute(train, validation);
             Finish(result, model, state, store, train.Schema, ch);
@@ -156,7 +155,6 @@ public sealed partial class Sape2Experiment
             var settings = new Sape2TrialSettings { TrialId = result.TrialId, SearchSpace = state.Space, NeverPrune = neverPrune };
             state.Parameters(result.TrialId, settings);   // the tuner proposes again what it proposed then, so it continues where it was
             Learn(result, state);
-            state.NextId = result.TrialId + 1;
         }
         var best = state.BestCandidate(Trials);
         if (best is null || store.Best() is not { } recorded || recorded.Trial != best.TrialId || !File.Exists(recorded.Path)) return;
@@ -169,7 +167,7 @@ public sealed partial class Sape2Experiment
     private void Sync(TrialStore store, RunState state)
     {
         foreach (var (result, _, _) in store.FinishedTrials(state.Space))
-            if (state.Seen.Add(result.TrialId)) Learn(result, state);
+            if (!state.Seen.Contains(result.TrialId)) Learn(result, state);
     }
 
     /// <summary>A finished trial joins the experiment's list, the time per epoch and the tuner's knowledge.</summary>

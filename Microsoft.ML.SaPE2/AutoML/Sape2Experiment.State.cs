@@ -11,7 +11,6 @@ public sealed partial class Sape2Experiment
         public AshaRule Asha => asha;
         /// <summary>Trials after trial 0 that run the other encodings with default settings, before the tuner's.</summary>
         public int SeededTrials => otherEncodings.Count;
-        public int NextId { get; set; }
         /// <summary>The trials this worker has learnt from (its own and, in a shared study, the other workers').</summary>
         public HashSet<int> Seen { get; } = new();
         public Sape2TrialResult? Best { get; set; }
@@ -39,9 +38,9 @@ public sealed partial class Sape2Experiment
             id == 0 ? space.Default() : id <= otherEncodings.Count ? otherEncodings[id - 1] : tuner.Propose(settings);
 
         /// <summary>Higher rung first, then the lower loss.</summary>
-        public bool IsBetter(Sape2TrialResult candidate, Sape2TrialResult? incumbent) =>
-            !double.IsPositiveInfinity(candidate.Loss) && (incumbent is null ||
-                IsBetter(candidate.EpochsTrained, candidate.Loss, incumbent.EpochsTrained, incumbent.Loss));
+        public bool IsBetter(Sape2TrialResult candidate, Sape2TrialResult? incumbent) => incumbent is null
+            ? !double.IsPositiveInfinity(candidate.Loss)
+            : IsBetter(candidate.EpochsTrained, candidate.Loss, incumbent.EpochsTrained, incumbent.Loss);
 
         /// <summary><see cref="IsBetter(Sape2TrialResult, Sape2TrialResult?)"/> from the epochs and losses alone (a best recorded by another
         /// worker).</summary>

@@ -38,9 +38,7 @@ internal sealed partial class TrialStore
                 ("@id", claim.RerunOf!.Value));
         else
         {
-            using (var count = Command(transaction, "SELECT count(*) FROM sape2_trials WHERE study = @study AND status <> @interrupted",
-                ("@study", Study), ("@interrupted", Interrupted)))
-                if (maxTrials is { } most && Convert.ToInt64(count.ExecuteScalar(), CultureInfo.InvariantCulture) >= most) return null;
+            if (maxTrials is { } most && CountClaimed(transaction) >= most) return null;
             if (propose(id) is not { } proposal) return null;
             claim = new ClaimedTrial(id, proposal.Parameters, proposal.NeverPrune, proposal.Seed, null);
         }
@@ -163,12 +161,14 @@ internal sealed partial class TrialStore
     });
 
     /// <summary>The study's trials that count: claimed and not interrupted.</summary>
-    public int ClaimedCount() => Read(transaction =>
+    public int ClaimedCount() => Read(CountClaimed);
+
+    private int CountClaimed(DbTransaction transaction)
     {
         using var count = Command(transaction, "SELECT count(*) FROM sape2_trials WHERE study = @study AND status <> @interrupted",
             ("@study", Study), ("@interrupted", Interrupted));
         return Convert.ToInt32(count.ExecuteScalar(), CultureInfo.InvariantCulture);
-    });
+    }
 
     private (int Trial, string Path)? BestOf(DbTransaction transaction)
     {

@@ -35,8 +35,13 @@ internal sealed partial class TrialStore : IDisposable
 
     /// <summary>Whether <paramref name="storage"/> is a PostgreSQL connection string (key=value pairs naming a host) rather than a file.</summary>
     public static bool IsPostgres(string storage) =>
-        storage.Contains('=') && storage.Split(';').Any(part => part.Trim().StartsWith("Host", StringComparison.OrdinalIgnoreCase) ||
-            part.Trim().StartsWith("Server", StringComparison.OrdinalIgnoreCase));
+        storage.Contains('=') && (HasKey(storage, "Host") || HasKey(storage, "Server"));
+
+    /// <summary>Whether the connection string <paramref name="storage"/> holds a password (the tool refuses one on its command line).</summary>
+    public static bool HasPassword(string storage) => HasKey(storage, "Password");
+
+    private static bool HasKey(string storage, string key) =>
+        storage.Split(';').Any(part => part.Trim().StartsWith(key, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The store in <paramref name="folder"/> (created if missing), or in memory when it is null: the default study.</summary>
     public static TrialStore Open(string? folder)

@@ -110,7 +110,7 @@ internal static class SweepCommand
     /// </summary>
     private static string? SharedStorage(string? flag, string? local)
     {
-        if (flag is not null && flag.Split(';').Any(p => p.Trim().StartsWith("Password", StringComparison.OrdinalIgnoreCase)))
+        if (flag is not null && TrialStore.HasPassword(flag))
             throw new ArgumentException($"--storage holds a password, which every user of this machine can read in the process list; put the " +
                 $"connection string in ${StorageVariable}, or the password in ~/.pgpass.");
         string? fromEnvironment = Environment.GetEnvironmentVariable(StorageVariable);
