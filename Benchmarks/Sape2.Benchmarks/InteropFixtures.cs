@@ -1,4 +1,6 @@
 using Microsoft.ML;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Modeling;
@@ -69,6 +71,16 @@ internal static class InteropFixtures
         var normalization = new Normalization(new[] { 0.3f }, new[] { 0.35f });
         var classes = Enumerable.Range(0, config.NumClasses).Select(c => $"class{c}").ToArray();
         return new ImageClassifier(model, format, normalization, classes, Array.Empty<EpochMetrics>());
+    }
+
+    /// <summary>Scores and predicted indices of <paramref name="count"/> images (bytes, count × C × H × W) through an exported model.</summary>
+    public static (float[] Scores, long[] Predicted) RunOnnx(InferenceSession session, byte[] images, int count, ImageFormat format)
+    {
+        var input = new DenseTensor<float>(images.Select(b => (float)b).ToArray(), new[] { count, format.Channels, format.Height, format.Width });
+        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(Sape2Onnx.InputName, input) });
+        var scores = results.Single(r => r.Name == Sape2Onnx.ScoresName).AsTensor<float>().ToArray();
+        var predicted = results.Single(r => r.Name == Sape2Onnx.PredictedIndexName).AsTensor<long>().ToArray();
+        return (scores, predicted);
     }
 
     /// <summary>Writes, per setting, <c>NAME.safetensors</c>, <c>NAME.pixels</c> (uint8, images × C × H × W) and <c>NAME.scores</c>

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Modeling;
@@ -41,12 +40,7 @@ internal static class OnnxBenchmark
         random.NextBytes(pixels);
         var one = pixels.AsSpan(0, format.PixelCount).ToArray();
 
-        float[] Ort(byte[] images, int count)
-        {
-            var input = new DenseTensor<float>(images.Select(b => (float)b).ToArray(), new[] { count, 3, 32, 32 });
-            using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(Sape2Onnx.InputName, input) });
-            return results.First(r => r.Name == Sape2Onnx.ScoresName).AsTensor<float>().ToArray();
-        }
+        float[] Ort(byte[] images, int count) => InteropFixtures.RunOnnx(session, images, count, format).Scores;
         float[] Torch(byte[] images, int count) => classifier.PredictProbabilities(images, count);
 
         double difference = Torch(pixels, Batch).Zip(Ort(pixels, Batch), (a, b) => Math.Abs(a - b)).Max();

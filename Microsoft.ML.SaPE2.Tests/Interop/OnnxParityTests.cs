@@ -1,5 +1,4 @@
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.SaPE2.Data;
 
 using Sape2.Benchmarks;
@@ -29,7 +28,8 @@ public sealed class OnnxParityTests
     {
         using var classifier = InteropFixtures.RandomClassifier(InteropFixtures.Settings[name], Fashion);
         var expected = classifier.PredictProbabilities(pixels, Images);
-        var (scores, predicted) = RunOnnx(Sape2Onnx.Export(classifier), pixels, Images, Fashion);
+        using var session = new InferenceSession(Sape2Onnx.Export(classifier));
+        var (scores, predicted) = InteropFixtures.RunOnnx(session, pixels, Images, Fashion);
         AssertSame(expected, scores, predicted, classifier.ClassNames.Count, name);
     }
 
@@ -42,7 +42,8 @@ public sealed class OnnxParityTests
         var config = InteropFixtures.Settings["SaPE²+APE K"] with { ImageWidth = 20 };
         using var classifier = InteropFixtures.RandomClassifier(config, format);
         var expected = classifier.PredictProbabilities(cropped, Images);
-        var (scores, predicted) = RunOnnx(Sape2Onnx.Export(classifier), cropped, Images, format);
+        using var session = new InferenceSession(Sape2Onnx.Export(classifier));
+        var (scores, predicted) = InteropFixtures.RunOnnx(session, cropped, Images, format);
         AssertSame(expected, scores, predicted, classifier.ClassNames.Count, "SaPE² on 28×20");
     }
 
@@ -57,16 +58,5 @@ public sealed class OnnxParityTests
         }
         double spread = expected.Select((p, i) => Math.Abs(p - expected[i % classes])).Max();
         Assert.IsTrue(spread > 1e-3, $"{name}: every image gets the same scores; the comparison would prove little.");
-    }
-
-    /// <summary>Scores and predicted indices of <paramref name="count"/> images through ONNX Runtime.</summary>
-    internal static (float[] Scores, long[] Predicted) RunOnnx(byte[] model, byte[] images, int count, ImageFormat format)
-    {
-        using var session = new InferenceSession(model);
-        var input = new DenseTensor<float>(images.Select(b => (float)b).ToArray(), new[] { count, format.Channels, format.Height, format.Width });
-        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor(Sape2Onnx.InputName, input) });
-        var scores = results.Single(r => r.Name == Sape2Onnx.ScoresName).AsTensor<float>().ToArray();
-        var predicted = results.Single(r => r.Name == Sape2Onnx.PredictedIndexName).AsTensor<long>().ToArray();
-        return (scores, predicted);
     }
 }
