@@ -14,17 +14,22 @@ namespace Sape2.Benchmarks;
 /// </summary>
 internal static class LayerBenchmark
 {
+    /// <summary>The layer of every mode that measures one: Micro at 32×32 with patch 4 (8×8 patches plus CLS, width 64, 2 heads).</summary>
+    public static VitConfig Baseline { get; } = VitConfig.FromPreset(VitPreset.Micro, imageSize: 32, patchSize: 4, inChannels: 3, numClasses: 10);
+
+    /// <summary>One attention layer per encoding compared, APE's (content-only attention) first.</summary>
+    public static List<(string Name, Attention Layer)> Layers() => new (string Name, PositionEncodingKind Encoding)[]
+    {
+        ("APE (content only)", PositionEncodingKind.Absolute), ("RoPE-Mixed", PositionEncodingKind.RopeMixed),
+        ("CoPE", PositionEncodingKind.Cope), ("SaPE²", PositionEncodingKind.Sape2),
+    }.Select(l => (l.Name, new Attention(Baseline with { PositionEncoding = l.Encoding }))).ToList();
 
     public static void Run(TextWriter report, int rounds, int callsPerRound)
     {
         torch.set_num_threads(1);
-        var baseline = VitConfig.FromPreset(VitPreset.Micro, imageSize: 32, patchSize: 4, inChannels: 3, numClasses: 10);
+        var baseline = Baseline;
         var grid = new PatchGrid(baseline.GridHeight, baseline.GridWidth);
-        var layers = new (string Name, PositionEncodingKind Encoding)[]
-        {
-            ("APE (content only)", PositionEncodingKind.Absolute), ("RoPE-Mixed", PositionEncodingKind.RopeMixed),
-            ("CoPE", PositionEncodingKind.Cope), ("SaPE²", PositionEncodingKind.Sape2),
-        }.Select(l => (l.Name, Layer: new Attention(baseline with { PositionEncoding = l.Encoding }))).ToList();
+        var layers = Layers();
         using var input = randn(1, baseline.PrefixTokens + grid.Count, baseline.EmbedDim);
 
         double Call(Attention layer)

@@ -89,6 +89,9 @@ switch (mode)
     case "layer":
         LayerBenchmark.Run(report, int.Parse(Arg("rounds", "7")), int.Parse(Arg("calls", "200")));
         break;
+    case "ops":
+        OpsBenchmark.Run(report, args.Contains("--list"));
+        break;
     case "pytorch-fixtures":
         InteropFixtures.Write(repo, Arg("out", "pytorch-fixtures"), int.Parse(Arg("images", "64")), report);
         break;
@@ -96,7 +99,7 @@ switch (mode)
         OnnxBenchmark.Run(report, int.Parse(Arg("runs", "200")));
         break;
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|onnx|layer|" +
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|onnx|layer|ops|" +
             "pytorch-fixtures " +
             "[--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] " +
             "[--trainers sape2,lightgbm,sdca --pixels N] [--cases N --seed N] [--seconds N]");

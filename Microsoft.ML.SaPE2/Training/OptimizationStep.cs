@@ -1,4 +1,5 @@
 using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -46,6 +47,7 @@ internal sealed class OptimizationStep : IDisposable
         var loss = -(targets * logits.log_softmax(-1)).sum(-1).mean();               // soft-target cross-entropy
         Optimizer.zero_grad();
         loss.backward();
+        Sape2Logits.ThrowIfBackwardFailed();
         if (gradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), gradientClipNorm);
         Optimizer.step();
         long correct = logits.argmax(-1).eq(labels).sum().ToInt64();

@@ -1,0 +1,125 @@
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Tests.Modeling;
+
+/// <summary>
+/// The fused SaPE² logits (<see cref="Sape2Logits"/>, a hand-written backward) against the plain autograd form of the same
+/// Eq. 9–16 (<see cref="Sape2Bias"/>, itself held to the golden vector, the loop reference and finite differences), in float64.
+/// </summary>
+[TestClass]
+public sealed class Sape2LogitsTests
+{
+    /// <summary>One case: the grid, the prefix tokens, the options of Eq. 9–16 and the table size M.</summary>
+    public sealed record Case(int Rows, int Cols, int Prefix, Sape2Mode Mode, double Sign, bool Inside, bool Interpolate, int TableSize,
+        double GateScale);
+
+    public static IEnumerable<object[]> Cases() => new Case[]
+    {
+        new(3, 3, 1, Sape2Mode.Key, +1, true, false, 4, 0),         // the spec's defaults on a square grid (x and y stacked)
+        new(3, 3, 0, Sape2Mode.Query, -1, false, false, 4, 0.6),    // no prefix, query mode, σ = −1 outside the scale, own s
+        new(2, 3, 1, Sape2Mode.Key, +1, true, false, 4, 0),         // rectangular: x and y as two groups
+        new(3, 2, 2, Sape2Mode.Query, +1, false, false, 5, 0.6),
+        new(3, 3, 1, Sape2Mode.Key, +1, true, false, 3, 0),         // a table smaller than the grid: positions reach the clamp
+        new(4, 4, 1, Sape2Mode.Key, +1, true, true, 3, 0),          // interpolated positions
+        new(2, 4, 1, Sape2Mode.Query, -1, true, true, 3, 0.6),
+    }.Select(c => new object[] { c });
+
+    private sealed record Inputs(Tensor Query, Tensor Key, Tensor TableX, Tensor TableY, Tensor Upstream);
+
+    private static Inputs Random(Case c, int seed, int batch = 2, int heads = 2, int headDim = 4)
+    {
+        torch.manual_seed(seed);
+        int t = c.Prefix + c.Rows * c.Cols;
+        return new Inputs(randn(batch, heads, t, headDim, dtype: ScalarType.Float64), randn(batch, heads, t, headDim, dtype: ScalarType.Float64),
+            randn(headDim, c.TableSize, dtype: ScalarType.Float64), randn(headDim, c.TableSize, dtype: ScalarType.Float64),
+            randn(batch, heads, t, t, dtype: ScalarType.Float64));
+    }
+
+    private static (Tensor Fused, Tensor Plain) Logits(Case c, Inputs x, PositionClampCounter? counter = null)
+    {
+        double scale = 1 / Math.Sqrt(x.Query.shape[^1]);
+        double gateScale = c.GateScale > 0 ? c.GateScale : scale;
+        using var suffix = new FixedTableCache((device, dtype, size) => ones(size, size, dtype: dtype, device: device).tril());
+        var grid = new PatchGrid(c.Rows, c.Cols);
+        var fused = Sape2Logits.Compute(x.Query, x.Key, x.TableX, x.TableY,
+            new Sape2Logits.Settings(grid, c.Prefix, gateScale, c.Mode, c.Sign, c.Inside, c.Interpolate, suffix, counter));
+        var bias = Sape2Bias.Compute(x.Query.narrow(2, c.Prefix, grid.Count), x.Key.narrow(2, c.Prefix, grid.Count), c.Rows, c.Cols,
+            x.TableX, x.TableY, gateScale, c.Mode, c.Interpolate, clampCounter: null);
+        var padded = nn.functional.pad(bias, new long[] { c.Prefix, 0, c.Prefix, 0 });
+        var content = x.Query.matmul(x.Key.transpose(-2, -1));
+        var plain = c.Inside ? (content + c.Sign * padded) * scale : content * scale + c.Sign * padded;
+        return (fused, plain);
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Cases))]
+    public void ValuesAndGradientsMatchThePlainForm(Case c)
+    {
+        using var scope = NewDisposeScope();
+        var x = Random(c, seed: 17);
+        var parameters = new[] { x.Query, x.Key, x.TableX, x.TableY };
+        foreach (var p in parameters) p.requires_grad_();
+        var (fused, plain) = Logits(c, x);
+        TensorAssert.AreClose(plain, fused, 1e-10, "logits");
+        Assert.IsTrue((fused - x.Query.matmul(x.Key.transpose(-2, -1)) / Math.Sqrt(4)).abs().max().item<double>() > 1e-2,
+            "The bias is too small for the comparison to test it.");
+
+        var fusedGradients = torch.autograd.grad(new[] { (fused * x.Upstream).sum() }, parameters);
+        var plainGradients = torch.autograd.grad(new[] { (plain * x.Upstream).sum() }, parameters);
+        string[] names = { "q", "k", "E_x", "E_y" };
+        for (int i = 0; i < names.Length; i++)
+            TensorAssert.AreClose(plainGradients[i], fusedGradients[i], 1e-9, $"gradient of {names[i]}");
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Cases))]
+    public void ScoringWithoutGradientsGivesTheTrainingValuesBitForBit(Case c)
+    {
+        using var scope = NewDisposeScope();
+        var x = Random(c, seed: 5);
+        Tensor scored;
+        using (no_grad()) scored = Logits(c, x).Fused;
+        foreach (var t in new[] { x.Query, x.Key, x.TableX, x.TableY }) t.requires_grad_();
+        var trained = Logits(c, x).Fused;
+        Assert.IsTrue(trained.requires_grad, "The training path was not taken.");
+        Assert.IsTrue(trained.detach().eq(scored).all().item<bool>(), "Scoring and training logits differ.");
+    }
+
+    [TestMethod]
+    public void IdenticalPatchesGiveFiniteGradientsEqualToThePlainForm()
+    {
+        // A flat background: every patch vector coincides, so the distance is 0 off the diagonal too (cdist's gradient is 0 there).
+        using var scope = NewDisposeScope();
+        var c = new Case(2, 2, 1, Sape2Mode.Key, +1, true, false, 3, 0);
+        var x = Random(c, seed: 2) with { Query = ones(1, 1, 5, 4, dtype: ScalarType.Float64), Key = ones(1, 1, 5, 4, dtype: ScalarType.Float64),
+            Upstream = randn(1, 1, 5, 5, dtype: ScalarType.Float64) };
+        var parameters = new[] { x.Query, x.Key, x.TableX, x.TableY };
+        foreach (var p in parameters) p.requires_grad_();
+        var (fused, plain) = Logits(c, x);
+        var fusedGradients = torch.autograd.grad(new[] { (fused * x.Upstream).sum() }, parameters);
+        var plainGradients = torch.autograd.grad(new[] { (plain * x.Upstream).sum() }, parameters);
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            TensorAssert.AllFinite(fusedGradients[i], $"gradient {i}");
+            TensorAssert.AreClose(plainGradients[i], fusedGradients[i], 1e-9, $"gradient {i}");
+        }
+    }
+
+    [TestMethod]
+    public void ClampedPositionsAreCountedAsByThePlainForm()
+    {
+        using var scope = NewDisposeScope();
+        var c = new Case(3, 3, 1, Sape2Mode.Key, +1, true, false, 3, 0);
+        var x = Random(c, seed: 8);
+        var fused = new PositionClampCounter();
+        Logits(c, x, fused);
+        var plain = new PositionClampCounter();
+        Sape2Bias.Compute(x.Query.narrow(2, 1, 9), x.Key.narrow(2, 1, 9), 3, 3, x.TableX, x.TableY, 0.5, Sape2Mode.Key, false, plain);
+        Assert.AreEqual(plain.Total, fused.Total, "positions counted");
+        Assert.AreEqual(plain.Reached, fused.Reached, "positions at the clamp");
+        Assert.IsTrue(fused.Reached > 0, "A table of 3 entries on a 3×3 grid must clamp some positions.");
+    }
+}
