@@ -44,7 +44,8 @@ internal sealed unsafe class DispatchCounter : IDisposable
     {
         IntPtr torch = NativeLibrary.Load(LoadedPath());
         recordFunctionName = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(torch, "_ZNK2at14RecordFunction4nameEv");
-        var add = (delegate* unmanaged<CallbackDefinition, ulong>)NativeLibrary.GetExport(torch, "_ZN2at17addGlobalCallbackENS_22RecordFunctionCallbackE");
+        var add = (delegate* unmanaged<CallbackDefinition, ulong>)NativeLibrary.GetExport(torch,
+            "_ZN2at17addGlobalCallbackENS_22RecordFunctionCallbackE");
         var definition = new CallbackDefinition { Start = &OnStart, End = &OnEnd, SamplingProbability = 1.0 };
         for (int i = 0; i < RecordScopes; i++) definition.Scopes[i] = 1;
         handle = add(definition);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,12 +18,20 @@ internal static class LayerBenchmark
     /// <summary>The layer of every mode that measures one: Micro at 32×32 with patch 4 (8×8 patches plus CLS, width 64, 2 heads).</summary>
     public static VitConfig Baseline { get; } = VitConfig.FromPreset(VitPreset.Micro, imageSize: 32, patchSize: 4, inChannels: 3, numClasses: 10);
 
+    /// <summary>The SaPE² layer's name; "SaPE² (plain autograd form)" is the same function before issue 14's fused form.</summary>
+    public const string Sape2 = "SaPE²", Sape2Plain = "SaPE² (plain autograd form)";
+
     /// <summary>One attention layer per encoding compared, APE's (content-only attention) first.</summary>
-    public static List<(string Name, Attention Layer)> Layers() => new (string Name, PositionEncodingKind Encoding)[]
+    public static List<(string Name, Attention Layer)> Layers()
     {
-        ("APE (content only)", PositionEncodingKind.Absolute), ("RoPE-Mixed", PositionEncodingKind.RopeMixed),
-        ("CoPE", PositionEncodingKind.Cope), ("SaPE²", PositionEncodingKind.Sape2),
-    }.Select(l => (l.Name, new Attention(Baseline with { PositionEncoding = l.Encoding }))).ToList();
+        var layers = new (string Name, PositionEncodingKind Encoding)[]
+        {
+            ("APE (content only)", PositionEncodingKind.Absolute), ("RoPE-Mixed", PositionEncodingKind.RopeMixed),
+            ("CoPE", PositionEncodingKind.Cope), (Sape2Plain, PositionEncodingKind.Sape2), (Sape2, PositionEncodingKind.Sape2),
+        }.Select(l => (l.Name, Layer: new Attention(Baseline with { PositionEncoding = l.Encoding }))).ToList();
+        ((Sape2Attention)layers.Single(l => l.Name == Sape2Plain).Layer.PositionEncoding).PlainForm = true;
+        return layers;
+    }
 
     public static void Run(TextWriter report, int rounds, int callsPerRound)
     {

@@ -17,6 +17,9 @@ internal static class OpsBenchmark
     public record Count(IReadOnlyList<DispatchCounter.Dispatch> Forward, IReadOnlyList<DispatchCounter.Dispatch> Backward)
     {
         public int Total => Forward.Count + Backward.Count;
+
+        /// <summary>Those called by TorchSharp or the autograd engine itself, not inside another operator: what the budget counts.</summary>
+        public int Direct => Forward.Count(d => d.Depth == 0) + Backward.Count(d => d.Depth == 0);
     }
 
     /// <summary>
@@ -65,10 +68,10 @@ internal static class OpsBenchmark
         foreach (var (name, count) in counts)
             report.WriteLine($"| {name} | {count.Forward.Count} | {count.Backward.Count} | {count.Total} | {count.Total - ape.Total} | " +
                 $"{count.Forward.Count(d => d.Depth == 0)}, {count.Backward.Count(d => d.Depth == 0)} |");
-        var sape2 = counts.Single(c => c.Name == "SaPE²").Count;
+        var sape2 = counts.Single(c => c.Name == LayerBenchmark.Sape2).Count;
         report.WriteLine();
-        report.WriteLine($"SaPE² budget (issue 14.2): forward + backward ≤ {Sape2Budget}: {(sape2.Total <= Sape2Budget ? "met" : "NOT met")} " +
-            $"({sape2.Total}).");
+        report.WriteLine($"SaPE² budget (issue 14.2): operations called directly in forward + backward ≤ {Sape2Budget}: " +
+            $"{(sape2.Direct <= Sape2Budget ? "met" : "NOT met")} ({sape2.Direct}; all dispatches, nested ones included: {sape2.Total}).");
         if (listSape2)
         {
             foreach (var (part, names) in new[] { ("forward", sape2.Forward), ("backward", sape2.Backward) })

@@ -45,7 +45,7 @@ public sealed class Sape2LogitsTests
         using var suffix = new FixedTableCache((device, dtype, size) => ones(size, size, dtype: dtype, device: device).tril());
         var grid = new PatchGrid(c.Rows, c.Cols);
         var fused = Sape2Logits.Compute(x.Query, x.Key, x.TableX, x.TableY,
-            new Sape2Logits.Settings(grid, c.Prefix, gateScale, c.Mode, c.Sign, c.Inside, c.Interpolate, suffix, counter));
+            new Sape2Logits.Settings(grid, c.TableSize, c.Prefix, gateScale, c.Mode, c.Sign, c.Inside, c.Interpolate, suffix, counter));
         var bias = Sape2Bias.Compute(x.Query.narrow(2, c.Prefix, grid.Count), x.Key.narrow(2, c.Prefix, grid.Count), c.Rows, c.Cols,
             x.TableX, x.TableY, gateScale, c.Mode, c.Interpolate, clampCounter: null);
         var padded = nn.functional.pad(bias, new long[] { c.Prefix, 0, c.Prefix, 0 });

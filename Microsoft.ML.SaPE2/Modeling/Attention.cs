@@ -13,6 +13,7 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
     private readonly Dropout attentionDropout;
     private readonly Linear projection;
     private readonly Dropout projectionDropout;
+    private readonly double attentionDropoutRate, projectionDropoutRate;
     private readonly int numHeads;
     private readonly int prefixTokens;
 
@@ -24,6 +25,7 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
         attentionDropout = nn.Dropout(config.AttentionDropout);
         projection = nn.Linear(config.EmbedDim, config.EmbedDim);
         projectionDropout = nn.Dropout(config.Dropout);
+        (attentionDropoutRate, projectionDropoutRate) = (config.AttentionDropout, config.Dropout);
         numHeads = config.NumHeads;
         prefixTokens = config.PrefixTokens;
         RegisterComponents();
@@ -59,10 +61,13 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
         long b = x.shape[0], t = x.shape[1], c = x.shape[2];
         var (q, k, v) = Heads(x);                                                          // each (B, h, T, d)
         var (logits, bias) = inspect ? position.LogitsAndBias(q, k, grid, prefixTokens) : (position.Logits(q, k, grid, prefixTokens), null);
-        var weights = attentionDropout.forward(logits.softmax(-1));                        // (B, h, T, T)
+        var weights = Dropout((attentionDropout, attentionDropoutRate), logits.softmax(-1));                      // (B, h, T, T)
         var mixed = weights.matmul(v).transpose(1, 2).reshape(b, t, c);                    // (B, h, T, d) -> (B, T, C)
-        return (projectionDropout.forward(projection.forward(mixed)), weights, bias);
+        return (Dropout((projectionDropout, projectionDropoutRate), projection.forward(mixed)), weights, bias);
     }
+
+    /// <summary>A dropout of rate 0 is no operation: not dispatching one is a kernel launch saved on a GPU.</summary>
+    private static Tensor Dropout((Dropout Module, double Rate) dropout, Tensor x) => dropout.Rate > 0 ? dropout.Module.forward(x) : x;
 
     /// <summary>Queries, keys and values per head, each (B, h, T, d).</summary>
     public (Tensor q, Tensor k, Tensor v) Heads(Tensor x)
@@ -70,7 +75,8 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
         long b = x.shape[0], t = x.shape[1], c = x.shape[2];
         var split = qkv.forward(x)                                        // (B, T, 3C)
             .reshape(b, t, 3, numHeads, c / numHeads)                     // (B, T, 3, h, d)
-            .permute(2, 0, 3, 1, 4);                                      // (3, B, h, T, d)
+            .permute(2, 0, 3, 1, 4)                                       // (3, B, h, T, d)
+            .unbind(0);                                                   // one operation (and one in the backward), not three
         return (split[0], split[1], split[2]);
     }
 }

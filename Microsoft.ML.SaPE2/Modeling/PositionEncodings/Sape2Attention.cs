@@ -51,9 +51,19 @@ public sealed class Sape2Attention : AttentionPositionEncoding
 
     /// <inheritdoc />
     /// <remarks>Computed by <see cref="Sape2Logits"/>: the same function as <see cref="LogitsAndBias"/> in far fewer operations.</remarks>
-    public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens) =>
-        Sape2Logits.Compute(query, key, InDType(tableX, query), InDType(tableY, query), new Sape2Logits.Settings(grid, prefixTokens,
+    public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens) => PlainForm
+        ? WithoutBias(LogitsAndBias(query, key, grid, prefixTokens))
+        : Sape2Logits.Compute(query, key, InDType(tableX, query), InDType(tableY, query), new Sape2Logits.Settings(grid, tableX.shape[1], prefixTokens,
             gateScale, mode, biasSign, biasInsideScale, interpolatePositions, suffixOnes, ClampCounter));
+
+    /// <summary>Computes the logits by the plain autograd form instead (the benchmarks' "before").</summary>
+    internal bool PlainForm { get; set; }
+
+    private static Tensor WithoutBias((Tensor Logits, Tensor? PairBias) both)
+    {
+        both.PairBias?.Dispose();
+        return both.Logits;
+    }
 
     private static Tensor InDType(Tensor table, Tensor like) => table.dtype == like.dtype ? table : table.to(like.dtype);
 

@@ -21,8 +21,8 @@ namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 /// </remarks>
 internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
 {
-    /// <summary>What one layer's SaPE² fixes: the grid, the options of Eq. 9–16 and the cached suffix-sum matrices.</summary>
-    internal sealed record Settings(PatchGrid Grid, int PrefixTokens, double GateScale, Sape2Mode Mode, double BiasSign,
+    /// <summary>What one layer's SaPE² fixes: the grid, the table size M, the options of Eq. 9–16 and the cached suffix-sum matrices.</summary>
+    internal sealed record Settings(PatchGrid Grid, long TableSize, int PrefixTokens, double GateScale, Sape2Mode Mode, double BiasSign,
         bool BiasInsideScale, bool InterpolatePositions, FixedTableCache SuffixOnes, PositionClampCounter? ClampCounter);
 
     /// <summary>Axes whose positions are computed together: both (H = W) or one; <c>Length</c> K = W for x, H for y.</summary>
@@ -40,15 +40,19 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
     /// </summary>
     public static Tensor Compute(Tensor query, Tensor key, Tensor tableX, Tensor tableY, Settings settings)
     {
-        bool wantsGradient = is_grad_enabled() && new[] { query, key, tableX, tableY }.Any(t => t.requires_grad);
-        return wantsGradient ? apply(query, key, tableX, tableY, settings) : Forward(query, key, tableX, tableY, settings, saved: null);
+        using var scope = NewDisposeScope();
+        // Eq. 13 for every token, by autograd (its gradient then reaches the tables as a plain matmul's does): (B, h, T, 2M).
+        var embeddingLogits = (settings.Mode == Sape2Mode.Key ? key : query).matmul(cat(new[] { tableX, tableY }, 1));
+        bool wantsGradient = is_grad_enabled() && (query.requires_grad || key.requires_grad || embeddingLogits.requires_grad);
+        var logits = wantsGradient ? apply(query, key, embeddingLogits, settings) : Forward(query, key, embeddingLogits, settings, saved: null);
+        return logits.MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var settings = (Settings)vars[4];
+        var settings = (Settings)vars[3];
         var saved = new List<Tensor>();
-        var logits = Forward((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], settings, saved);
+        var logits = Forward((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], settings, saved);
         ctx.save_for_backward(saved);
         ctx.save_data(nameof(Settings), settings);
         return logits;
@@ -64,18 +68,16 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
     }
 
     /// <summary>The forward; fills <paramref name="saved"/> with what the backward reads when it is given.</summary>
-    private static Tensor Forward(Tensor query, Tensor key, Tensor tableX, Tensor tableY, Settings settings, List<Tensor>? saved)
+    private static Tensor Forward(Tensor query, Tensor key, Tensor embeddingLogits, Settings settings, List<Tensor>? saved)
     {
         using var scope = NewDisposeScope();
-        long b = query.shape[0], h = query.shape[1], d = query.shape[3], m = tableX.shape[1];
+        long b = query.shape[0], h = query.shape[1], d = query.shape[3], m = settings.TableSize;
         var grid = settings.Grid;
         long n = grid.Count;
         double scale = 1.0 / Math.Sqrt(d);
         var logits = query.matmul(key.transpose(-2, -1)).mul_(scale);                      // (B, h, T, T): q·kᵀ/√d
-        var tables = cat(new[] { tableX, tableY }, 1);                                       // (d, 2M)
-        var values = (settings.Mode == Sape2Mode.Key ? key : query).narrow(2, settings.PrefixTokens, n);   // (B, h, N, d)
-        var embeddingLogits = values.matmul(tables).view(b, h, grid.Height, grid.Width, 2, m);   // Eq. 13: (B, h, H, W, 2, M)
-        var created = saved is null ? null : new List<Tensor> { tables };   // saved, and made here
+        var patchEmbeddingLogits = PatchRows(embeddingLogits, settings);                     // Eq. 13: (B, h, H, W, 2, M)
+        var created = saved is null ? null : new List<Tensor>();   // saved, and made here
 
         Tensor? bias = null;
         foreach (var group in Groups(settings, m))
@@ -93,20 +95,21 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
             var floor = positions.floor();
             // A NaN position (a diverging model) reads entry 0, never out of bounds; its NaN still reaches the loss.
             var indices = cat(new[] { floor, positions.ceil() }, -1).nan_to_num_(0, 0, 0).to(ScalarType.Int64);   // (…, 2K)
-            var read = embeddingLogits.narrow(4, group.First, a).gather(-1, indices);          // Z[⌊p⌋], Z[⌈p⌉]: (…, 2K)
+            var read = Axes(patchEmbeddingLogits, group).gather(-1, indices);                    // Z[⌊p⌋], Z[⌈p⌉]: (…, 2K)
             var lower = read.narrow(-1, 0, length);
             var difference = read.narrow(-1, length, length) - lower;
             var weight = positions - floor;
             var interpolated = lower.addcmul(weight, difference, 1);                           // Eq. 14: (B, h, H, W, A, K)
             var vectors = interpolated.permute(4, 0, 1, 2, 3, 5).reshape(a * b * h, n, length);   // Eq. 12: (A·B·h, N, K)
             var distances = cdist(vectors, vectors, 2, compute_mode.donot_use_mm_for_euclid_dist);   // Eq. 15: (A·B·h, N, N)
-            var groupBias = distances.view(a, b, h, n, n).sum(dim: 0);
+            var perAxis = distances.view(a, b, h, n, n);
+            var groupBias = perAxis.sum(dim: 0);
             bias = bias is null ? groupBias : bias.add_(groupBias);
             if (created is not null)
             {
                 // σ'(x)·(what turns a gate's gradient into one of q·kᵀ): the gate logit is s·q·k and the position scaled.
                 var gateSlope = gates.addcmul(gates, gates, -1).mul_(group.PositionScale * settings.GateScale);
-                created.AddRange(new[] { gateSlope, rawPositions.le(m - 1), weight, difference, indices, vectors, distances });
+                created.AddRange(new[] { gateSlope, rawPositions.le(m - 1), weight, difference, indices, vectors, perAxis });
             }
         }
         double coefficient = settings.BiasSign * (settings.BiasInsideScale ? scale : 1.0);   // Eq. 16
@@ -144,7 +147,7 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         catch (Exception e)
         {
             Interlocked.CompareExchange(ref backwardFailure, ExceptionDispatchInfo.Capture(e), null);
-            return new List<Tensor> { null!, null!, null!, null!, null! };
+            return new List<Tensor> { null!, null!, null!, null! };
         }
         finally
         {
@@ -152,54 +155,57 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         }
     }
 
-    /// <summary>The gradients of q, k, E_x and E_y from that of the logits.</summary>
+    /// <summary>The gradients of q, k and the embedding logits Z from that of the logits.</summary>
     private static List<Tensor> Backward(autograd.AutogradContext ctx, Tensor gradient)
     {
         using var scope = NewDisposeScope();
         var settings = (Settings)ctx.get_data(nameof(Settings));
         var saved = ctx.get_saved_variables();
-        Tensor query = saved[0], key = saved[1], tables = saved[2];
-        long b = query.shape[0], h = query.shape[1], d = query.shape[3], m = tables.shape[1] / 2;
+        Tensor query = saved[0], key = saved[1];
+        long b = query.shape[0], h = query.shape[1], t = query.shape[2], d = query.shape[3], m = settings.TableSize;
         var grid = settings.Grid;
         long n = grid.Count;
         double scale = 1.0 / Math.Sqrt(d);
         var dContent = gradient.mul(scale);                                                  // with respect to q·kᵀ: (B, h, T, T)
         var biasGradient = PatchBlock(settings.BiasInsideScale ? dContent : gradient, settings);   // ÷ σ: (B, h, N, N)
         var symmetric = biasGradient + biasGradient.transpose(-1, -2);                     // b is symmetric in its two patches
-        var dEmbedding = zeros(new[] { b, h, grid.Height, grid.Width, 2, m }, dtype: query.dtype, device: query.device);
+        var dEmbedding = zeros(new[] { b, h, t, 2 * m }, dtype: query.dtype, device: query.device);   // 0 for the prefix tokens
+        var dPatchEmbedding = PatchRows(dEmbedding, settings);
 
         var groups = Groups(settings, m);
         for (int g = 0; g < groups.Length; g++)
         {
             var group = groups[g];
             int a = group.Count, length = group.Length;
-            var s = saved.Skip(3 + SavedPerGroup * g).Take(SavedPerGroup).ToArray();
+            var s = saved.Skip(2 + SavedPerGroup * g).Take(SavedPerGroup).ToArray();
             Tensor gateSlope = s[0], unclamped = s[1], weight = s[2], difference = s[3], indices = s[4], vectors = s[5], distances = s[6];
             // ∂D_in/∂x_i = (x_i − x_n)/D_in, 0 where D_in = 0 (as cdist defines it): dX = σ·(X·rowsum(W) − W·X), W = sym/D.
-            var inverse = distances.reciprocal().nan_to_num_(0, 0, 0).view(a, b, h, n, n).mul_(symmetric).view(a * b * h, n, n);
+            var inverse = distances.reciprocal().nan_to_num_(0, 0, 0).mul_(symmetric).view(a * b * h, n, n);   // (A, B, h, N, N) first
             // TorchSharp's x.baddbmm(y, z, β, α) is β·z + α·(x·y).
             var dVectors = inverse.baddbmm(vectors, vectors.mul(inverse.sum(-1, keepdim: true)),
                 (float)settings.BiasSign, (float)-settings.BiasSign);                           // (A·B·h, N, K)
             var dInterpolated = dVectors.view(a, b, h, grid.Height, grid.Width, length).permute(1, 2, 3, 4, 0, 5);   // (B, h, H, W, A, K)
             var dUpper = dInterpolated * weight;
-            dEmbedding.narrow(4, group.First, a).scatter_add_(-1, indices, cat(new[] { dInterpolated - dUpper, dUpper }, -1));
+            Axes(dPatchEmbedding, group).scatter_add_(-1, indices, cat(new[] { dInterpolated - dUpper, dUpper }, -1));
             var dPositions = (dInterpolated * difference).mul_(unclamped);                    // the clamp passes what it did not hold
             var dGateLogits = dPositions.matmul(settings.SuffixOnes.Get(query.device, query.dtype, length).t()).mul_(gateSlope);
+            var perAxisGateLogits = dGateLogits.unbind(4);
             for (int axis = 0; axis < a; axis++)
-                SameLinePairs(dContent, group.First + axis, settings).add_(dGateLogits.select(4, axis));
+                SameLinePairs(dContent, group.First + axis, settings).add_(perAxisGateLogits[axis]);
         }
 
         var dQuery = dContent.matmul(key);
         var dKey = dContent.transpose(-2, -1).matmul(query);
-        var values = (settings.Mode == Sape2Mode.Key ? key : query).narrow(2, settings.PrefixTokens, n);
-        var dFlat = dEmbedding.view(b, h, n, 2 * m);
-        (settings.Mode == Sape2Mode.Key ? dKey : dQuery).narrow(2, settings.PrefixTokens, n).add_(dFlat.matmul(tables.t()));
-        var valuesT = values.reshape(-1, d).t();                                             // (d, B·h·N)
-        var dTableX = valuesT.mm(dFlat.view(-1, 2, m).select(1, 0));
-        var dTableY = valuesT.mm(dFlat.view(-1, 2, m).select(1, 1));
-        return new List<Tensor> { dQuery.MoveToOuterDisposeScope(), dKey.MoveToOuterDisposeScope(), dTableX.MoveToOuterDisposeScope(),
-            dTableY.MoveToOuterDisposeScope() };
+        return new List<Tensor> { dQuery.MoveToOuterDisposeScope(), dKey.MoveToOuterDisposeScope(), dEmbedding.MoveToOuterDisposeScope() };
     }
+
+    /// <summary>The patch tokens' rows of Z (B, h, T, 2M) as (B, h, H, W, 2, M), a view; axis 0 = x, 1 = y.</summary>
+    private static Tensor PatchRows(Tensor embeddingLogits, Settings settings) =>
+        embeddingLogits.narrow(2, settings.PrefixTokens, settings.Grid.Count)
+            .view(embeddingLogits.shape[0], embeddingLogits.shape[1], settings.Grid.Height, settings.Grid.Width, 2, settings.TableSize);
+
+    /// <summary>The axes of <paramref name="group"/> in a (…, 2, M) tensor: all of it when the group has both.</summary>
+    private static Tensor Axes(Tensor perAxis, AxisGroup group) => group.Count == 2 ? perAxis : perAxis.narrow(4, group.First, group.Count);
 
     /// <summary>The patch block (B, h, N, N) of the pairs (B, h, T, T), as a view.</summary>
     private static Tensor PatchBlock(Tensor pairs, Settings settings)
@@ -216,10 +222,10 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
     private static Tensor SameLinePairs(Tensor pairs, int axis, Settings settings)
     {
         long[] s = pairs.stride();
-        long rows = settings.Grid.Height, cols = settings.Grid.Width, b = pairs.shape[0], h = pairs.shape[1];
+        long rows = settings.Grid.Height, cols = settings.Grid.Width, b = pairs.shape[0], h = pairs.shape[1], offset = Offset(pairs, settings);
         return axis == 0
-            ? pairs.as_strided(new[] { b, h, rows, cols, cols }, new[] { s[0], s[1], cols * (s[2] + s[3]), s[2], s[3] }, Offset(pairs, settings))
-            : pairs.as_strided(new[] { b, h, rows, cols, rows }, new[] { s[0], s[1], cols * s[2], s[2] + s[3], cols * s[3] }, Offset(pairs, settings));
+            ? pairs.as_strided(new[] { b, h, rows, cols, cols }, new[] { s[0], s[1], cols * (s[2] + s[3]), s[2], s[3] }, offset)
+            : pairs.as_strided(new[] { b, h, rows, cols, rows }, new[] { s[0], s[1], cols * s[2], s[2] + s[3], cols * s[3] }, offset);
     }
 
     private static long Offset(Tensor pairs, Settings settings)
