@@ -103,7 +103,7 @@ internal static class ModelFileBenchmark
             $"{string.Join(", ", samples)} |");
     }
 
-    private static byte[] Png(int seed)
+    internal static byte[] Png(int seed)
     {
         using var bitmap = new SKBitmap(32, 32);
         bitmap.Erase(new SKColor((byte)(seed * 40), (byte)(255 - seed * 30), 128));

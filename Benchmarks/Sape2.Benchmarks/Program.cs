@@ -14,7 +14,7 @@ var console = Console.Out;
 using var file = string.IsNullOrEmpty(outDir) ? null : new StreamWriter(Path.Combine(Directory.CreateDirectory(outDir).FullName, $"{mode}.md"));
 TextWriter report = file is null ? console : new TeeWriter(console, file);
 
-if (mode is not ("model-file-load" or "small-data-one" or "memory-one")) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, " +
+if (mode is not ("model-file-load" or "small-data-one" or "memory-one" or "cuda-to-cpu-load")) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, " +
     $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
 if (mode is not ("small-data" or "small-data-one"))   // those never load libtorch beside LightGBM; the trainer sets its threads
     torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
@@ -89,6 +89,10 @@ switch (mode)
     case "layer":
         LayerBenchmark.Run(report, int.Parse(Arg("rounds", "7")), int.Parse(Arg("calls", "200")));
         break;
+    case "cuda-to-cpu":
+        return CudaToCpuCheck.Run(report, Arg("device", "cuda"));
+    case "cuda-to-cpu-load":
+        return CudaToCpuCheck.LoadChild(args[1], args[2]);
     case "ops":
         OpsBenchmark.Run(report, args.Contains("--list"));
         break;
@@ -99,7 +103,7 @@ switch (mode)
         OnnxBenchmark.Run(report, int.Parse(Arg("runs", "200")));
         break;
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|onnx|layer|ops|" +
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|cuda-to-cpu|onnx|layer|ops|" +
             "pytorch-fixtures " +
             "[--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] " +
             "[--trainers sape2,lightgbm,sdca --pixels N] [--cases N --seed N] [--seconds N]");
