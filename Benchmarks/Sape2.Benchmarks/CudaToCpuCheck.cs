@@ -19,7 +19,11 @@ internal static class CudaToCpuCheck
 
     public static int Run(TextWriter report, string device)
     {
-        if (device.StartsWith("cuda", StringComparison.Ordinal) && !TorchSharp.torch.cuda.is_available()) { Console.Error.WriteLine("cuda-to-cpu: CUDA is not available to TorchSharp."); return 3; }
+        if (device.StartsWith("cuda", StringComparison.Ordinal) && !TorchSharp.torch.cuda.is_available())
+        {
+            Console.Error.WriteLine("cuda-to-cpu: CUDA is not available to TorchSharp.");
+            return 3;
+        }
         string folder = Directory.CreateTempSubdirectory("sape2-cuda-to-cpu-").FullName;
         try
         {
@@ -38,14 +42,16 @@ internal static class CudaToCpuCheck
             var cudaScores = Score(ml, model, rows);
 
             var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardError = true };
-            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(CudaToCpuCheck).Assembly.Location);
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+                start.ArgumentList.Add(typeof(CudaToCpuCheck).Assembly.Location);
             foreach (var a in new[] { "cuda-to-cpu-load", zip, cpuScores }) start.ArgumentList.Add(a);
             start.Environment["CUDA_VISIBLE_DEVICES"] = "";
             using var child = Process.Start(start)!;
             string errors = child.StandardError.ReadToEnd();
             child.WaitForExit();
             if (child.ExitCode != 0) { Console.Error.WriteLine($"cuda-to-cpu: the CPU process failed ({child.ExitCode}): {errors}"); return 1; }
-            var cpu = File.ReadAllLines(cpuScores).Select(l => l.Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray()).ToList();
+            var cpu = File.ReadAllLines(cpuScores)
+                .Select(l => l.Split(' ').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray()).ToList();
 
             int sameTop1 = cudaScores.Zip(cpu).Count(p => ArgMax(p.First) == ArgMax(p.Second));
             double largest = cudaScores.Zip(cpu).SelectMany(p => p.First.Zip(p.Second, (a, b) => Math.Abs(a - b))).Max();

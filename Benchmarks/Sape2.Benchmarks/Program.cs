@@ -14,7 +14,8 @@ var console = Console.Out;
 using var file = string.IsNullOrEmpty(outDir) ? null : new StreamWriter(Path.Combine(Directory.CreateDirectory(outDir).FullName, $"{mode}.md"));
 TextWriter report = file is null ? console : new TeeWriter(console, file);
 
-if (mode is not ("model-file-load" or "small-data-one" or "memory-one" or "cuda-to-cpu-load")) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, " +
+bool childProcess = mode is "model-file-load" or "small-data-one" or "memory-one" or "cuda-to-cpu-load";
+if (!childProcess) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, " +
     $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
 if (mode is not ("small-data" or "small-data-one"))   // those never load libtorch beside LightGBM; the trainer sets its threads
     torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
@@ -103,7 +104,8 @@ switch (mode)
         OnnxBenchmark.Run(report, int.Parse(Arg("runs", "200")));
         break;
     default:
-        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|cuda-to-cpu|onnx|layer|ops|" +
+        Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|" +
+            "cuda-to-cpu|onnx|layer|ops|" +
             "pytorch-fixtures " +
             "[--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] " +
             "[--trainers sape2,lightgbm,sdca --pixels N] [--cases N --seed N] [--seconds N]");

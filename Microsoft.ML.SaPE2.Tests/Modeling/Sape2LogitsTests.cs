@@ -38,14 +38,20 @@ public sealed class Sape2LogitsTests
             randn(batch, heads, t, t, dtype: ScalarType.Float64));
     }
 
+    private static Tensor Fused(Case c, Inputs x, PositionClampCounter? counter = null)
+    {
+        double gateScale = c.GateScale > 0 ? c.GateScale : 1 / Math.Sqrt(x.Query.shape[^1]);
+        using var suffix = new FixedTableCache((device, dtype, size) => ones(size, size, dtype: dtype, device: device).tril());
+        return Sape2Logits.Compute(x.Query, x.Key, x.TableX, x.TableY, new Sape2Logits.Settings(new PatchGrid(c.Rows, c.Cols), c.TableSize,
+            c.Prefix, gateScale, c.Mode, c.Sign, c.Inside, c.Interpolate, suffix, counter));
+    }
+
     private static (Tensor Fused, Tensor Plain) Logits(Case c, Inputs x, PositionClampCounter? counter = null)
     {
         double scale = 1 / Math.Sqrt(x.Query.shape[^1]);
         double gateScale = c.GateScale > 0 ? c.GateScale : scale;
-        using var suffix = new FixedTableCache((device, dtype, size) => ones(size, size, dtype: dtype, device: device).tril());
         var grid = new PatchGrid(c.Rows, c.Cols);
-        var fused = Sape2Logits.Compute(x.Query, x.Key, x.TableX, x.TableY,
-            new Sape2Logits.Settings(grid, c.TableSize, c.Prefix, gateScale, c.Mode, c.Sign, c.Inside, c.Interpolate, suffix, counter));
+        var fused = Fused(c, x, counter);
         var bias = Sape2Bias.Compute(x.Query.narrow(2, c.Prefix, grid.Count), x.Key.narrow(2, c.Prefix, grid.Count), c.Rows, c.Cols,
             x.TableX, x.TableY, gateScale, c.Mode, c.Interpolate, clampCounter: null);
         var padded = nn.functional.pad(bias, new long[] { c.Prefix, 0, c.Prefix, 0 });
@@ -105,6 +111,33 @@ public sealed class Sape2LogitsTests
         {
             TensorAssert.AllFinite(fusedGradients[i], $"gradient {i}");
             TensorAssert.AreClose(plainGradients[i], fusedGradients[i], 1e-9, $"gradient {i}");
+        }
+    }
+
+    [TestMethod]
+    public void BFloat16InputsGiveFloat32LogitsAndInputTypedGradients()
+    {
+        // Issue 14.4: from bf16 q, k and tables only the two matmuls run in bf16; positions, distances and logits are fp32.
+        using var scope = NewDisposeScope();
+        var c = new Case(4, 4, 1, Sape2Mode.Key, +1, true, false, 5, 0);
+        var x = Random(c, seed: 4, batch: 2, heads: 2, headDim: 8);
+        var wide = x with { Query = x.Query.to(ScalarType.BFloat16).to(ScalarType.Float32), Key = x.Key.to(ScalarType.BFloat16).to(ScalarType.Float32),
+            TableX = x.TableX.to(ScalarType.BFloat16).to(ScalarType.Float32), TableY = x.TableY.to(ScalarType.BFloat16).to(ScalarType.Float32) };
+        var narrow = wide with { Query = wide.Query.to(ScalarType.BFloat16), Key = wide.Key.to(ScalarType.BFloat16),
+            TableX = wide.TableX.to(ScalarType.BFloat16), TableY = wide.TableY.to(ScalarType.BFloat16) };
+        var inputs = new[] { narrow.Query, narrow.Key, narrow.TableX, narrow.TableY };
+        foreach (var t in inputs) t.requires_grad_();
+        var reduced = Fused(c, narrow);
+        Tensor reference;
+        using (no_grad()) reference = Fused(c, wide);
+        Assert.AreEqual(ScalarType.Float32, reduced.dtype, "logits dtype");
+        double scale = reference.abs().max().item<float>();
+        TensorAssert.AreClose(reference, reduced, 0.02 * scale, "bf16 logits against fp32 ones on the same rounded inputs");
+        var gradients = torch.autograd.grad(new[] { (reduced * x.Upstream.to(ScalarType.Float32)).sum() }, inputs);
+        foreach (var (g, name) in gradients.Zip(new[] { "q", "k", "E_x", "E_y" }))
+        {
+            Assert.AreEqual(ScalarType.BFloat16, g.dtype, $"gradient of {name}");
+            TensorAssert.AllFinite(g, $"gradient of {name}");
         }
     }
 

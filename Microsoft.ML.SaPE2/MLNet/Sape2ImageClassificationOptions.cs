@@ -49,6 +49,8 @@ public sealed partial class Sape2ImageClassificationTrainer
         public static readonly int EarlyStoppingPatience = new TrainingOptions().EarlyStoppingPatience;
         /// <summary>Device: "auto".</summary>
         public static readonly string Device = new TrainingOptions().Device;
+        /// <summary>Training precision: fp32.</summary>
+        public static readonly TrainingPrecision Precision = new TrainingOptions().Precision;
         /// <summary>libtorch CPU threads: 0, one per core.</summary>
         public static readonly int Threads = new TrainingOptions().Threads;
     }
@@ -167,6 +169,12 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// TorchSharp trainers do); else CUDA when available. The log names the device and the rule that chose it.
         /// </remarks>
         public string Device = Defaults.Device;
+        /// <summary>
+        /// The number format of the training steps. Default <see cref="TrainingPrecision.Float32"/>;
+        /// <see cref="TrainingPrecision.BFloat16"/> is bf16 mixed precision with fp32 master weights, for large images on a GPU.
+        /// Validation and scoring run in fp32 either way, and the saved model is the same fp32 model.
+        /// </summary>
+        public TrainingPrecision Precision = Defaults.Precision;
         /// <summary>CPU threads for libtorch; 0: one per core.</summary>
         public int Threads = Defaults.Threads;
         /// <summary>Seed of initialisation, shuffling and augmentation; null: drawn from the MLContext's seed.</summary>

@@ -107,7 +107,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         Epochs = o.Epochs ?? recipe.Epochs, BatchSize = o.BatchSize ?? recipe.BatchSize, LearningRate = o.LearningRate ?? recipe.LearningRate,
         WeightDecay = o.WeightDecay, WarmupEpochs = o.WarmupEpochs ?? recipe.WarmupEpochs, LabelSmoothing = o.LabelSmoothing ?? recipe.LabelSmoothing,
         Augmentation = o.Augmentation ?? recipe.Augmentation, EmaDecay = o.EmaDecay, GradientClipNorm = o.GradientClipNorm,
-        EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Threads = o.Threads, Seed = seed,
+        EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Precision = o.Precision, Threads = o.Threads, Seed = seed,
         ResumeFrom = resumeFrom, CheckpointDirectory = o.CheckpointDirectory ?? Path.GetDirectoryName(resumeFrom),
         Normalization = o.Normalization, TimeLimit = timeLimit,
         };

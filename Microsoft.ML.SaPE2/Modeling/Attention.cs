@@ -61,7 +61,7 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
         long b = x.shape[0], t = x.shape[1], c = x.shape[2];
         var (q, k, v) = Heads(x);                                                          // each (B, h, T, d)
         var (logits, bias) = inspect ? position.LogitsAndBias(q, k, grid, prefixTokens) : (position.Logits(q, k, grid, prefixTokens), null);
-        var weights = Dropout((attentionDropout, attentionDropoutRate), logits.softmax(-1));                      // (B, h, T, T)
+        var weights = Dropout((attentionDropout, attentionDropoutRate), ReducedPrecision.Softmax(logits, -1, v.dtype));   // (B, h, T, T)
         var mixed = weights.matmul(v).transpose(1, 2).reshape(b, t, c);                    // (B, h, T, d) -> (B, T, C)
         return (Dropout((projectionDropout, projectionDropoutRate), projection.forward(mixed)), weights, bias);
     }

@@ -23,7 +23,7 @@ public sealed class SequencePooling : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor tokens)
     {
         using var scope = NewDisposeScope();
-        var weights = score.forward(tokens).softmax(1);          // (B, T, 1)
+        var weights = ReducedPrecision.Softmax(score.forward(tokens), 1, tokens.dtype);   // (B, T, 1)
         return weights.transpose(1, 2).matmul(tokens)            // (B, 1, T) x (B, T, C) -> (B, 1, C)
             .squeeze(1).MoveToOuterDisposeScope();               // (B, C)
     }

@@ -8,18 +8,22 @@ namespace Microsoft.ML.SaPE2.Training;
 
 /// <summary>
 /// One optimiser step of a model: soft-target cross-entropy, backward, gradient clipping and AdamW with weight decay
-/// on weight matrices only (<see cref="ParameterGroups"/>). The trainer and the benchmarks share it.
+/// on weight matrices only (<see cref="ParameterGroups"/>), in fp32 or bf16 mixed precision (<see cref="BFloat16Compute"/>).
+/// The trainer and the benchmarks share it.
 /// </summary>
 internal sealed class OptimizationStep : IDisposable
 {
     private readonly VisionTransformer model;
     private readonly double gradientClipNorm;
+    private readonly BFloat16Compute? bfloat16;
 
     /// <summary>Creates AdamW for <paramref name="model"/> (already on its device).</summary>
-    public OptimizationStep(VisionTransformer model, double learningRate, double weightDecay, double gradientClipNorm)
+    public OptimizationStep(VisionTransformer model, double learningRate, double weightDecay, double gradientClipNorm,
+        TrainingPrecision precision = TrainingPrecision.Float32)
     {
         this.model = model;
         this.gradientClipNorm = gradientClipNorm;
+        bfloat16 = precision == TrainingPrecision.BFloat16 ? new BFloat16Compute(model) : null;
         var (decayed, plain) = ParameterGroups.Split(model);
         Optimizer = optim.AdamW(new[]
         {
@@ -43,17 +47,24 @@ internal sealed class OptimizationStep : IDisposable
     {
         using var scope = NewDisposeScope();
         foreach (var group in Optimizer.ParamGroups) group.LearningRate = learningRate;
-        var logits = model.forward(images);                                          // (B, classes)
+        var logits = bfloat16?.Forward(images).to(ScalarType.Float32) ?? model.forward(images);   // (B, classes)
         var loss = -(targets * logits.log_softmax(-1)).sum(-1).mean();               // soft-target cross-entropy
         Optimizer.zero_grad();
+        bfloat16?.ZeroGradients();
         loss.backward();
         Sape2Logits.ThrowIfBackwardFailed();
+        bfloat16?.CopyGradientsToMaster();
         if (gradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), gradientClipNorm);
         Optimizer.step();
+        bfloat16?.CopyWeightsFromMaster();
         long correct = logits.argmax(-1).eq(labels).sum().ToInt64();
         return (loss.ToDouble(), correct);
     }
 
     /// <inheritdoc />
-    public void Dispose() => Optimizer.Dispose();
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        bfloat16?.Dispose();
+    }
 }

@@ -40,6 +40,8 @@ internal sealed record TrainingOptions
     public int EarlyStoppingPatience { get; init; }
     /// <summary>"auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".</summary>
     public string Device { get; init; } = "auto";
+    /// <summary>The number format of the training steps (validation and scoring run in fp32).</summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
     /// <summary>CPU threads for libtorch; 0: one per core (the fastest setting measured, see Docs/benchmarks.md).</summary>
     public int Threads { get; init; }
     /// <summary>Background threads building batches; 0: one per core.</summary>
@@ -82,6 +84,8 @@ internal sealed record TrainingOptions
         if (TimeLimit is { } limit && !(limit > TimeSpan.Zero)) throw new ArgumentOutOfRangeException(nameof(TimeLimit),
             $"Must be positive, or null for none; got {limit}.");
         if (ProgressInterval <= 0) throw new ArgumentOutOfRangeException(nameof(ProgressInterval), $"Must be positive; got {ProgressInterval}.");
+        if (!Enum.IsDefined(Precision)) throw new ArgumentOutOfRangeException(nameof(Precision),
+            $"Must be {string.Join(" or ", Enum.GetNames<TrainingPrecision>())}; got {(int)Precision}.");
         Augmentation.Validate();
         TrainingDevice.Parse(Device);
     }

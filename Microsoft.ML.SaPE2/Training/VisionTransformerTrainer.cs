@@ -154,7 +154,7 @@ internal static class VisionTransformerTrainer
         private TrainingResult Train(VisionTransformer model)
         {
             model.to(device);
-            using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm);
+            using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm, options.Precision);
             using var ema = options.EmaDecay > 0 ? new ModelEma(model, options.EmaDecay) : null;
             if (options.ResumeFrom is not null) Resume(model, ema, stepper.Optimizer);
 

@@ -38,6 +38,8 @@ internal sealed class TrainerFlags
         "Mixup/CutMix) or none (default: automatic)." };
     public Option<string> Device { get; } = new("--device") { Description = "auto, cpu, cuda or cuda:N.",
         DefaultValueFactory = _ => defaults.Device };
+    public Option<TrainingPrecision> Precision { get; } = new("--precision") { Description = "Float32, or BFloat16: bf16 mixed precision " +
+        "with fp32 master weights (for large images on a GPU).", DefaultValueFactory = _ => defaults.Precision };
     public Option<int> Seed { get; } = new("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
     public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (0: one per core).",
         DefaultValueFactory = _ => defaults.Threads };
@@ -59,7 +61,7 @@ internal sealed class TrainerFlags
     private Option[] All =>
     [
         Preset, Tokenizer, Pooling, Init, Time, Encoding, NoApe, Mode, BiasSign, ImageSize, Patch, Channels, Epochs, Batch, Lr, Augment, Device,
-        Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe,
+        Precision, Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe,
     ];
 
     public void AddTo(Command command)
@@ -95,7 +97,8 @@ internal sealed class TrainerFlags
                 "light" => AugmentationOptions.None with { RandomCropPadding = 2, HorizontalFlip = true },
                 _ => null,
             },
-            Device = parse.GetValue(Device)!, Seed = parse.GetValue(Seed), Threads = parse.GetValue(Threads),
+            Device = parse.GetValue(Device)!, Precision = parse.GetValue(Precision), Seed = parse.GetValue(Seed),
+            Threads = parse.GetValue(Threads),
         };
         if (parse.GetValue(Recipe) is { } named)
             Recipes.Apply(named, options, flag => parse.GetResult(All.Single(o => o.Name == flag)) is { Implicit: false });

@@ -53,8 +53,8 @@ public sealed class Sape2Attention : AttentionPositionEncoding
     /// <remarks>Computed by <see cref="Sape2Logits"/>: the same function as <see cref="LogitsAndBias"/> in far fewer operations.</remarks>
     public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens) => PlainForm
         ? WithoutBias(LogitsAndBias(query, key, grid, prefixTokens))
-        : Sape2Logits.Compute(query, key, InDType(tableX, query), InDType(tableY, query), new Sape2Logits.Settings(grid, tableX.shape[1], prefixTokens,
-            gateScale, mode, biasSign, biasInsideScale, interpolatePositions, suffixOnes, ClampCounter));
+        : Sape2Logits.Compute(query, key, InDType(tableX, query), InDType(tableY, query), new Sape2Logits.Settings(grid, tableX.shape[1],
+            prefixTokens, gateScale, mode, biasSign, biasInsideScale, interpolatePositions, suffixOnes, ClampCounter));
 
     /// <summary>Computes the logits by the plain autograd form instead (the benchmarks' "before").</summary>
     internal bool PlainForm { get; set; }

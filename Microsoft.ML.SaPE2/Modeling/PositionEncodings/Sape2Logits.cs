@@ -42,7 +42,7 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
     {
         using var scope = NewDisposeScope();
         // Eq. 13 for every token, by autograd (its gradient then reaches the tables as a plain matmul's does): (B, h, T, 2M).
-        var embeddingLogits = (settings.Mode == Sape2Mode.Key ? key : query).matmul(cat(new[] { tableX, tableY }, 1));
+        var embeddingLogits = ReducedPrecision.Widened((settings.Mode == Sape2Mode.Key ? key : query).matmul(cat(new[] { tableX, tableY }, 1)));
         bool wantsGradient = is_grad_enabled() && (query.requires_grad || key.requires_grad || embeddingLogits.requires_grad);
         var logits = wantsGradient ? apply(query, key, embeddingLogits, settings) : Forward(query, key, embeddingLogits, settings, saved: null);
         return logits.MoveToOuterDisposeScope();
@@ -75,7 +75,8 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         var grid = settings.Grid;
         long n = grid.Count;
         double scale = 1.0 / Math.Sqrt(d);
-        var logits = query.matmul(key.transpose(-2, -1)).mul_(scale);                      // (B, h, T, T): q·kᵀ/√d
+        // (B, h, T, T): q·kᵀ/√d; from bf16 q and k too, everything from here on is in fp32 (issue 14.4).
+        var logits = ReducedPrecision.Widened(query.matmul(key.transpose(-2, -1))).mul_(scale);
         var patchEmbeddingLogits = PatchRows(embeddingLogits, settings);                     // Eq. 13: (B, h, H, W, 2, M)
         var created = saved is null ? null : new List<Tensor>();   // saved, and made here
 
@@ -169,7 +170,7 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         var dContent = gradient.mul(scale);                                                  // with respect to q·kᵀ: (B, h, T, T)
         var biasGradient = PatchBlock(settings.BiasInsideScale ? dContent : gradient, settings);   // ÷ σ: (B, h, N, N)
         var symmetric = biasGradient + biasGradient.transpose(-1, -2);                     // b is symmetric in its two patches
-        var dEmbedding = zeros(new[] { b, h, t, 2 * m }, dtype: query.dtype, device: query.device);   // 0 for the prefix tokens
+        var dEmbedding = zeros(new[] { b, h, t, 2 * m }, dtype: gradient.dtype, device: query.device);   // 0 for the prefix tokens
         var dPatchEmbedding = PatchRows(dEmbedding, settings);
 
         var groups = Groups(settings, m);
@@ -188,14 +189,15 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
             var dUpper = dInterpolated * weight;
             Axes(dPatchEmbedding, group).scatter_add_(-1, indices, cat(new[] { dInterpolated - dUpper, dUpper }, -1));
             var dPositions = (dInterpolated * difference).mul_(unclamped);                    // the clamp passes what it did not hold
-            var dGateLogits = dPositions.matmul(settings.SuffixOnes.Get(query.device, query.dtype, length).t()).mul_(gateSlope);
+            var dGateLogits = dPositions.matmul(settings.SuffixOnes.Get(query.device, dPositions.dtype, length).t()).mul_(gateSlope);
             var perAxisGateLogits = dGateLogits.unbind(4);
             for (int axis = 0; axis < a; axis++)
                 SameLinePairs(dContent, group.First + axis, settings).add_(perAxisGateLogits[axis]);
         }
 
-        var dQuery = dContent.matmul(key);
-        var dKey = dContent.transpose(-2, -1).matmul(query);
+        var dContentInInputType = ReducedPrecision.In(dContent, query.dtype);
+        var dQuery = dContentInInputType.matmul(key);
+        var dKey = dContentInInputType.transpose(-2, -1).matmul(query);
         return new List<Tensor> { dQuery.MoveToOuterDisposeScope(), dKey.MoveToOuterDisposeScope(), dEmbedding.MoveToOuterDisposeScope() };
     }
 

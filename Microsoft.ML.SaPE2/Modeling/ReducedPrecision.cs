@@ -1,0 +1,20 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.SaPE2.Modeling;
+
+/// <summary>
+/// What a bf16 model (<see cref="TrainingPrecision.BFloat16"/>) still computes in fp32: softmaxes and SaPE²'s positions and
+/// distances. For an fp32 or fp64 model each of these is the tensor itself, with no operation dispatched.
+/// </summary>
+internal static class ReducedPrecision
+{
+    /// <summary><paramref name="x"/> widened to fp32 when it is bf16 or fp16; otherwise itself.</summary>
+    public static Tensor Widened(Tensor x) => x.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? x.to(ScalarType.Float32) : x;
+
+    /// <summary><paramref name="x"/> in <paramref name="dtype"/>; itself when it already is.</summary>
+    public static Tensor In(Tensor x, ScalarType dtype) => x.dtype == dtype ? x : x.to(dtype);
+
+    /// <summary>The softmax of <paramref name="logits"/> over <paramref name="dim"/>, computed at least in fp32, returned in
+    /// <paramref name="dtype"/> (that of the values it weighs).</summary>
+    public static Tensor Softmax(Tensor logits, long dim, ScalarType dtype) => In(Widened(logits).softmax(dim), dtype);
+}
