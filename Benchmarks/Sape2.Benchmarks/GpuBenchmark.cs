@@ -44,7 +44,7 @@ internal static class GpuBenchmark
         return 0;
     }
 
-    private static string UsedGpuMemoryMiB() =>
+    internal static string UsedGpuMemoryMiB() =>
         Microsoft.ML.SaPE2.Native.CudaMemory.Query() is { } memory ? $"{(memory.Total - memory.Free) / (1024.0 * 1024):F0} MiB"
             : "n/a (no libcudart found)";
 }

@@ -6,7 +6,8 @@ using Microsoft.ML.SaPE2.Training;
 
 namespace Sape2.Benchmarks;
 
-/// <summary>`learn`: a short training run on the embedded Fashion-MNIST subset, held-out accuracy per position encoding.</summary>
+/// <summary>`learn`: a short training run on the embedded Fashion-MNIST subset, held-out accuracy per position encoding (and per
+/// training precision, side by side, when several are asked for).</summary>
 internal static class LearnBenchmark
 {
     /// <summary>The architecture and recipe one `learn` run trains with; every field is a command-line flag.</summary>
@@ -26,6 +27,8 @@ internal static class LearnBenchmark
         public double Warmup { get; init; } = 1;
         public double MixProbability { get; init; }
         public double Clip { get; init; } = 1;
+        public string Device { get; init; } = "cpu";
+        public TrainingPrecision[] Precisions { get; init; } = { TrainingPrecision.Float32 };
     }
 
     public static void Run(string dataRoot, Setup setup, IEnumerable<PositionEncodingKind> kinds)
@@ -34,7 +37,7 @@ internal static class LearnBenchmark
         var train = ImageFolder.Load(Path.Combine(dataRoot, "train"), format).Dataset;
         var test = ImageFolder.Load(Path.Combine(dataRoot, "test"), format, train.ClassNames).Dataset;
         Console.WriteLine($"learn: {train.Count} train / {test.Count} test images, {setup}, {Environment.ProcessorCount} cores");
-        foreach (var kind in kinds)
+        foreach (var (kind, precision) in kinds.SelectMany(k => setup.Precisions.Select(p => (k, p))))
         {
             var architecture = VitConfig.FromPreset(setup.Preset, 28, setup.PatchSize, 1) with
             {
@@ -46,7 +49,7 @@ internal static class LearnBenchmark
             var options = new TrainingOptions
             {
                 Epochs = setup.Epochs, BatchSize = setup.BatchSize, LearningRate = setup.LearningRate, WarmupEpochs = setup.Warmup,
-                    Device = "cpu", Seed = 1,
+                    Device = setup.Device, Precision = precision, Seed = 1,
                 WeightDecay = setup.WeightDecay, GradientClipNorm = setup.Clip, LabelSmoothing = setup.LabelSmoothing,
                 Augmentation = AugmentationOptions.None with
                 {
@@ -58,7 +61,7 @@ internal static class LearnBenchmark
             var clock = Stopwatch.StartNew();
             using var classifier = VisionTransformerTrainer.Fit(train, test, architecture, options).Classifier;
             var last = classifier.History[^1];
-            Console.WriteLine($"  {kind,-10} train loss {last.TrainLoss:F3} acc {last.TrainAccuracy:P1} | held-out acc " +
+            Console.WriteLine($"  {kind,-10} {precision,-8} train loss {last.TrainLoss:F3} acc {last.TrainAccuracy:P1} | held-out acc " +
                 $"{last.ValidationAccuracy:P1} (best {classifier.History.Max(h => h.ValidationAccuracy):P1}) | {clock.Elapsed.TotalSeconds:F0} s");
             Console.WriteLine("    per epoch: " + string.Join(" ", classifier.History.Select(h => $"{h.ValidationAccuracy * 100:F1}")));
         }

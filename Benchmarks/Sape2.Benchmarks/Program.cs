@@ -33,7 +33,8 @@ switch (mode)
             Padding = int.Parse(Arg("pad", "2")), Flip = args.Contains("--flip"), WeightDecay = double.Parse(Arg("wd", "0.05")),
             LabelSmoothing = double.Parse(Arg("smoothing", "0")), Warmup = double.Parse(Arg("warmup", "1")),
                 MixProbability = double.Parse(Arg("mix", "0")),
-            Clip = double.Parse(Arg("clip", "1")),
+            Clip = double.Parse(Arg("clip", "1")), Device = Arg("device", "cpu"),
+            Precisions = Arg("precisions", "Float32").Split(',').Select(Enum.Parse<TrainingPrecision>).ToArray(),
         };
         LearnBenchmark.Run(Path.Combine(repo, "Samples", "data", "fashion-mnist-mini"), setup, kinds);
         break;
@@ -90,6 +91,8 @@ switch (mode)
     case "layer":
         LayerBenchmark.Run(report, int.Parse(Arg("rounds", "7")), int.Parse(Arg("calls", "200")));
         break;
+    case "gpu-speed":
+        return GpuSpeedBenchmark.Run(report, int.Parse(Arg("rounds", "5")), args.Contains("--smoke"));
     case "cuda-to-cpu":
         return CudaToCpuCheck.Run(report, Arg("device", "cuda"));
     case "cuda-to-cpu-load":
@@ -105,7 +108,7 @@ switch (mode)
         break;
     default:
         Console.WriteLine("usage: Sape2.Benchmarks small-data|automl|learn|memory|fuzz|pipeline|train-step|threads|model-file|gpu|" +
-            "cuda-to-cpu|onnx|layer|ops|" +
+            "gpu-speed|cuda-to-cpu|onnx|layer|ops|" +
             "pytorch-fixtures " +
             "[--threads N] [--out DIR] [--epochs N --lr X --kinds A,B --batch N --patch N] [--data DIR | --synthetic-photos N] " +
             "[--trainers sape2,lightgbm,sdca --pixels N] [--cases N --seed N] [--seconds N]");

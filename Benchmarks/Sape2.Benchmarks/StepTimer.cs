@@ -13,6 +13,9 @@ internal static class StepTimer
 {
     public sealed record Result(string Name, double MillisecondsPerStep, double ImagesPerSecond);
 
+    /// <summary>A model to time: its architecture, training precision, and whether SaPE² runs in its plain autograd form.</summary>
+    public sealed record Variant(string Name, VitConfig Config, TrainingPrecision Precision = TrainingPrecision.Float32, bool PlainSape2 = false);
+
     public static Result Measure(string name, VitConfig config, int batchSize, Device device, int warmup, int steps) =>
         MeasureInterleaved(new[] { (name, config) }, batchSize, device, warmup, rounds: 1, stepsPerRound: steps)[0];
 
@@ -21,9 +24,14 @@ internal static class StepTimer
     /// every model in turn, and each model's figure is its median round. Machine drift then hits all models alike.
     /// </summary>
     public static List<Result> MeasureInterleaved(IReadOnlyList<(string Name, VitConfig Config)> runs, int batchSize, Device device, int warmup,
-        int rounds, int stepsPerRound)
+        int rounds, int stepsPerRound) =>
+        MeasureInterleaved(runs.Select(r => new Variant(r.Name, r.Config)).ToList(), batchSize, device, warmup, rounds, stepsPerRound);
+
+    /// <inheritdoc cref="MeasureInterleaved(IReadOnlyList{ValueTuple{string, VitConfig}}, int, Device, int, int, int)"/>
+    public static List<Result> MeasureInterleaved(IReadOnlyList<Variant> runs, int batchSize, Device device, int warmup, int rounds,
+        int stepsPerRound)
     {
-        var rigs = runs.Select(r => new Rig(r.Name, r.Config, batchSize, device)).ToList();
+        var rigs = runs.Select(r => new Rig(r, batchSize, device)).ToList();
         try
         {
             foreach (var rig in rigs) rig.Steps(warmup);
@@ -57,14 +65,17 @@ internal static class StepTimer
         private readonly OptimizationStep stepper;
         private readonly Tensor images, labels, targets;
 
-        public Rig(string name, VitConfig config, int batchSize, Device device)
+        public Rig(Variant variant, int batchSize, Device device)
         {
-            Name = name;
+            Name = variant.Name;
+            var config = variant.Config;
             torch.manual_seed(0);
             model = new VisionTransformer(config);
+            foreach (var sape2 in model.modules().OfType<Microsoft.ML.SaPE2.Modeling.PositionEncodings.Sape2Attention>())
+                sape2.PlainForm = variant.PlainSape2;
             model.to(device);
             model.train();
-            stepper = new OptimizationStep(model, 1e-4, 0.05, 1.0);
+            stepper = new OptimizationStep(model, 1e-4, 0.05, 1.0, variant.Precision);
             images = randn(batchSize, config.InChannels, config.ImageHeight, config.ImageWidth, device: device).DetachFromDisposeScope();
             labels = randint(config.NumClasses, batchSize, device: device).DetachFromDisposeScope();
             targets = nn.functional.one_hot(labels, config.NumClasses).to(ScalarType.Float32).DetachFromDisposeScope();

@@ -193,6 +193,9 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
             $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
         ch.Info($"SaPE² trainer: Device = {device} ({deviceReason}).");
+        if (options.Precision == TrainingPrecision.BFloat16 && !cuda)
+            ch.Warning("SaPE² trainer: Precision = BFloat16 on the CPU works, but a CPU without bf16 instructions emulates it: measured " +
+                "4–6 times slower than Float32 (Docs/benchmarks.md). It is meant for CUDA.");
         foreach (var choice in choices.Where(c => !IsSet(options, c.Option)))
             ch.Info($"SaPE² trainer: {choice.Option} = {choice.Value} (automatic: {choice.Rule}).");
         ch.Info($"SaPE² trainer: model {architecture.PositionEncoding}{(architecture.AbsolutePosition ? "+APE" : "")}, " +

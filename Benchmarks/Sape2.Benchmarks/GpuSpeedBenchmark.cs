@@ -1,0 +1,74 @@
+using Microsoft.ML.SaPE2;
+using Microsoft.ML.SaPE2.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sape2.Benchmarks;
+
+/// <summary>
+/// `gpu-speed` (issue 14.1 and 14.4): CUDA training throughput, forward + backward + AdamW on synthetic batches already on the
+/// GPU, side by side in one run — APE alone, SaPE²+APE fused (this library's form) and SaPE²+APE in its plain autograd form (the
+/// form before issue 14) — for ViT-S/4 and ViT-Ti/4 at 32×32, batch 128 and 512; then fp32 against bf16 mixed precision for
+/// ViT-S/16 at 224×224, batch 256. GPU memory in use after each variant's run alone is reported (cudaMemGetInfo after the
+/// caching allocator's peak reservation, cumulative over the variants run before it in the same process). `--smoke` runs the same
+/// tables with Micro models, batch 8 and 64×64 images on the CPU: a check that the program works, not a measurement.
+/// </summary>
+internal static class GpuSpeedBenchmark
+{
+    public static int Run(TextWriter report, int rounds, bool smoke)
+    {
+        if (!smoke && !cuda.is_available()) { Console.Error.WriteLine("gpu-speed: CUDA is not available to TorchSharp."); return 3; }
+        var device = smoke ? CPU : CUDA;
+        var runs = smoke ? new[] { (VitPreset.Micro, 8) } : new[] { (VitPreset.Small, 128), (VitPreset.Tiny, 128), (VitPreset.Small, 512) };
+        foreach (var (preset, batch) in runs)
+        {
+            var config = VitConfig.FromPreset(preset, 32, 4, 3, 10);
+            Table(report, $"{preset}/4, 32×32, batch {batch}, fp32", device, batch, rounds, new[]
+            {
+                new StepTimer.Variant("APE", config with { PositionEncoding = PositionEncodingKind.Absolute }),
+                new StepTimer.Variant("SaPE²+APE", config with { PositionEncoding = PositionEncodingKind.Sape2 }),
+                new StepTimer.Variant("SaPE²+APE, plain autograd form", config with { PositionEncoding = PositionEncodingKind.Sape2 },
+                    PlainSape2: true),
+            });
+        }
+        var large = smoke ? VitConfig.FromPreset(VitPreset.Micro, 64, 16, 3, 1000) : VitConfig.FromPreset(VitPreset.Small, 224, 16, 3, 1000);
+        Table(report, $"{large.EmbedDim}-wide /16, {large.ImageHeight}×{large.ImageWidth}: fp32 against bf16 mixed precision", device,
+            smoke ? 8 : 256, rounds, new[]
+        {
+            new StepTimer.Variant("APE fp32", large with { PositionEncoding = PositionEncodingKind.Absolute }),
+            new StepTimer.Variant("APE bf16", large with { PositionEncoding = PositionEncodingKind.Absolute }, TrainingPrecision.BFloat16),
+            new StepTimer.Variant("SaPE²+APE fp32", large with { PositionEncoding = PositionEncodingKind.Sape2 }),
+            new StepTimer.Variant("SaPE²+APE bf16", large with { PositionEncoding = PositionEncodingKind.Sape2 }, TrainingPrecision.BFloat16),
+        });
+        return 0;
+    }
+
+    /// <summary>The GPU's model as the NVIDIA driver names it (TorchSharp exposes no device name).</summary>
+    private static string GpuName()
+    {
+        var info = Directory.Exists("/proc/driver/nvidia/gpus")
+            ? Directory.GetDirectories("/proc/driver/nvidia/gpus").Select(d => Path.Combine(d, "information")).FirstOrDefault(File.Exists) : null;
+        string? model = info is null ? null : File.ReadLines(info).FirstOrDefault(l => l.StartsWith("Model:", StringComparison.Ordinal));
+        return model?["Model:".Length..].Trim() ?? "CUDA device 0";
+    }
+
+    private static void Table(TextWriter report, string title, Device device, int batch, int rounds, StepTimer.Variant[] variants)
+    {
+        report.WriteLine($"### {title}, forward + backward + AdamW, {(device.type == DeviceType.CUDA ? GpuName() : "CPU (smoke run)")}");
+        report.WriteLine();
+        var memory = new Dictionary<string, string>();
+        foreach (var variant in variants)
+        {
+            StepTimer.MeasureInterleaved(new[] { variant }, batch, device, warmup: 2, rounds: 1, stepsPerRound: 2);
+            memory[variant.Name] = device.type == DeviceType.CUDA ? GpuBenchmark.UsedGpuMemoryMiB() : "n/a (CPU)";
+        }
+        var results = StepTimer.MeasureInterleaved(variants, batch, device, warmup: 5, rounds: rounds, stepsPerRound: 10);
+        double first = results[0].MillisecondsPerStep;
+        report.WriteLine($"| variant | ms/step | images/s | step time ÷ {results[0].Name} | GPU memory in use after its run alone (cumulative) |");
+        report.WriteLine("|---|---|---|---|---|");
+        foreach (var r in results)
+            report.WriteLine($"| {r.Name} | {r.MillisecondsPerStep:F1} | {r.ImagesPerSecond:F0} | {r.MillisecondsPerStep / first:F2} | {memory[r.Name]} |");
+        report.WriteLine();
+        report.Flush();
+    }
+}
