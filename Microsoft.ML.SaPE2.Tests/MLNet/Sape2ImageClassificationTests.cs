@@ -79,6 +79,29 @@ public sealed class Sape2ImageClassificationTests
     }
 
     [TestMethod]
+    public void BFloat16TrainingGivesAFloat32ModelAndWarnsOnTheCpu()
+    {
+        // Issue 14.4: Precision = BFloat16 trains in bf16 mixed precision; the model it returns, saves and scores with is fp32.
+        var ml = new MLContext(seed: 1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.RawMessage); };
+        var data = Preprocessed(ml, FashionRows("train", 20), Path.Combine(RepositoryPaths.FashionMnistMini, "train"));
+        var options = Quick(epochs: 1);
+        options.Precision = TrainingPrecision.BFloat16;
+        using var model = ml.MulticlassClassification.Trainers.Sape2ImageClassification(options).Fit(data);
+        Assert.IsTrue(warnings.Any(w => w.Contains("Precision = BFloat16 on the CPU")), $"No CPU warning: {string.Join(" | ", warnings)}");
+        Assert.IsTrue(model.Classifier.Model.parameters().All(p => p.dtype == TorchSharp.torch.ScalarType.Float32), "A weight is not fp32.");
+        Assert.IsTrue(double.IsFinite(model.TrainingHistory[0].TrainLoss), "The bf16 epoch's loss is not finite.");
+        var scored = ml.Data.CreateEnumerable<ScoredRow>(model.Transform(data), reuseRowObject: false).ToList();
+        Assert.IsTrue(scored.All(r => r.Score.All(float.IsFinite) && Math.Abs(r.Score.Sum() - 1) < 1e-4), "Scores are not probabilities.");
+    }
+
+    private sealed class ScoredRow
+    {
+        public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    [TestMethod]
     public void ACancelledFitSaysSoOrThrowsWhenNothingWasTrained()
     {
         var ml = new MLContext(seed: 1);
