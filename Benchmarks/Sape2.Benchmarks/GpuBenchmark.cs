@@ -8,7 +8,7 @@ namespace Sape2.Benchmarks;
 /// <summary>
 /// `gpu`: CUDA training throughput of Tiny and Small at 32×32, batch 128, fp32, per position encoding, the
 /// SaPE²/APE step-time ratio, GPU memory in use after the run (cudaMemGetInfo: the caching allocator keeps its peak
-/// reservation), and the loader's rate beside the Tiny step. TorchSharp 0.107 has no autocast, so no bf16 row.
+/// reservation), and the loader's rate beside the Tiny step. bf16 mixed precision and the fused/plain SaPE² forms: `gpu-speed`.
 /// </summary>
 internal static class GpuBenchmark
 {
