@@ -67,7 +67,8 @@ internal static class GpuSpeedBenchmark
         report.WriteLine($"| variant | ms/step | images/s | step time ÷ {results[0].Name} | GPU memory in use after its run alone (cumulative) |");
         report.WriteLine("|---|---|---|---|---|");
         foreach (var r in results)
-            report.WriteLine($"| {r.Name} | {r.MillisecondsPerStep:F1} | {r.ImagesPerSecond:F0} | {r.MillisecondsPerStep / first:F2} | {memory[r.Name]} |");
+            report.WriteLine($"| {r.Name} | {r.MillisecondsPerStep:F1} | {r.ImagesPerSecond:F0} | {r.MillisecondsPerStep / first:F2} | " +
+                $"{memory[r.Name]} |");
         report.WriteLine();
         report.Flush();
     }

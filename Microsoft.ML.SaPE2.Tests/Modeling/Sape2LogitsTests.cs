@@ -121,8 +121,8 @@ public sealed class Sape2LogitsTests
         using var scope = NewDisposeScope();
         var c = new Case(4, 4, 1, Sape2Mode.Key, +1, true, false, 5, 0);
         var x = Random(c, seed: 4, batch: 2, heads: 2, headDim: 8);
-        var wide = x with { Query = x.Query.to(ScalarType.BFloat16).to(ScalarType.Float32), Key = x.Key.to(ScalarType.BFloat16).to(ScalarType.Float32),
-            TableX = x.TableX.to(ScalarType.BFloat16).to(ScalarType.Float32), TableY = x.TableY.to(ScalarType.BFloat16).to(ScalarType.Float32) };
+        static Tensor Rounded(Tensor t) => t.to(ScalarType.BFloat16).to(ScalarType.Float32);
+        var wide = x with { Query = Rounded(x.Query), Key = Rounded(x.Key), TableX = Rounded(x.TableX), TableY = Rounded(x.TableY) };
         var narrow = wide with { Query = wide.Query.to(ScalarType.BFloat16), Key = wide.Key.to(ScalarType.BFloat16),
             TableX = wide.TableX.to(ScalarType.BFloat16), TableY = wide.TableY.to(ScalarType.BFloat16) };
         var inputs = new[] { narrow.Query, narrow.Key, narrow.TableX, narrow.TableY };
@@ -139,6 +139,27 @@ public sealed class Sape2LogitsTests
             Assert.AreEqual(ScalarType.BFloat16, g.dtype, $"gradient of {name}");
             TensorAssert.AllFinite(g, $"gradient of {name}");
         }
+    }
+
+    [TestMethod]
+    public void AFailingBackwardIsRaisedByTheCallerNotByTheProcess()
+    {
+        // libtorch calls the backward from native code, which a .NET exception cannot cross: the failure waits for the caller.
+        using var scope = NewDisposeScope();
+        var c = new Case(3, 3, 1, Sape2Mode.Key, +1, true, false, 4, 0);
+        var x = Random(c, seed: 6);
+        foreach (var t in new[] { x.Query, x.Key, x.TableX, x.TableY }) t.requires_grad_();
+        int built = 0;
+        var suffix = new FixedTableCache((device, dtype, size) => ++built == 1
+            ? ones(size, size, dtype: dtype, device: device).tril()
+            : throw new InvalidOperationException("no suffix matrix this time"));
+        var logits = Sape2Logits.Compute(x.Query, x.Key, x.TableX, x.TableY, new Sape2Logits.Settings(new PatchGrid(3, 3), 4, 1, 0.5,
+            Sape2Mode.Key, 1, true, false, suffix, null));
+        suffix.Dispose();   // the backward must build the matrix again, and that fails
+        logits.sum().backward();
+        var e = Assert.ThrowsExactly<InvalidOperationException>(Sape2Logits.ThrowIfBackwardFailed);
+        Assert.AreEqual("no suffix matrix this time", e.Message);
+        Sape2Logits.ThrowIfBackwardFailed();   // raised once
     }
 
     [TestMethod]
