@@ -15,7 +15,9 @@ namespace Microsoft.ML.SaPE2.Training;
 /// Float counts per image and block (T tokens, C = EmbedDim, h heads, S = max grid side): about 16·T·C for the
 /// norms, projections and MLP; 4·h·T² for attention logits, softmax and its gradient; SaPE² adds 16·h·T² for its
 /// distances and their surrogate gradient (Sape2Bias.PairwiseDistance) and 24·h·S³ for gates, positions and
-/// interpolation (Eq. 9–14). Benchmarks' <c>memory</c> command compares the estimate with measured peaks.
+/// interpolation (Eq. 9–14). Benchmarks' <c>memory</c> command compares the estimate with measured peaks. The SaPE² terms
+/// are the plain form's; the fused form that trains (Sape2Logits) keeps 2·h·T² of distances and the same S³ terms, so for
+/// it the estimate errs high.
 /// </remarks>
 internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes, long DataBytes)
 {
