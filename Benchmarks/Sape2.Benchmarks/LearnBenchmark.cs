@@ -28,7 +28,8 @@ internal static class LearnBenchmark
         public double MixProbability { get; init; }
         public double Clip { get; init; } = 1;
         public string Device { get; init; } = "cpu";
-        public TrainingPrecision[] Precisions { get; init; } = { TrainingPrecision.Float32 };
+        /// <summary>Comma-separated <see cref="TrainingPrecision"/> names, each trained in turn (text, so the setup prints readably).</summary>
+        public string Precisions { get; init; } = nameof(TrainingPrecision.Float32);
     }
 
     public static void Run(string dataRoot, Setup setup, IEnumerable<PositionEncodingKind> kinds)
@@ -37,7 +38,8 @@ internal static class LearnBenchmark
         var train = ImageFolder.Load(Path.Combine(dataRoot, "train"), format).Dataset;
         var test = ImageFolder.Load(Path.Combine(dataRoot, "test"), format, train.ClassNames).Dataset;
         Console.WriteLine($"learn: {train.Count} train / {test.Count} test images, {setup}, {Environment.ProcessorCount} cores");
-        foreach (var (kind, precision) in kinds.SelectMany(k => setup.Precisions.Select(p => (k, p))))
+        var precisions = setup.Precisions.Split(',').Select(Enum.Parse<TrainingPrecision>).ToList();
+        foreach (var (kind, precision) in kinds.SelectMany(k => precisions.Select(p => (k, p))))
         {
             var architecture = VitConfig.FromPreset(setup.Preset, 28, setup.PatchSize, 1) with
             {

@@ -34,7 +34,7 @@ switch (mode)
             LabelSmoothing = double.Parse(Arg("smoothing", "0")), Warmup = double.Parse(Arg("warmup", "1")),
                 MixProbability = double.Parse(Arg("mix", "0")),
             Clip = double.Parse(Arg("clip", "1")), Device = Arg("device", "cpu"),
-            Precisions = Arg("precisions", "Float32").Split(',').Select(Enum.Parse<TrainingPrecision>).ToArray(),
+            Precisions = Arg("precisions", nameof(TrainingPrecision.Float32)),
         };
         LearnBenchmark.Run(Path.Combine(repo, "Samples", "data", "fashion-mnist-mini"), setup, kinds);
         break;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 using Microsoft.ML.SaPE2.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -71,7 +72,7 @@ internal static class StepTimer
             var config = variant.Config;
             torch.manual_seed(0);
             model = new VisionTransformer(config);
-            foreach (var sape2 in model.modules().OfType<Microsoft.ML.SaPE2.Modeling.PositionEncodings.Sape2Attention>())
+            foreach (var sape2 in model.modules().OfType<Sape2Attention>())
                 sape2.PlainForm = variant.PlainSape2;
             model.to(device);
             model.train();

@@ -61,13 +61,13 @@ public sealed class Attention : nn.Module<Tensor, PatchGrid, Tensor>
         long b = x.shape[0], t = x.shape[1], c = x.shape[2];
         var (q, k, v) = Heads(x);                                                          // each (B, h, T, d)
         var (logits, bias) = inspect ? position.LogitsAndBias(q, k, grid, prefixTokens) : (position.Logits(q, k, grid, prefixTokens), null);
-        var weights = Dropout((attentionDropout, attentionDropoutRate), ReducedPrecision.Softmax(logits, -1, v.dtype));   // (B, h, T, T)
+        var weights = Dropout(attentionDropout, attentionDropoutRate, ReducedPrecision.Softmax(logits, -1, v.dtype));   // (B, h, T, T)
         var mixed = weights.matmul(v).transpose(1, 2).reshape(b, t, c);                    // (B, h, T, d) -> (B, T, C)
-        return (Dropout((projectionDropout, projectionDropoutRate), projection.forward(mixed)), weights, bias);
+        return (Dropout(projectionDropout, projectionDropoutRate, projection.forward(mixed)), weights, bias);
     }
 
     /// <summary>A dropout of rate 0 is no operation: not dispatching one is a kernel launch saved on a GPU.</summary>
-    private static Tensor Dropout((Dropout Module, double Rate) dropout, Tensor x) => dropout.Rate > 0 ? dropout.Module.forward(x) : x;
+    private static Tensor Dropout(Dropout dropout, double rate, Tensor x) => rate > 0 ? dropout.forward(x) : x;
 
     /// <summary>Queries, keys and values per head, each (B, h, T, d).</summary>
     public (Tensor q, Tensor k, Tensor v) Heads(Tensor x)
