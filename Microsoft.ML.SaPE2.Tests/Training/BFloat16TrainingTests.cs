@@ -27,6 +27,10 @@ public sealed class BFloat16TrainingTests
     [TestMethod]
     [DataRow(PositionEncodingKind.Sape2, TokenizerKind.Patch)]
     [DataRow(PositionEncodingKind.Absolute, TokenizerKind.Convolutional)]
+    [DataRow(PositionEncodingKind.Cope, TokenizerKind.Patch)]
+    [DataRow(PositionEncodingKind.RopeMixed, TokenizerKind.Patch)]
+    [DataRow(PositionEncodingKind.RopeAxial, TokenizerKind.Patch)]
+    [DataRow(PositionEncodingKind.Sincos2D, TokenizerKind.Patch)]
     public void TheCopyComputesInBFloat16AndTheMasterStaysFloat32(PositionEncodingKind encoding, TokenizerKind tokenizer)
     {
         using var scope = NewDisposeScope();
