@@ -41,7 +41,7 @@ public sealed class Sape2LogitsTests
     private static Tensor Fused(Case c, Inputs x, PositionClampCounter? counter = null)
     {
         double gateScale = c.GateScale > 0 ? c.GateScale : 1 / Math.Sqrt(x.Query.shape[^1]);
-        using var suffix = new FixedTableCache((device, dtype, size) => ones(size, size, dtype: dtype, device: device).tril());
+        using var suffix = new FixedTableCache(PositionMath.SuffixOnes);
         return Sape2Logits.Compute(x.Query, x.Key, x.TableX, x.TableY, new Sape2Logits.Settings(new PatchGrid(c.Rows, c.Cols), c.TableSize,
             c.Prefix, gateScale, c.Mode, c.Sign, c.Inside, c.Interpolate, suffix, counter));
     }
@@ -151,7 +151,7 @@ public sealed class Sape2LogitsTests
         foreach (var t in new[] { x.Query, x.Key, x.TableX, x.TableY }) t.requires_grad_();
         int built = 0;
         var suffix = new FixedTableCache((device, dtype, size) => ++built == 1
-            ? ones(size, size, dtype: dtype, device: device).tril()
+            ? PositionMath.SuffixOnes(device, dtype, size)
             : throw new InvalidOperationException("no suffix matrix this time"));
         var logits = Sape2Logits.Compute(x.Query, x.Key, x.TableX, x.TableY, new Sape2Logits.Settings(new PatchGrid(3, 3), 4, 1, 0.5,
             Sape2Mode.Key, 1, true, false, suffix, null));

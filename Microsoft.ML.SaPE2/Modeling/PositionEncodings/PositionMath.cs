@@ -14,10 +14,13 @@ internal static class PositionMath
     /// </summary>
     public static Tensor SuffixSum(Tensor gates)
     {
-        long length = gates.shape[^1];
-        using var suffix = ones(length, length, dtype: gates.dtype, device: gates.device).tril();   // (L, L)
+        using var suffix = SuffixOnes(gates.device, gates.dtype, gates.shape[^1]);
         return gates.matmul(suffix);
     }
+
+    /// <summary><see cref="SuffixSum"/>'s matrix, (L, L): <c>U[j, m] = 1 if j ≥ m</c> (a <see cref="FixedTableCache"/> builder).</summary>
+    public static Tensor SuffixOnes(Device device, ScalarType dtype, long length) =>
+        ones(length, length, dtype: dtype, device: device).tril();
 
     /// <summary>
     /// Linear interpolation of integer-position logits at fractional positions (Eq. 14):

@@ -33,7 +33,7 @@ public sealed class Sape2Attention : AttentionPositionEncoding
         biasSign = config.Sape2BiasSign;
         biasInsideScale = config.Sape2BiasInsideScale;
         interpolatePositions = config.Sape2InterpolatePositions;
-        suffixOnes = new FixedTableCache((device, dtype, size) => ones(size, size, dtype: dtype, device: device).tril());
+        suffixOnes = new FixedTableCache(PositionMath.SuffixOnes);
         RegisterComponents();
     }
 
@@ -53,8 +53,9 @@ public sealed class Sape2Attention : AttentionPositionEncoding
     /// <remarks>Computed by <see cref="Sape2Logits"/>: the same function as <see cref="LogitsAndBias"/> in far fewer operations.</remarks>
     public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens) => PlainForm
         ? WithoutBias(LogitsAndBias(query, key, grid, prefixTokens))
-        : Sape2Logits.Compute(query, key, InDType(tableX, query), InDType(tableY, query), new Sape2Logits.Settings(grid, tableX.shape[1],
-            prefixTokens, gateScale, mode, biasSign, biasInsideScale, interpolatePositions, suffixOnes, ClampCounter));
+        : Sape2Logits.Compute(query, key, ReducedPrecision.In(tableX, query.dtype), ReducedPrecision.In(tableY, query.dtype),
+            new Sape2Logits.Settings(grid, tableX.shape[1], prefixTokens, gateScale, mode, biasSign, biasInsideScale, interpolatePositions,
+                suffixOnes, ClampCounter));
 
     /// <summary>Computes the logits by the plain autograd form instead (the benchmarks' "before").</summary>
     internal bool PlainForm { get; set; }
@@ -64,8 +65,6 @@ public sealed class Sape2Attention : AttentionPositionEncoding
         both.PairBias?.Dispose();
         return both.Logits;
     }
-
-    private static Tensor InDType(Tensor table, Tensor like) => table.dtype == like.dtype ? table : table.to(like.dtype);
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)

@@ -79,6 +79,7 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         var logits = ReducedPrecision.Widened(query.matmul(key.transpose(-2, -1))).mul_(scale);
         var patchEmbeddingLogits = PatchRows(embeddingLogits, settings);                     // Eq. 13: (B, h, H, W, 2, M)
         var created = saved is null ? null : new List<Tensor>();   // saved, and made here
+        double ratio = settings.GateScale / scale;                                            // 1 for the spec's s = 1/√d
 
         Tensor? bias = null;
         foreach (var group in Groups(settings, m))
@@ -87,7 +88,6 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
             var gateLogits = a == 2                                                            // Eq. 9, from q·kᵀ/√d: (B, h, H, W, A, K)
                 ? stack(new[] { SameLinePairs(logits, 0, settings), SameLinePairs(logits, 1, settings) }, 4)
                 : SameLinePairs(logits, group.First, settings).unsqueeze(4);
-            double ratio = settings.GateScale / scale;                                        // 1 for the spec's s = 1/√d
             var gates = (ratio == 1.0 ? gateLogits : gateLogits * ratio).sigmoid();
             var rawPositions = gates.matmul(settings.SuffixOnes.Get(gates.device, gates.dtype, length));   // Eq. 10
             if (group.PositionScale != 1.0) rawPositions.mul_(group.PositionScale);
