@@ -41,10 +41,8 @@ internal static class CudaToCpuCheck
             ml.Model.Save(model, data.Schema, zip);
             var cudaScores = Score(ml, model, rows);
 
-            var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardError = true };
-            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
-                start.ArgumentList.Add(typeof(CudaToCpuCheck).Assembly.Location);
-            foreach (var a in new[] { "cuda-to-cpu-load", zip, cpuScores }) start.ArgumentList.Add(a);
+            var start = ChildMode.StartInfo("cuda-to-cpu-load", zip, cpuScores);
+            start.RedirectStandardError = true;
             start.Environment["CUDA_VISIBLE_DEVICES"] = "";
             using var child = Process.Start(start)!;
             string errors = child.StandardError.ReadToEnd();

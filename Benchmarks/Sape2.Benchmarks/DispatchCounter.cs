@@ -25,6 +25,7 @@ internal sealed unsafe class DispatchCounter : IDisposable
     private static readonly object Gate = new();
     private static DispatchCounter? active;
     private static delegate* unmanaged<IntPtr, IntPtr> recordFunctionName;
+    private static delegate* unmanaged<ulong, void> removeCallback;
 
     private readonly ulong handle;
     private readonly List<Dispatch> calls = new();
@@ -44,6 +45,7 @@ internal sealed unsafe class DispatchCounter : IDisposable
     {
         IntPtr torch = NativeLibrary.Load(LoadedPath());
         recordFunctionName = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(torch, "_ZNK2at14RecordFunction4nameEv");
+        removeCallback = (delegate* unmanaged<ulong, void>)NativeLibrary.GetExport(torch, "_ZN2at14removeCallbackEm");
         var add = (delegate* unmanaged<CallbackDefinition, ulong>)NativeLibrary.GetExport(torch,
             "_ZN2at17addGlobalCallbackENS_22RecordFunctionCallbackE");
         var definition = new CallbackDefinition { Start = &OnStart, End = &OnEnd, SamplingProbability = 1.0 };
@@ -89,8 +91,7 @@ internal sealed unsafe class DispatchCounter : IDisposable
         lock (Gate)
         {
             if (disposed) return;
-            var remove = (delegate* unmanaged<ulong, void>)NativeLibrary.GetExport(NativeLibrary.Load(LoadedPath()), "_ZN2at14removeCallbackEm");
-            remove(handle);
+            removeCallback(handle);
             disposed = true;
             active = null;
         }

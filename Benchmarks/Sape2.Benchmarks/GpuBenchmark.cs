@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Modeling;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Sape2.Benchmarks;
@@ -16,27 +17,11 @@ internal static class GpuBenchmark
     {
         if (!cuda.is_available()) { Console.Error.WriteLine("gpu: CUDA is not available to TorchSharp."); return 3; }
         var device = CUDA;
-        var memory = new Dictionary<string, string>();
         foreach (var preset in new[] { VitPreset.Tiny, VitPreset.Small })
         {
             var config = VitConfig.FromPreset(preset, 32, 4, 3, 10);
-            report.WriteLine($"### {preset}, 32×32, patch 4, batch 128, fp32, forward+backward+AdamW");
-            report.WriteLine();
-            report.WriteLine("| encoding | ms/step | images/s | step time ÷ APE | GPU memory in use after its run alone (cumulative peak) |");
-            report.WriteLine("|---|---|---|---|---|");
-            foreach (var (name, encoding) in StepTimer.Encodings(config))
-            {
-                // Alone first, for the memory figure of this encoding (the allocator keeps its peak reservation).
-                StepTimer.Measure(name, encoding, 128, device, warmup: 3, steps: 3);
-                memory[name] = UsedGpuMemoryMiB();
-            }
-            var results = StepTimer.MeasureInterleaved(StepTimer.Encodings(config).ToList(), 128, device, warmup: 5, rounds: 5, stepsPerRound: 10);
-            double ape = results.Single(r => r.Name == "APE").MillisecondsPerStep;
-            foreach (var r in results)
-                report.WriteLine($"| {r.Name} | {r.MillisecondsPerStep:F1} | {r.ImagesPerSecond:F0} | {r.MillisecondsPerStep / ape:F2} | " +
-                    $"{memory[r.Name]} |");
-            report.Flush();
-            report.WriteLine();
+            Table(report, $"{preset}, 32×32, patch 4, batch 128, fp32", device, 128, 5,
+                StepTimer.Encodings(config).Select(e => new StepTimer.Variant(e.Name, e.Config)).ToArray(), "APE");
         }
         report.WriteLine("#### Loader beside the CUDA step");
         report.WriteLine();
@@ -44,7 +29,42 @@ internal static class GpuBenchmark
         return 0;
     }
 
-    internal static string UsedGpuMemoryMiB() =>
+    /// <summary>The GPU's model as the NVIDIA driver names it (TorchSharp exposes no device name).</summary>
+    private static string GpuName()
+    {
+        var info = Directory.Exists("/proc/driver/nvidia/gpus")
+            ? Directory.GetDirectories("/proc/driver/nvidia/gpus").Select(d => Path.Combine(d, "information")).FirstOrDefault(File.Exists) : null;
+        string? model = info is null ? null : File.ReadLines(info).FirstOrDefault(l => l.StartsWith("Model:", StringComparison.Ordinal));
+        return model?["Model:".Length..].Trim() ?? "CUDA device 0";
+    }
+
+    /// <summary>
+    /// One table of CUDA (or, for a smoke run, CPU) training steps: each variant run alone first for the GPU memory it leaves in use,
+    /// then all side by side (median of <paramref name="rounds"/> interleaved rounds), as a ratio to <paramref name="reference"/>.
+    /// </summary>
+    internal static void Table(TextWriter report, string title, Device device, int batch, int rounds, StepTimer.Variant[] variants,
+        string reference)
+    {
+        report.WriteLine($"### {title}, forward + backward + AdamW, {(device.type == DeviceType.CUDA ? GpuName() : "CPU (smoke run)")}");
+        report.WriteLine();
+        var memory = new Dictionary<string, string>();
+        foreach (var variant in variants)
+        {
+            StepTimer.MeasureInterleaved(new[] { variant }, batch, device, warmup: 3, rounds: 1, stepsPerRound: 3);
+            memory[variant.Name] = device.type == DeviceType.CUDA ? UsedGpuMemoryMiB() : "n/a (CPU)";
+        }
+        var results = StepTimer.MeasureInterleaved(variants, batch, device, warmup: 5, rounds: rounds, stepsPerRound: 10);
+        double first = results.Single(r => r.Name == reference).MillisecondsPerStep;
+        report.WriteLine($"| variant | ms/step | images/s | step time ÷ {reference} | GPU memory in use after its run alone (cumulative) |");
+        report.WriteLine("|---|---|---|---|---|");
+        foreach (var r in results)
+            report.WriteLine($"| {r.Name} | {r.MillisecondsPerStep:F1} | {r.ImagesPerSecond:F0} | {r.MillisecondsPerStep / first:F2} | " +
+                $"{memory[r.Name]} |");
+        report.WriteLine();
+        report.Flush();
+    }
+
+    private static string UsedGpuMemoryMiB() =>
         Microsoft.ML.SaPE2.Native.CudaMemory.Query() is { } memory ? $"{(memory.Total - memory.Free) / (1024.0 * 1024):F0} MiB"
             : "n/a (no libcudart found)";
 }

@@ -1,6 +1,5 @@
 using Microsoft.ML.SaPE2;
 using Microsoft.ML.SaPE2.Modeling;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Sape2.Benchmarks;
@@ -23,53 +22,23 @@ internal static class GpuSpeedBenchmark
         foreach (var (preset, batch) in runs)
         {
             var config = VitConfig.FromPreset(preset, 32, 4, 3, 10);
-            Table(report, $"{preset}/4, 32×32, batch {batch}, fp32", device, batch, rounds, new[]
+            GpuBenchmark.Table(report, $"{preset}/4, 32×32, batch {batch}, fp32", device, batch, rounds, new[]
             {
                 new StepTimer.Variant("APE", config with { PositionEncoding = PositionEncodingKind.Absolute }),
                 new StepTimer.Variant("SaPE²+APE", config with { PositionEncoding = PositionEncodingKind.Sape2 }),
                 new StepTimer.Variant("SaPE²+APE, plain autograd form", config with { PositionEncoding = PositionEncodingKind.Sape2 },
                     PlainSape2: true),
-            });
+            }, reference: "APE");
         }
         var large = smoke ? VitConfig.FromPreset(VitPreset.Micro, 64, 16, 3, 1000) : VitConfig.FromPreset(VitPreset.Small, 224, 16, 3, 1000);
-        Table(report, $"{large.EmbedDim}-wide /16, {large.ImageHeight}×{large.ImageWidth}: fp32 against bf16 mixed precision", device,
+        GpuBenchmark.Table(report, $"{large.EmbedDim}-wide /16, {large.ImageHeight}×{large.ImageWidth}: fp32 against bf16 mixed precision", device,
             smoke ? 8 : 256, rounds, new[]
         {
             new StepTimer.Variant("APE fp32", large with { PositionEncoding = PositionEncodingKind.Absolute }),
             new StepTimer.Variant("APE bf16", large with { PositionEncoding = PositionEncodingKind.Absolute }, TrainingPrecision.BFloat16),
             new StepTimer.Variant("SaPE²+APE fp32", large with { PositionEncoding = PositionEncodingKind.Sape2 }),
             new StepTimer.Variant("SaPE²+APE bf16", large with { PositionEncoding = PositionEncodingKind.Sape2 }, TrainingPrecision.BFloat16),
-        });
+        }, reference: "APE fp32");
         return 0;
-    }
-
-    /// <summary>The GPU's model as the NVIDIA driver names it (TorchSharp exposes no device name).</summary>
-    private static string GpuName()
-    {
-        var info = Directory.Exists("/proc/driver/nvidia/gpus")
-            ? Directory.GetDirectories("/proc/driver/nvidia/gpus").Select(d => Path.Combine(d, "information")).FirstOrDefault(File.Exists) : null;
-        string? model = info is null ? null : File.ReadLines(info).FirstOrDefault(l => l.StartsWith("Model:", StringComparison.Ordinal));
-        return model?["Model:".Length..].Trim() ?? "CUDA device 0";
-    }
-
-    private static void Table(TextWriter report, string title, Device device, int batch, int rounds, StepTimer.Variant[] variants)
-    {
-        report.WriteLine($"### {title}, forward + backward + AdamW, {(device.type == DeviceType.CUDA ? GpuName() : "CPU (smoke run)")}");
-        report.WriteLine();
-        var memory = new Dictionary<string, string>();
-        foreach (var variant in variants)
-        {
-            StepTimer.MeasureInterleaved(new[] { variant }, batch, device, warmup: 2, rounds: 1, stepsPerRound: 2);
-            memory[variant.Name] = device.type == DeviceType.CUDA ? GpuBenchmark.UsedGpuMemoryMiB() : "n/a (CPU)";
-        }
-        var results = StepTimer.MeasureInterleaved(variants, batch, device, warmup: 5, rounds: rounds, stepsPerRound: 10);
-        double first = results[0].MillisecondsPerStep;
-        report.WriteLine($"| variant | ms/step | images/s | step time ÷ {results[0].Name} | GPU memory in use after its run alone (cumulative) |");
-        report.WriteLine("|---|---|---|---|---|");
-        foreach (var r in results)
-            report.WriteLine($"| {r.Name} | {r.MillisecondsPerStep:F1} | {r.ImagesPerSecond:F0} | {r.MillisecondsPerStep / first:F2} | " +
-                $"{memory[r.Name]} |");
-        report.WriteLine();
-        report.Flush();
     }
 }

@@ -18,6 +18,12 @@ internal static class LayerBenchmark
     /// <summary>The layer of every mode that measures one: Micro at 32×32 with patch 4 (8×8 patches plus CLS, width 64, 2 heads).</summary>
     public static VitConfig Baseline { get; } = VitConfig.FromPreset(VitPreset.Micro, imageSize: 32, patchSize: 4, inChannels: 3, numClasses: 10);
 
+    /// <summary>The layer's patch grid: 8×8.</summary>
+    public static PatchGrid Grid => new(Baseline.GridHeight, Baseline.GridWidth);
+
+    /// <summary>A random input of one image's tokens, (1, CLS + 64, 64).</summary>
+    public static Tensor Input() => randn(1, Baseline.PrefixTokens + Grid.Count, Baseline.EmbedDim);
+
     /// <summary>The SaPE² layer's name; "SaPE² (plain autograd form)" is the same function before issue 14's fused form.</summary>
     public const string Sape2 = "SaPE²", Sape2Plain = "SaPE² (plain autograd form)";
 
@@ -37,9 +43,9 @@ internal static class LayerBenchmark
     {
         torch.set_num_threads(1);
         var baseline = Baseline;
-        var grid = new PatchGrid(baseline.GridHeight, baseline.GridWidth);
+        var grid = Grid;
         var layers = Layers();
-        using var input = randn(1, baseline.PrefixTokens + grid.Count, baseline.EmbedDim);
+        using var input = Input();
 
         double Call(Attention layer)
         {

@@ -26,11 +26,8 @@ internal static class MemoryBenchmark
         report.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var configuration in Configurations)
         {
-            var start = new ProcessStartInfo("dotnet")
-            {
-                ArgumentList = { typeof(MemoryBenchmark).Assembly.Location, "memory-one", configuration },
-                RedirectStandardOutput = true,
-            };
+            var start = ChildMode.StartInfo("memory-one", configuration);
+            start.RedirectStandardOutput = true;
             using var child = Process.Start(start)!;
             string line = child.StandardOutput.ReadToEnd().Trim().Split('\n')[^1];
             child.WaitForExit();

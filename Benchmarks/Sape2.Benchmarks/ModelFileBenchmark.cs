@@ -42,8 +42,9 @@ internal static class ModelFileBenchmark
             Thread.Sleep(3000);
             var runs = Enumerable.Range(0, 3).Select(_ =>
             {
-                var child = Process.Start(new ProcessStartInfo("dotnet") { ArgumentList = { typeof(ModelFileBenchmark).Assembly.Location,
-                    "model-file-load", zip }, RedirectStandardOutput = true })!;
+                var start = ChildMode.StartInfo("model-file-load", zip);
+                start.RedirectStandardOutput = true;
+                var child = Process.Start(start)!;
                 var figures = child.StandardOutput.ReadToEnd().Trim().Split(' ').Select(double.Parse).ToArray();
                 child.WaitForExit();
                 return (Seconds: figures[0], Extra: figures[1], Loaded: figures[2], Disposed: figures[3]);

@@ -29,8 +29,8 @@ internal static class OpsBenchmark
     /// </summary>
     public static Count Measure(Attention layer)
     {
-        var grid = new PatchGrid(LayerBenchmark.Baseline.GridHeight, LayerBenchmark.Baseline.GridWidth);
-        using var input = randn(1, LayerBenchmark.Baseline.PrefixTokens + grid.Count, LayerBenchmark.Baseline.EmbedDim);
+        var grid = LayerBenchmark.Grid;
+        using var input = LayerBenchmark.Input();
         using var upstream = ones_like(input);
         void Step(DispatchCounter? counter, List<IReadOnlyList<DispatchCounter.Dispatch>> parts)
         {

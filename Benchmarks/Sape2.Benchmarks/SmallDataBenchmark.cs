@@ -29,11 +29,8 @@ internal static class SmallDataBenchmark
         report.Flush();
         foreach (string name in trainers)
         {
-            var start = new ProcessStartInfo("dotnet")
-            {
-                ArgumentList = { typeof(SmallDataBenchmark).Assembly.Location, "small-data-one", name, dataRoot, pixelSide.ToString() },
-                RedirectStandardOutput = true,
-            };
+            var start = ChildMode.StartInfo("small-data-one", name, dataRoot, pixelSide.ToString());
+            start.RedirectStandardOutput = true;
             using var child = Process.Start(start)!;
             string row = child.StandardOutput.ReadToEnd().Split('\n').LastOrDefault(l => l.StartsWith("| ")) ?? "";
             child.WaitForExit();
