@@ -92,13 +92,8 @@ public sealed class Sape2ImageClassificationTests
         Assert.IsTrue(warnings.Any(w => w.Contains("Precision = BFloat16 on the CPU")), $"No CPU warning: {string.Join(" | ", warnings)}");
         Assert.IsTrue(model.Classifier.Model.parameters().All(p => p.dtype == TorchSharp.torch.ScalarType.Float32), "A weight is not fp32.");
         Assert.IsTrue(double.IsFinite(model.TrainingHistory[0].TrainLoss), "The bf16 epoch's loss is not finite.");
-        var scored = ml.Data.CreateEnumerable<ScoredRow>(model.Transform(data), reuseRowObject: false).ToList();
-        Assert.IsTrue(scored.All(r => r.Score.All(float.IsFinite) && Math.Abs(r.Score.Sum() - 1) < 1e-4), "Scores are not probabilities.");
-    }
-
-    private sealed class ScoredRow
-    {
-        public float[] Score { get; set; } = Array.Empty<float>();
+        var scores = model.Transform(data).GetColumn<float[]>("Score").ToList();
+        Assert.IsTrue(scores.All(s => s.All(float.IsFinite) && Math.Abs(s.Sum() - 1) < 1e-4), "Scores are not probabilities.");
     }
 
     [TestMethod]

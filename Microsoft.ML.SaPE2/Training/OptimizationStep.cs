@@ -47,7 +47,7 @@ internal sealed class OptimizationStep : IDisposable
     {
         using var scope = NewDisposeScope();
         foreach (var group in Optimizer.ParamGroups) group.LearningRate = learningRate;
-        var logits = bfloat16?.Forward(images).to(ScalarType.Float32) ?? model.forward(images);   // (B, classes)
+        var logits = ReducedPrecision.Widened(bfloat16?.Forward(images) ?? model.forward(images));   // (B, classes), fp32
         var loss = -(targets * logits.log_softmax(-1)).sum(-1).mean();               // soft-target cross-entropy
         Optimizer.zero_grad();
         bfloat16?.ZeroGradients();
