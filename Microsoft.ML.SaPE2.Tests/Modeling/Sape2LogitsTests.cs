@@ -43,7 +43,7 @@ public sealed class Sape2LogitsTests
         double gateScale = c.GateScale > 0 ? c.GateScale : 1 / Math.Sqrt(x.Query.shape[^1]);
         using var suffix = new FixedTableCache(PositionMath.SuffixOnes);
         return Sape2Logits.Compute(x.Query, x.Key, x.TableX, x.TableY, new Sape2Logits.Settings(new PatchGrid(c.Rows, c.Cols), c.TableSize,
-            c.Prefix, gateScale, c.Mode, c.Sign, c.Inside, c.Interpolate, suffix, counter));
+            c.Prefix, gateScale, c.Mode, c.Sign, c.Inside, c.Interpolate, suffix, counter, new BackwardFailureSlot()));
     }
 
     private static (Tensor Fused, Tensor Plain) Logits(Case c, Inputs x, PositionClampCounter? counter = null)
@@ -134,10 +134,94 @@ public sealed class Sape2LogitsTests
         double scale = reference.abs().max().item<float>();
         TensorAssert.AreClose(reference, reduced, 0.02 * scale, "bf16 logits against fp32 ones on the same rounded inputs");
         var gradients = torch.autograd.grad(new[] { (reduced * x.Upstream.to(ScalarType.Float32)).sum() }, inputs);
-        foreach (var (g, name) in gradients.Zip(new[] { "q", "k", "E_x", "E_y" }))
+        var wideInputs = new[] { wide.Query, wide.Key, wide.TableX, wide.TableY };
+        foreach (var t in wideInputs) t.requires_grad_();
+        var referenceGradients = torch.autograd.grad(new[] { (Fused(c, wide) * x.Upstream.to(ScalarType.Float32)).sum() }, wideInputs);
+        foreach (var ((g, expected), name) in gradients.Zip(referenceGradients).Zip(new[] { "q", "k", "E_x", "E_y" }))
         {
             Assert.AreEqual(ScalarType.BFloat16, g.dtype, $"gradient of {name}");
             TensorAssert.AllFinite(g, $"gradient of {name}");
+            // Values: what the two bf16 matmuls and the bf16 result can round, 2⁻⁸ of the largest entry a few times over.
+            double gradientScale = expected.abs().max().item<float>();
+            TensorAssert.AreClose(expected, g, 0.03 * gradientScale, $"bf16 gradient of {name} against fp32 on the same rounded inputs");
+        }
+    }
+
+    /// <summary>Cases with everything on at once: a CLS token, a rectangular grid (x and y as two groups), σ = −1 outside the scale,
+    /// an own gate scale, and either a table smaller than the grid (the clamp holds positions) or interpolated positions. The two
+    /// cannot meet: interpolation scales every position into the table, so it leaves the clamp nothing to hold.</summary>
+    public static IEnumerable<object[]> EverythingOn() => new Case[]
+    {
+        new(2, 3, 1, Sape2Mode.Key, -1, false, false, 2, 0.6),      // the clamp holds positions past the last entry, 1
+        new(3, 2, 1, Sape2Mode.Query, -1, false, true, 2, 0.6),     // interpolation on both axes
+    }.Select(c => new object[] { c });
+
+    [TestMethod]
+    [DynamicData(nameof(EverythingOn))]
+    public void GradientsOfTheFusedFunctionMatchFiniteDifferences(Case c)
+    {
+        // The fused function on its own, against central differences in float64 (not only against the plain form).
+        using var scope = NewDisposeScope();
+        var x = Random(c, seed: 23, batch: 1, heads: 2, headDim: 3);
+        var inputs = new[] { x.Query, x.Key, x.TableX, x.TableY };
+        if (!c.Interpolate)
+        {
+            var counter = new PositionClampCounter();
+            Fused(c, x, counter);
+            Assert.IsTrue(counter.Reached > 0, "The clamp held no position: the case does not test it.");
+        }
+        Func<Tensor> loss = () => (Fused(c, x) * x.Upstream).sum();
+        foreach (var t in inputs) t.requires_grad_();
+        var analytic = torch.autograd.grad(new[] { loss() }, inputs);
+
+        const double step = 1e-6;
+        string[] names = { "q", "k", "E_x", "E_y" };
+        using var noGrad = no_grad();
+        for (int which = 0; which < inputs.Length; which++)
+        {
+            var flat = inputs[which].detach().view(-1);
+            var numeric = zeros_like(flat);
+            for (long e = 0; e < flat.shape[0]; e++)
+            {
+                double original = flat[e].item<double>();
+                flat[e] = original + step; double up = loss().item<double>();
+                flat[e] = original - step; double down = loss().item<double>();
+                flat[e] = original;
+                numeric[e] = (up - down) / (2 * step);
+            }
+            TensorAssert.AreClose(numeric.view_as(analytic[which]), analytic[which], 1e-6, $"gradient of {names[which]}");
+            Assert.IsTrue(analytic[which].abs().max().item<double>() > 1e-3, $"The gradient of {names[which]} is zero: nothing was tested.");
+        }
+    }
+
+    [TestMethod]
+    public void TheBackwardTakesBroadcastAndTransposedUpstreamGradients()
+    {
+        // autograd hands a backward whatever layout the next operation produced: an expanded (stride-0) gradient from a sum or a
+        // broadcast, a transposed one from a transpose. Each must give the gradients of the same values laid out contiguously.
+        using var scope = NewDisposeScope();
+        var c = new Case(2, 3, 1, Sape2Mode.Key, +1, true, false, 3, 0);
+        var x = Random(c, seed: 29);
+        var inputs = new[] { x.Query, x.Key, x.TableX, x.TableY };
+        foreach (var t in inputs) t.requires_grad_();
+        long tokens = x.Upstream.shape[2];
+        var upstreams = new (string Name, Tensor Gradient)[]
+        {
+            ("broadcast", randn(1, 1, 1, tokens, dtype: ScalarType.Float64).expand(2, 2, tokens, tokens)),
+            ("transposed", x.Upstream.transpose(-1, -2)),
+            ("scalar broadcast", ones(1, dtype: ScalarType.Float64).expand(2, 2, tokens, tokens)),
+        };
+        foreach (var (name, upstream) in upstreams)
+        {
+            Assert.IsFalse(upstream.is_contiguous(), $"{name}: the upstream gradient must not be contiguous for this test.");
+            var fused = Fused(c, x);
+            var given = torch.autograd.grad(new[] { fused }, inputs, new[] { upstream });
+            var contiguous = torch.autograd.grad(new[] { Fused(c, x) }, inputs, new[] { upstream.contiguous() });
+            for (int i = 0; i < inputs.Length; i++)
+                TensorAssert.AreClose(contiguous[i], given[i], 1e-12, $"{name} upstream, gradient {i}");
+            var plain = torch.autograd.grad(new[] { Logits(c, x).Plain }, inputs, new[] { upstream.contiguous() });
+            for (int i = 0; i < inputs.Length; i++)
+                TensorAssert.AreClose(plain[i], given[i], 1e-9, $"{name} upstream against the plain form, gradient {i}");
         }
     }
 
@@ -153,13 +237,14 @@ public sealed class Sape2LogitsTests
         var suffix = new FixedTableCache((device, dtype, size) => ++built == 1
             ? PositionMath.SuffixOnes(device, dtype, size)
             : throw new InvalidOperationException("no suffix matrix this time"));
+        var failures = new BackwardFailureSlot();
         var logits = Sape2Logits.Compute(x.Query, x.Key, x.TableX, x.TableY, new Sape2Logits.Settings(new PatchGrid(3, 3), 4, 1, 0.5,
-            Sape2Mode.Key, 1, true, false, suffix, null));
+            Sape2Mode.Key, 1, true, false, suffix, null, failures));
         suffix.Dispose();   // the backward must build the matrix again, and that fails
         logits.sum().backward();
-        var e = Assert.ThrowsExactly<InvalidOperationException>(Sape2Logits.ThrowIfBackwardFailed);
+        var e = Assert.ThrowsExactly<InvalidOperationException>(failures.ThrowIfFailed);
         Assert.AreEqual("no suffix matrix this time", e.Message);
-        Sape2Logits.ThrowIfBackwardFailed();   // raised once
+        failures.ThrowIfFailed();   // raised once
     }
 
     [TestMethod]

@@ -1,4 +1,5 @@
 using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 using Microsoft.ML.SaPE2.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -48,7 +49,7 @@ public sealed class BFloat16TrainingTests
         var copy = new BFloat16Compute(model).Copy;   // a fresh copy rounds the same master the stepper's copy holds
         foreach (var (name, module) in copy.named_modules())
         {
-            bool norm = module is LayerNorm or BatchNorm2d;
+            bool norm = module is LayerNorm or BatchNorm2d or RopeMixed;   // fp32 in the copy too
             foreach (var p in module.parameters(recurse: false))
                 Assert.AreEqual(norm ? ScalarType.Float32 : ScalarType.BFloat16, p.dtype, $"{name}: {p.dtype}");
         }

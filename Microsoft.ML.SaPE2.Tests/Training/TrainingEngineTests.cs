@@ -10,7 +10,7 @@ namespace Microsoft.ML.SaPE2.Tests.Training;
 public sealed class TrainingEngineTests
 {
     static readonly ImageFormat Gray8 = new() { Height = 8, Width = 8, Channels = 1 };
-    static readonly VitConfig Tiny8 = VitConfig.FromPreset(VitPreset.Micro, imageSize: 8, patchSize: 4, inChannels: 1) with { Depth = 1,
+    internal static readonly VitConfig Tiny8 = VitConfig.FromPreset(VitPreset.Micro, imageSize: 8, patchSize: 4, inChannels: 1) with { Depth = 1,
         EmbedDim = 16 };
     string folder = "";
 
@@ -21,7 +21,7 @@ public sealed class TrainingEngineTests
     public void DeleteFolder() => Directory.Delete(folder, recursive: true);
 
     /// <summary>Synthetic two-class data: class 1 images are bright on the left half, class 0 on the right.</summary>
-    static ImageDataset Stripes(int count, int seed = 0)
+    internal static ImageDataset Stripes(int count, int seed = 0)
     {
         var random = new Random(seed);
         var labels = Enumerable.Range(0, count).Select(i => i % 2).ToArray();
@@ -32,7 +32,7 @@ public sealed class TrainingEngineTests
         return new ImageDataset(Gray8, pixels, labels, new[] { "right", "left" });
     }
 
-    static TrainingOptions Quick(int epochs) => new()
+    internal static TrainingOptions Quick(int epochs) => new()
     {
         Epochs = epochs, BatchSize = 16, LearningRate = 3e-3, WarmupEpochs = 0.5, Device = "cpu", Threads = 2, LoaderWorkers = 2,
         Augmentation = AugmentationOptions.None, LabelSmoothing = 0.1, Seed = 9,

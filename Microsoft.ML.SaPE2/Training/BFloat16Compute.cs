@@ -1,4 +1,5 @@
 using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,7 +10,8 @@ namespace Microsoft.ML.SaPE2.Training;
 /// bf16 mixed-precision training (<see cref="TrainingPrecision.BFloat16"/>) without autocast, which TorchSharp lacks: a bf16 copy
 /// of the model runs the forward and backward; its gradients, widened to fp32, become the fp32 master model's, which AdamW updates
 /// (its state in fp32 too); the copy then takes the new weights. Layer and batch norms keep fp32 weights (bf16 in, statistics in
-/// fp32), and the model computes its softmaxes and SaPE²'s positions and distances in fp32 whatever its dtype. bf16 needs no loss
+/// fp32), as do RoPE-Mixed's learned frequencies, and the model computes its softmaxes and every encoding's positions, angles,
+/// gates and distances in fp32 whatever its dtype. bf16 needs no loss
 /// scaling: its exponent range is fp32's.
 /// </summary>
 internal sealed class BFloat16Compute : IDisposable
@@ -26,9 +28,16 @@ internal sealed class BFloat16Compute : IDisposable
         Copy.to(master.parameters().First().device);
         Copy.to(ScalarType.BFloat16);
         foreach (var module in Copy.modules())
-            if (module is LayerNorm or BatchNorm2d) module.to(ScalarType.Float32);
+            if (module is LayerNorm or BatchNorm2d or RopeMixed) module.to(ScalarType.Float32);   // RopeMixed: its frequencies make angles
         parameters = master.parameters().Zip(Copy.parameters()).ToArray();
         buffers = master.buffers().Zip(Copy.buffers()).ToArray();
+        CopyAllFromMaster();
+    }
+
+    /// <summary>Takes the master's weights and batch-norm statistics whole: at the start, and after weights were loaded into the
+    /// master (a resume), so the next step computes on them and cannot write the copy's stale statistics back.</summary>
+    public void CopyAllFromMaster()
+    {
         using var noGrad = no_grad();
         foreach (var (from, to) in buffers) to.copy_(from);
         CopyWeightsFromMaster();

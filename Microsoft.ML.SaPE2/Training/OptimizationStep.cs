@@ -16,6 +16,7 @@ internal sealed class OptimizationStep : IDisposable
     private readonly VisionTransformer model;
     private readonly double gradientClipNorm;
     private readonly BFloat16Compute? bfloat16;
+    private readonly Sape2Attention[] sape2Layers;   // of the model that runs the backward: their failures are raised after it
 
     /// <summary>Creates AdamW for <paramref name="model"/> (already on its device).</summary>
     public OptimizationStep(VisionTransformer model, double learningRate, double weightDecay, double gradientClipNorm,
@@ -24,6 +25,7 @@ internal sealed class OptimizationStep : IDisposable
         this.model = model;
         this.gradientClipNorm = gradientClipNorm;
         bfloat16 = precision == TrainingPrecision.BFloat16 ? new BFloat16Compute(model) : null;
+        sape2Layers = (bfloat16?.Copy ?? model).modules().OfType<Sape2Attention>().ToArray();
         var (decayed, plain) = ParameterGroups.Split(model);
         Optimizer = optim.AdamW(new[]
         {
@@ -31,6 +33,9 @@ internal sealed class OptimizationStep : IDisposable
             new AdamW.ParamGroup(plain, new AdamW.Options { weight_decay = 0 }),
         }, lr: learningRate);
     }
+
+    /// <summary>Call after weights were loaded into the model (a resume): a bf16 copy takes them, and their batch-norm statistics.</summary>
+    public void ModelWeightsLoaded() => bfloat16?.CopyAllFromMaster();
 
     /// <summary>The optimiser, for saving and restoring its state.</summary>
     public AdamW Optimizer { get; }
@@ -52,7 +57,7 @@ internal sealed class OptimizationStep : IDisposable
         Optimizer.zero_grad();
         bfloat16?.ZeroGradients();
         loss.backward();
-        Sape2Logits.ThrowIfBackwardFailed();
+        foreach (var layer in sape2Layers) layer.ThrowIfBackwardFailed();
         bfloat16?.CopyGradientsToMaster();
         if (gradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), gradientClipNorm);
         Optimizer.step();

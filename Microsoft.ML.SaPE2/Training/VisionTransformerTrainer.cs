@@ -156,7 +156,11 @@ internal static class VisionTransformerTrainer
             model.to(device);
             using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm, options.Precision);
             using var ema = options.EmaDecay > 0 ? new ModelEma(model, options.EmaDecay) : null;
-            if (options.ResumeFrom is not null) Resume(model, ema, stepper.Optimizer);
+            if (options.ResumeFrom is not null)
+            {
+                Resume(model, ema, stepper.Optimizer);
+                stepper.ModelWeightsLoaded();
+            }
 
             var loader = new BatchLoader(train, new LoaderOptions
             {

@@ -28,11 +28,13 @@ public sealed class CopeAttention : AttentionPositionEncoding
         using var scope = NewDisposeScope();
         var logits = ScaledDotProduct(query, key);                                          // (B, h, T, T)
         var patchLogits = logits.narrow(2, prefixTokens, grid.Count).narrow(3, prefixTokens, grid.Count);   // (B, h, N, N)
-        var positions = Positions(patchLogits.sigmoid(), table.shape[1] - 1);               // (B, h, N, N)
+        // Gates, positions, the interpolation and so the logits in fp32 whatever the model's dtype: in bf16 a sum above 256 is
+        // a whole number, so the fraction that carries the gates' gradient would be lost.
+        var positions = Positions(ReducedPrecision.Widened(patchLogits).sigmoid(), table.shape[1] - 1);   // (B, h, N, N)
         var patchQuery = query.narrow(2, prefixTokens, grid.Count);                          // (B, h, N, d)
-        var positionLogits = patchQuery.matmul(table.to(query.dtype));                       // (B, h, N, N + 1)
+        var positionLogits = ReducedPrecision.Widened(patchQuery.matmul(table.to(query.dtype)));   // (B, h, N, N + 1)
         var term = PositionMath.Interpolate(positionLogits, positions);                     // (B, h, N, N)
-        return (logits + PadForPrefix(term, prefixTokens)).MoveToOuterDisposeScope();
+        return (ReducedPrecision.Widened(logits) + PadForPrefix(term, prefixTokens)).MoveToOuterDisposeScope();   // fp32 from bf16, as SaPE²'s
     }
 
     /// <summary>CoPE positions from gates (…, N, N): suffix sums along the key axis, clamped at <paramref name="maxPosition"/>.</summary>

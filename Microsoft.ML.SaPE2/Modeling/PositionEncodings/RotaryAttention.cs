@@ -37,26 +37,32 @@ public abstract class RotaryAttention : AttentionPositionEncoding
     }
 
     /// <summary>
-    /// cos and sin of <see cref="Angles"/> for <paramref name="grid"/>, stacked: (2, N, d/2) or (2, heads, N, d/2).
-    /// Encodings with fixed angles override this to build it once.
+    /// cos and sin of <see cref="Angles"/> for <paramref name="grid"/>, stacked: (2, N, d/2) or (2, heads, N, d/2), in
+    /// <paramref name="dtype"/>. Encodings with fixed angles override this to build it once.
     /// </summary>
+    /// <remarks>
+    /// Coordinates, angles, cos and sin are computed in at least fp32 and only the result is rounded to a bf16 model's dtype:
+    /// bf16 holds whole numbers exactly only up to 256 (half the coordinates of a 32×32 grid would be wrong), and an angle
+    /// of 30 rad carries an error of up to 0.06 rad there.
+    /// </remarks>
     protected virtual Tensor Rotation(PatchGrid grid, ScalarType dtype, Device device)
     {
         using var scope = NewDisposeScope();
-        var index = arange(grid.Count, dtype: dtype, device: device);
+        var index = arange(grid.Count, dtype: ReducedPrecision.AtLeastFloat32(dtype), device: device);
         var columns = index.remainder(grid.Width);                                  // x of each patch, (N)
         var rows = index.div(grid.Width, rounding_mode: RoundingMode.floor);        // y of each patch, (N)
         var angles = Angles(columns, rows);
-        return stack(new[] { angles.cos(), angles.sin() }).MoveToOuterDisposeScope();
+        var rotation = stack(new[] { angles.cos(), angles.sin() });
+        return ReducedPrecision.In(rotation, dtype).MoveToOuterDisposeScope();
     }
 
-    /// <summary>cos and sin of the patch angles of <paramref name="grid"/> in float32 on the CPU, for exporters; the caller owns the
-    /// tensor.</summary>
-    internal Tensor RotationFor(PatchGrid grid)
+    /// <summary>cos and sin of the patch angles of <paramref name="grid"/> in <paramref name="dtype"/> (float32 unless given) on
+    /// the CPU, as a forward pass in that dtype uses them (exporters, tests); the caller owns the tensor.</summary>
+    internal Tensor RotationFor(PatchGrid grid, ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        return Rotation(grid, ScalarType.Float32, CPU).clone().MoveToOuterDisposeScope();
+        return Rotation(grid, dtype, CPU).clone().MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -19,6 +19,7 @@ public sealed class Sape2Attention : AttentionPositionEncoding
     private readonly bool biasInsideScale;
     private readonly bool interpolatePositions;
     private readonly FixedTableCache suffixOnes;   // Eq. 10's U[j, m] = 1 where j ≥ m, per row length
+    private readonly BackwardFailureSlot backwardFailures = new();
 
     /// <summary>Creates one layer's SaPE² from the model configuration.</summary>
     public Sape2Attention(VitConfig config) : base(nameof(Sape2Attention))
@@ -55,7 +56,13 @@ public sealed class Sape2Attention : AttentionPositionEncoding
         ? WithoutBias(LogitsAndBias(query, key, grid, prefixTokens))
         : Sape2Logits.Compute(query, key, ReducedPrecision.In(tableX, query.dtype), ReducedPrecision.In(tableY, query.dtype),
             new Sape2Logits.Settings(grid, tableX.shape[1], prefixTokens, gateScale, mode, biasSign, biasInsideScale, interpolatePositions,
-                suffixOnes, ClampCounter));
+                suffixOnes, ClampCounter, backwardFailures));
+
+    /// <summary>
+    /// Rethrows, once, what went wrong in this layer's backward since the last call (out of memory, say): call it after
+    /// <c>backward()</c>, which cannot throw it (<see cref="BackwardFailureSlot"/>).
+    /// </summary>
+    internal void ThrowIfBackwardFailed() => backwardFailures.ThrowIfFailed();
 
     /// <summary>Computes the logits by the plain autograd form instead (the benchmarks' "before").</summary>
     internal bool PlainForm { get; set; }

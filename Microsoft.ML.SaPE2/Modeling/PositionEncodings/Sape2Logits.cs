@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,14 +20,16 @@ namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 /// </remarks>
 internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
 {
-    /// <summary>What one layer's SaPE² fixes: the grid, the table size M, the options of Eq. 9–16 and the cached suffix-sum matrices.</summary>
+    /// <summary>What one layer's SaPE² fixes: the grid, the table size M, the options of Eq. 9–16, the cached suffix-sum matrices
+    /// and where a failing backward leaves its exception.</summary>
     internal sealed record Settings(PatchGrid Grid, long TableSize, int PrefixTokens, double GateScale, Sape2Mode Mode, double BiasSign,
-        bool BiasInsideScale, bool InterpolatePositions, FixedTableCache SuffixOnes, PositionClampCounter? ClampCounter);
+        bool BiasInsideScale, bool InterpolatePositions, FixedTableCache SuffixOnes, PositionClampCounter? ClampCounter,
+        BackwardFailureSlot Failures);
 
     /// <summary>Axes whose positions are computed together: both (H = W) or one; <c>Length</c> K = W for x, H for y.</summary>
     private readonly record struct AxisGroup(int First, int Count, int Length, double PositionScale);
 
-    private const int SavedPerGroup = 7;
+    private const int SavedPerGroup = 6;
 
     [ThreadStatic] private static List<Tensor>? returnedGradients;
 
@@ -110,7 +111,7 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
             {
                 // σ'(x)·(what turns a gate's gradient into one of q·kᵀ): the gate logit is s·q·k and the position scaled.
                 var gateSlope = gates.addcmul(gates, gates, -1).mul_(group.PositionScale * settings.GateScale);
-                created.AddRange(new[] { gateSlope, rawPositions.le(m - 1), weight, difference, indices, vectors, perAxis });
+                created.AddRange(new[] { gateSlope, weight, difference, indices, vectors, perAxis });
             }
         }
         double coefficient = settings.BiasSign * (settings.BiasInsideScale ? scale : 1.0);   // Eq. 16
@@ -123,15 +124,6 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         }
         return logits.MoveToOuterDisposeScope();
     }
-
-    /// <summary>
-    /// Rethrows, once, what went wrong in a backward since the last call (out of memory, say). libtorch calls the backward
-    /// from native code, which a .NET exception cannot cross without ending the process; so a failing backward returns no
-    /// gradients and keeps its exception for the caller of <c>backward()</c> to raise here.
-    /// </summary>
-    public static void ThrowIfBackwardFailed() => Interlocked.Exchange(ref backwardFailure, null)?.Throw();
-
-    private static ExceptionDispatchInfo? backwardFailure;
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradient)
     {
@@ -147,7 +139,8 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         }
         catch (Exception e)
         {
-            Interlocked.CompareExchange(ref backwardFailure, ExceptionDispatchInfo.Capture(e), null);
+            // A .NET exception cannot cross libtorch's native caller: the caller of backward() raises it (BackwardFailureSlot).
+            ((Settings)ctx.get_data(nameof(Settings))).Failures.Record(e);
             return new List<Tensor> { null!, null!, null!, null! };
         }
         finally
@@ -179,7 +172,7 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
             var group = groups[g];
             int a = group.Count, length = group.Length;
             var s = saved.Skip(2 + SavedPerGroup * g).Take(SavedPerGroup).ToArray();
-            Tensor gateSlope = s[0], unclamped = s[1], weight = s[2], difference = s[3], indices = s[4], vectors = s[5], distances = s[6];
+            Tensor gateSlope = s[0], weight = s[1], difference = s[2], indices = s[3], vectors = s[4], distances = s[5];
             // ∂D_in/∂x_i = (x_i − x_n)/D_in, 0 where D_in = 0 (as cdist defines it): dX = σ·(X·rowsum(W) − W·X), W = sym/D.
             var inverse = distances.reciprocal().nan_to_num_(0, 0, 0).mul_(symmetric).view(a * b * h, n, n);   // (A, B, h, N, N) first
             // TorchSharp's x.baddbmm(y, z, β, α) is β·z + α·(x·y).
@@ -188,7 +181,9 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
             var dInterpolated = dVectors.view(a, b, h, grid.Height, grid.Width, length).permute(1, 2, 3, 4, 0, 5);   // (B, h, H, W, A, K)
             var dUpper = dInterpolated * weight;
             Axes(dPatchEmbedding, group).scatter_add_(-1, indices, cat(new[] { dInterpolated - dUpper, dUpper }, -1));
-            var dPositions = (dInterpolated * difference).mul_(unclamped);                    // the clamp passes what it did not hold
+            // ∂z/∂p = Z[⌈p⌉] − Z[⌊p⌋]. Where the clamp holds p at M − 1, ⌊p⌋ = ⌈p⌉, so that difference is already 0: the clamp's
+            // own gradient mask could never change a value, and is not applied.
+            var dPositions = dInterpolated * difference;
             var dGateLogits = dPositions.matmul(settings.SuffixOnes.Get(query.device, dPositions.dtype, length).t()).mul_(gateSlope);
             var perAxisGateLogits = dGateLogits.unbind(4);
             for (int axis = 0; axis < a; axis++)
