@@ -60,12 +60,12 @@ internal static class AutoMLBenchmark
         report.WriteLine();
         report.WriteLine("Trials of the experiment:");
         report.WriteLine();
-        report.WriteLine("| trial | status | encoding | lr | wd | augmentation | patch | epochs | validation metric | seconds | reason |");
-        report.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        report.WriteLine("| trial | status | encoding | lr | wd | augmentation | patch | EMA | epochs | validation metric | seconds | reason |");
+        report.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var t in trials)
             report.WriteLine($"| {t.TrialId} | {t.Status} | {Encoding(t.Parameters)} | " +
                 $"{t.Parameters.LearningRate:G2} | {t.Parameters.WeightDecay:G2} | {t.Parameters.Augmentation} | {t.Parameters.PatchSize} | " +
-                $"{t.EpochsTrained} | {t.Metric:P1} | {t.Seconds:F0} | {t.Reason} |");
+                $"{t.Parameters.EmaDecay:G3} | {t.EpochsTrained} | {t.Metric:P1} | {t.Seconds:F0} | {t.Reason} |");
         best.Model.Dispose();
     }
 

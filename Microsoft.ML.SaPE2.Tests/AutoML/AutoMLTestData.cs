@@ -22,7 +22,17 @@ internal static class AutoMLTestData
     }
 
     /// <summary><paramref name="classes"/> classes of 16×16 PNGs: a bright square in a class-specific corner, with noise.</summary>
-    public static IDataView Images(MLContext ml, int classes, int perClass, int seed = 1)
+    public static IDataView Images(MLContext ml, int classes, int perClass, int seed = 1) => Keyed(ml, Rows(classes, perClass, seed));
+
+    /// <summary>Rows with text labels mapped to keys, as <see cref="Images"/> gives them.</summary>
+    public static IDataView Keyed(MLContext ml, IReadOnlyList<CountingRow> rows)
+    {
+        var data = ml.Data.LoadFromEnumerable(rows);
+        return ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+    }
+
+    /// <summary>The rows of <see cref="Images"/>, before their labels are keyed.</summary>
+    public static List<CountingRow> Rows(int classes, int perClass, int seed = 1)
     {
         var random = new Random(seed);
         var rows = new List<CountingRow>();
@@ -39,8 +49,7 @@ internal static class AutoMLTestData
                 using var encoded = SKImage.FromBitmap(bitmap).Encode(SKEncodedImageFormat.Png, 100);
                 rows.Add(new CountingRow { Label = $"class{c}", Image = encoded.ToArray() });
             }
-        var data = ml.Data.LoadFromEnumerable(rows);
-        return ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        return rows;
     }
 
     private static SKColor Gray(int level, Random random)

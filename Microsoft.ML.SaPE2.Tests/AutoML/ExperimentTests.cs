@@ -143,14 +143,28 @@ public sealed class ExperimentTests
     [TestMethod]
     public void WhenEveryTrialFailsTheErrorGivesTheFirstFailure()
     {
+        // One class only: the options pass every check made before decoding, but each trial fails once it reads the labels. Three
+        // trials in a row fail with none trained, and the experiment stops there instead of failing until its budget ends.
         var ml = new MLContext(seed: 1);
+        var experiment = Experiment(ml, Images(ml, 1, 24)).SetMaxEpochsPerTrial(1).SetMaxModelToExplore(50).SetTrainingTimeInSeconds(600);
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => experiment.RunAsync().GetAwaiter().GetResult());
+        StringAssert.StartsWith(error.Message, "Every trial failed (3); the first: ");
+        StringAssert.Contains(error.Message, "Only one class");
+        Assert.AreEqual(3, experiment.Trials.Count);
+    }
+
+    [TestMethod]
+    public void FixedOptionsNoTrialCanUseAreRefusedBeforeTheFirstTrial()
+    {
+        var ml = new MLContext(seed: 1);
+        var monitor = new RecordingMonitor();
         var threeChannels = new Normalization([0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]);
-        var experiment = Experiment(ml, Images(ml, 4, 12)).SetMaxEpochsPerTrial(1).SetMaxModelToExplore(2)
+        var experiment = Experiment(ml, Images(ml, 4, 12)).SetMaxEpochsPerTrial(1).SetMaxModelToExplore(2).SetMonitor(monitor)
             .SetTrainerOptions(new Sape2ImageClassificationTrainer.Options { ImageSize = 16, Channels = 1, Device = "cpu",
                 Normalization = threeChannels });
-        var error = Assert.ThrowsExactly<InvalidOperationException>(() => experiment.RunAsync().GetAwaiter().GetResult());
-        StringAssert.StartsWith(error.Message, "Every trial failed (2); the first: ");
+        var error = Assert.Throws<ArgumentException>(() => experiment.RunAsync().GetAwaiter().GetResult());
         StringAssert.Contains(error.Message, "Normalization needs 1 mean and std values; got 3 and 3.");
+        Assert.AreEqual(0, monitor.Events.Count, "No trial started.");
     }
 
     [TestMethod]
@@ -163,7 +177,7 @@ public sealed class ExperimentTests
             .SetTrainerOptions(new Sape2ImageClassificationTrainer.Options { ImageSize = 16, Channels = 1, Device = "cpu", MaxPixels = 10 });
         var error = Assert.ThrowsExactly<InvalidImageException>(() => experiment.RunAsync().GetAwaiter().GetResult());
         StringAssert.Contains(error.Message, "over the limit of 10. Shrink it or raise MaxPixels.");
-        Assert.AreEqual(0, error.Row);
+        Assert.IsTrue(error.Row is >= 0 and < 48, $"row {error.Row}: a row of the 48 the dataset has");
         Assert.IsFalse(monitor.Events.Any(e => e.StartsWith("failed", StringComparison.Ordinal)), string.Join(", ", monitor.Events));
     }
 

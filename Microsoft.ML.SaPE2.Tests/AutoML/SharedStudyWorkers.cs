@@ -1,41 +1,24 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 
 namespace Microsoft.ML.SaPE2.Tests.AutoML;
 
 /// <summary>
-/// A throw-away PostgreSQL server (eng/postgres.sh, as .ci/run starts one) and `sape2 sweep` worker processes for the shared-study tests.
-/// .ci/run passes its server in SAPE2_TEST_POSTGRES; without it the tests start their own. A server that cannot start fails the tests.
+/// The PostgreSQL server the shared-study tests use, and `sape2 sweep` worker processes for them. The server is the one named in
+/// SAPE2_TEST_POSTGRES (a connection string; .ci/run starts a throw-away one with eng/postgres.sh and sets it); without it those tests
+/// are reported as not run, with the reason — a test run never installs or starts a server itself.
 /// </summary>
 internal static class SharedStudyWorkers
 {
     public const string ServerVariable = "SAPE2_TEST_POSTGRES";
-    private static readonly object gate = new();
-    private static string? connection, ownServer;
 
-    /// <summary>The connection string of the test server, started on first use.</summary>
+    /// <summary>The connection string of the test server; marks the calling test inconclusive (not run) when none is named.</summary>
     public static string Postgres()
     {
-        lock (gate)
-        {
-            if (connection is not null) return connection;
-            if (Environment.GetEnvironmentVariable(ServerVariable) is { Length: > 0 } given) return connection = given;
-            ownServer = Path.Combine("/tmp", $"sape2-pg-{Guid.NewGuid():N}");
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            listener.Stop();
-            var (code, output, errors) = Execute("bash", Path.Combine(RepositoryPaths.Root, "eng", "postgres.sh"), "start", ownServer, $"{port}");
-            if (code != 0) Assert.Fail($"The PostgreSQL test server did not start (eng/postgres.sh exit {code}): {errors}");
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-            {
-                Execute("bash", Path.Combine(RepositoryPaths.Root, "eng", "postgres.sh"), "stop", ownServer);
-                Directory.Delete(ownServer, recursive: true);
-            };
-            return connection = output.Trim();
-        }
+        if (Environment.GetEnvironmentVariable(ServerVariable) is { Length: > 0 } given) return given;
+        Assert.Inconclusive($"Not run: this test needs a PostgreSQL server. Set {ServerVariable} to its connection string (e.g. " +
+            $"\"Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres\"), or run .ci/run, which starts one with eng/postgres.sh.");
+        return "";
     }
 
     /// <summary>A `sape2 sweep` worker process on <paramref name="data"/>, writing to <paramref name="output"/>; SAPE2_STORAGE is
@@ -63,16 +46,5 @@ internal static class SharedStudyWorkers
         }
         var trials = Regex.Matches(output.Result, @"^trial +(\d+): ", RegexOptions.Multiline).Select(m => int.Parse(m.Groups[1].Value)).ToArray();
         return (worker.ExitCode, trials, output.Result + errors.Result);
-    }
-
-    private static (int Code, string Output, string Errors) Execute(string file, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, output.Result, errors.Result);
     }
 }

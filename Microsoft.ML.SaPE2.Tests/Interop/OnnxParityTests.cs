@@ -1,5 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 
 using Sape2.Benchmarks;
 
@@ -34,17 +36,33 @@ public sealed class OnnxParityTests
     }
 
     [TestMethod]
-    public void ANonSquareGridExportsToo()
+    [DynamicData(nameof(Architectures))]
+    public void ANonSquareGridExportsToo(string name)
     {
         var format = Fashion with { Width = 20 };   // the left 20 columns of each image: a 7×5 grid
         var cropped = new byte[Images * format.PixelCount];
         for (int i = 0; i < Images * 28; i++) Array.Copy(pixels, i * 28, cropped, i * 20, 20);
-        var config = InteropFixtures.Settings["SaPE²+APE K"] with { ImageWidth = 20 };
+        var config = InteropFixtures.Settings[name] with { ImageWidth = 20 };
         using var classifier = InteropFixtures.RandomClassifier(config, format);
         var expected = classifier.PredictProbabilities(cropped, Images);
         using var session = new InferenceSession(Sape2Onnx.Export(classifier));
         var (scores, predicted) = InteropFixtures.RunOnnx(session, cropped, Images, format);
-        AssertSame(expected, scores, predicted, classifier.ClassNames.Count, "SaPE² on 28×20");
+        AssertSame(expected, scores, predicted, classifier.ClassNames.Count, $"{name} on 28×20");
+    }
+
+    [TestMethod]
+    public void AnExportWhoseTableClampsPositionsScoresAsTorchSharp()
+    {
+        // M = 4 on a 7×7 grid without interpolation: positions past 3 are held at the table's last entry in both runtimes.
+        var config = InteropFixtures.Settings["SaPE²+APE K"] with { Sape2TableSize = 4 };
+        using var classifier = InteropFixtures.RandomClassifier(config, Fashion);
+        var counter = new PositionClampCounter();
+        foreach (var layer in classifier.Model.modules().OfType<Sape2Attention>()) layer.ClampCounter = counter;
+        var expected = classifier.PredictProbabilities(pixels, Images);
+        Assert.IsTrue(counter.Fraction > 0.05, $"Only {counter.Fraction:P1} of the positions reached the clamp: the case does not test it.");
+        using var session = new InferenceSession(Sape2Onnx.Export(classifier));
+        var (scores, predicted) = InteropFixtures.RunOnnx(session, pixels, Images, Fashion);
+        AssertSame(expected, scores, predicted, classifier.ClassNames.Count, "SaPE² with M = 4 on 7×7");
     }
 
     static void AssertSame(float[] expected, float[] scores, long[] predicted, int classes, string name)

@@ -16,7 +16,7 @@ public sealed class CliTests
     [TestCleanup]
     public void DeleteFolder() => Directory.Delete(folder, recursive: true);
 
-    static (int ExitCode, string Errors) Run(params string[] args)
+    internal static (int ExitCode, string Errors) Run(params string[] args)
     {
         var entry = System.Reflection.Assembly.Load("sape2").EntryPoint!;
         var errors = new StringWriter();
@@ -32,7 +32,7 @@ public sealed class CliTests
         }
     }
 
-    static void AssertOneLineError((int ExitCode, string Errors) result, string expected)
+    internal static void AssertOneLineError((int ExitCode, string Errors) result, string expected)
     {
         Assert.AreEqual(1, result.ExitCode, $"exit code; stderr: {result.Errors}");
         var lines = result.Errors.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -273,6 +273,26 @@ public sealed class CliTests
             "The resumed comparison retrained a finished run.");
 
         AssertOneLineError(Run([.. args, "--lr", "0.5"]), "holds runs made with other data or settings");
+        // The same counts of other images (the two class folders swapped) are other data.
+        string swapped = Path.Combine(folder, "swapped");
+        SyntheticFolder(swapped, classes: 2, perClass: 10);
+        Directory.Move(Path.Combine(swapped, "class000"), Path.Combine(swapped, "moved"));
+        Directory.Move(Path.Combine(swapped, "class001"), Path.Combine(swapped, "class000"));
+        Directory.Move(Path.Combine(swapped, "moved"), Path.Combine(swapped, "class001"));
+        string[] otherData = [.. args];
+        otherData[Array.IndexOf(args, "--data") + 1] = swapped;
+        AssertOneLineError(Run(otherData), "it records 'training images:");
+        // Scales whose token grid training itself would refuse are refused before any model is scored.
+        AssertOneLineError(Run("robustness", "--compare", output, "--data", data, "--scales", "1,100"), "--scales 100");
+        // An edited or damaged runs.json is refused, naming what is wrong.
+        string kept = File.ReadAllText(runsFile);
+        var broken = System.Text.Json.Nodes.JsonNode.Parse(kept)!;
+        broken["Runs"]![1]!["Accuracy"] = 1.5;
+        File.WriteAllText(runsFile, broken.ToJsonString());
+        AssertOneLineError(Run(args), "outside 0–1");
+        File.WriteAllText(runsFile, kept[..(kept.Length / 2)]);
+        AssertOneLineError(Run(args), "runs.json' is damaged");
+        File.WriteAllText(runsFile, kept);
         AssertOneLineError(Run([.. args, "--baseline", "Cope"]), "--baseline Cope is not among --encodings");
         string[] misspelt = [.. args];
         misspelt[Array.IndexOf(args, "--encodings") + 1] = "Absolute,Sape3";
@@ -344,6 +364,16 @@ public sealed class CliTests
         Assert.IsTrue(double.IsNaN(Sape2.Cli.Summary.Of([0.5]).HalfWidth), "One run has no interval.");
         var many = Sape2.Cli.Summary.Of(Enumerable.Range(0, 100).Select(i => (double)(i % 2)).ToList());
         Assert.AreEqual(1.96 * many.StandardDeviation / 10, many.HalfWidth, 1e-12, "beyond 30 degrees of freedom: 1.96");
+        // Two far-apart seeds: t(1 df) = 12.7 reaches far past an accuracy's 0–1; the reported interval stops there.
+        var wide = Sape2.Cli.Summary.Of([0.1, 0.9]);
+        Assert.IsTrue(wide.Low < 0 && wide.High > 1);
+        Assert.AreEqual((0.0, 1.0), wide.IntervalWithin(0, 1));
+        var arms = new[] { Sape2.Cli.Arm.Parse("Absolute"), Sape2.Cli.Arm.Parse("Sape2") };
+        var table = Sape2.Cli.CompareReport.Markdown([new("Absolute", 1, 0.1, 0.1, 10, 1, "a"), new("Absolute", 2, 0.9, 0.9, 10, 1, "b"),
+            new("Sape2", 1, 0.9, 0.9, 10, 1, "c"), new("Sape2", 2, 0.1, 0.1, 10, 1, "d")], arms, arms[0]);
+        StringAssert.Contains(table, "| 0.00 – 100.00 |", "the accuracy interval within 0–100%");
+        StringAssert.Contains(table, "| -100.00 – 100.00 |", "the paired difference's interval within ±100 points");
+        Assert.IsFalse(table.Contains("-184") || table.Contains("296"), table);
     }
 
     /// <summary>Starts the tool in a process of its own (it can be killed there).</summary>
@@ -360,7 +390,7 @@ public sealed class CliTests
         return process;
     }
 
-    static byte[] Weights(string zip)
+    internal static byte[] Weights(string zip)
     {
         using var archive = System.IO.Compression.ZipFile.OpenRead(zip);
         using var stream = archive.Entries.Single(e => e.FullName.EndsWith("SaPE2Weights")).Open();

@@ -76,6 +76,22 @@ public sealed class TrainingCorrectnessTests
     }
 
     [TestMethod]
+    public void TheEmaDecayWarmsUp()
+    {
+        // d_t = min(d, (1 + t)/(10 + t)): the first steps mostly take the live weights, later ones average at d.
+        using var scope = NewDisposeScope();
+        using var model = new VisionTransformer(TrainingEngineTests.Tiny8);
+        using var ema = new ModelEma(model, 0.999);
+        Assert.AreEqual(0.1, ema.DecayAt(0), 1e-12);
+        Assert.AreEqual(0.91, ema.DecayAt(90), 1e-12);
+        Assert.AreEqual(0.999, ema.DecayAt(100_000), 1e-12);
+        var before = ema.Model.parameters().First().detach().clone();
+        using (no_grad()) foreach (var p in model.parameters()) p.add_(1.0);
+        ema.Update(model, step: 0);
+        TensorAssert.AreClose(before + 0.9, ema.Model.parameters().First(), 1e-6, "0.1·ema + 0.9·(w + 1) after step 0");
+    }
+
+    [TestMethod]
     public void ABFloat16RunResumedEndsEqualToAnUninterruptedOne()
     {
         // As the fp32 resume test, in bf16 and with the convolutional stem, whose batch-norm statistics the copy must take from the
@@ -99,6 +115,23 @@ public sealed class TrainingCorrectnessTests
             "A resumed bf16 run must reproduce the uninterrupted losses bit for bit.");
         foreach (var ((name, expected), (_, actual)) in straight.Model.state_dict().Zip(resumed.Model.state_dict()))
             Assert.IsTrue(expected.eq(actual).all().item<bool>(), $"{name} differs after the resume.");
+    }
+
+    [TestMethod]
+    public void AResumeOnOtherImagesIsRefusedNamingThem()
+    {
+        var options = TrainingEngineTests.Quick(3) with { CheckpointDirectory = Path.Combine(folder, "run") };
+        using (var cancel = new CancellationTokenSource())
+            VisionTransformerTrainer.Fit(TrainingEngineTests.Stripes(64), null, TrainingEngineTests.Tiny8, options,
+                new SynchronousProgress(p => { if (p.EpochCompleted) cancel.Cancel(); }), cancel.Token).Classifier.Dispose();
+        var resume = options with { ResumeFrom = Path.Combine(folder, "run", "last.ckpt") };
+        // The same count and classes, other pixels: the checkpoint's weights were not trained on these.
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() =>
+            VisionTransformerTrainer.Fit(TrainingEngineTests.Stripes(64, seed: 5), null, TrainingEngineTests.Tiny8, resume));
+        StringAssert.Contains(e.Message, "was trained on other images");
+        StringAssert.Contains(e.Message, "64 images (right 32, left 32)");
+        using var same = VisionTransformerTrainer.Fit(TrainingEngineTests.Stripes(64), null, TrainingEngineTests.Tiny8, resume).Classifier;
+        Assert.AreEqual(3, same.History.Count, "The same images resume.");
     }
 
     [TestMethod]

@@ -7,17 +7,22 @@ namespace Microsoft.ML.SaPE2.AutoML;
 /// Some rows of a data view, by row number, without copying them: the experiment's stratified hold-out for
 /// <c>SetDataset(data)</c>. Reads pass through to the source's cursor.
 /// </summary>
-internal sealed class RowSubset : IDataView
+internal sealed class RowSubset : IDataView, ISourceRowNumbers
 {
     private readonly IDataView source;
     private readonly bool[] keep;
+    private readonly int[] sourceRows;   // the source's row of each of this view's rows
     private readonly long count;
 
     private RowSubset(IDataView source, bool[] keep)
     {
         (this.source, this.keep) = (source, keep);
-        count = keep.LongCount(k => k);
+        sourceRows = Enumerable.Range(0, keep.Length).Where(i => keep[i]).ToArray();
+        count = sourceRows.Length;
     }
+
+    /// <inheritdoc />
+    public long SourceRow(long position) => position >= 0 && position < sourceRows.Length ? sourceRows[position] : position;
 
     /// <summary>The training and validation parts of <paramref name="data"/>, stratified by the key column <paramref name="labelColumn"/>.</summary>
     public static (IDataView Train, IDataView Validation, int[] Labels) Split(IDataView data, string labelColumn, double fraction, int seed)

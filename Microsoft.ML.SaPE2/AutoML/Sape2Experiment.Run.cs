@@ -7,6 +7,9 @@ namespace Microsoft.ML.SaPE2.AutoML;
 public sealed partial class Sape2Experiment
 {
     private const string BestModelFile = "best-model.zip";
+    /// <summary>Trials that fail one after another, with none trained yet, before the experiment stops: the fixed options or the data
+    /// are at fault, and every later trial would fail the same way.</summary>
+    private const int FailuresBeforeGivingUp = 3;
 
     /// <summary>
     /// Runs trials until the budget, <see cref="SetMaxModelToExplore"/>, the tuner or <paramref name="cancellationToken"/>
@@ -47,8 +50,11 @@ public sealed partial class Sape2Experiment
         var space = searchSpace ?? Sape2SearchSpace.ForDevice(cuda);
         var activeTuner = tuner ?? (tunerFactory ?? (s => new Sape2CostFrugalTuner(s)))(experimentSeed);
         var cache = new DecodedImageCache();
-        int plannedEpochs = maxEpochsPerTrial ?? new Sape2ImageClassificationTrainer(ml, TrialOptions(space.Default(), 0, null, default, cache))
+        // The default point's trainer makes every check a fit makes before decoding (options, device, sizes, memory): fixed options
+        // no trial could train with are refused here, once, not by every trial until the budget ends.
+        int automaticEpochs = new Sape2ImageClassificationTrainer(ml, TrialOptions(space.Default(), 0, null, default, cache))
             .PlannedEpochs(train, validation);
+        int plannedEpochs = maxEpochsPerTrial ?? automaticEpochs;
         var state = new RunState(space, activeTuner, OtherEncodings(space), new AshaRule(asha, plannedEpochs), validationLabels);
         using var store = shared ? TrialStore.Open(storage!, study!) : TrialStore.Open(checkpointFolder);
         var identity = new List<(string, string)>
@@ -57,6 +63,10 @@ public sealed partial class Sape2Experiment
             ("search space", space.Fingerprint()), ("tuner", tunerName), ("asha", asha.ToString()),
             ("epochs per trial", $"{plannedEpochs}"),
             ("training rows", $"{DataViewImages.CountRows(train)}"), ("validation rows", $"{validationLabels.Length}"),
+            // the rows themselves: the same counts of other images, or of swapped labels, are other data (a study recorded before this
+            // key existed takes it on its next run)
+            ("training data", DataViewImages.Fingerprint(train, featureColumn, labelColumn)),
+            ("validation data", DataViewImages.Fingerprint(validation, featureColumn, labelColumn)),
         };
         if (shared) identity.AddRange([("time budget", $"{budget} s"), ("max trials", $"{maxModels?.ToString() ?? "none"}")]);
         store.CheckIdentity(identity);
@@ -71,6 +81,7 @@ public sealed partial class Sape2Experiment
         // A shared study's budget runs from its first start, on the database's clock; a checkpointed one's from this run's start.
         var (started, now) = shared ? store.Clock() : (0, 0);
         var deadline = shared ? clock.Elapsed + TimeSpan.FromSeconds(budget - (now - started)) : TimeSpan.FromSeconds(budget);
+        int failuresInARow = 0;
         while (true)
         {
             if (userCancellation.IsCancellationRequested) { ch.Info("SaPE² experiment: cancelled."); break; }
@@ -100,10 +111,17 @@ public sealed partial class Sape2Experiment
             var trial = new TrialRun(this, state, settings, store, cache, deadline - clock.Elapsed, userCancellation);
             var (result, model) = trial.Execute(train, validation);
             Finish(result, model, state, store, train.Schema, ch);
+            failuresInARow = result.Status == Sape2TrialStatus.Failed ? failuresInARow + 1 : 0;
+            if (failuresInARow >= FailuresBeforeGivingUp && state.Best is null)
+            {
+                ch.Info($"SaPE² experiment: the first {failuresInARow} trials all failed; stopping rather than failing every trial until the " +
+                    "budget ends.");
+                break;
+            }
             if (!state.PlanLogged) LogPlan(state, deadline - clock.Elapsed, ch);
         }
         if (shared) Sync(store, state);
-        return Outcome(state, store, validation, ch);
+        return Outcome(state, store, validation, ch, userCancellation.IsCancellationRequested);
     }
 
     private (IDataView Train, IDataView Validation, int[] ValidationLabels) Datasets(int experimentSeed)
@@ -157,8 +175,20 @@ public sealed partial class Sape2Experiment
             Learn(result, state);
         }
         var best = state.BestCandidate(Trials);
-        if (best is null || store.Best() is not { } recorded || recorded.Trial != best.TrialId || !File.Exists(recorded.Path)) return;
-        best.Model = LoadModel(recorded.Path);
+        if (best is null || store.Best() is not { } recorded || recorded.Trial != best.TrialId) return;
+        // The checkpoint folder's own best is found in the folder, wherever it was recorded: a copied or moved folder resumes with its
+        // own file (earlier versions recorded an absolute path).
+        string path = Path.Combine(checkpointFolder!, BestModelFile);
+        try
+        {
+            best.Model = LoadModel(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or FormatException
+                                      or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"The experiment in '{checkpointFolder}' records trial {best.TrialId} as its best, but its " +
+                $"model '{path}' cannot be read: {e.Message} Restore the file, or start a new experiment in another folder.", e);
+        }
         state.Best = best;
     }
 
@@ -179,8 +209,12 @@ public sealed partial class Sape2Experiment
         lock (trials) trials.Add(result);
     }
 
-    private Sape2ImageClassificationTransformer LoadModel(string path) =>
-        ml.Model.Load(path, out _) as Sape2ImageClassificationTransformer ?? throw new InvalidDataException($"'{path}' is not a SaPE² model.");
+    private Sape2ImageClassificationTransformer LoadModel(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist.", path);
+        return ml.Model.LoadSape2Model(path, out _) as Sape2ImageClassificationTransformer
+            ?? throw new InvalidDataException($"'{path}' is not a SaPE² model.");
+    }
 
     private void Finish(Sape2TrialResult result, Sape2ImageClassificationTransformer? model, RunState state, TrialStore store,
         DataViewSchema inputSchema, IChannel ch)
@@ -217,13 +251,15 @@ public sealed partial class Sape2Experiment
     {
         if (checkpointFolder is null) return true;
         bool shared = storage is not null;
+        // A shared study records where its worker wrote the file (another worker may read it); a checkpoint folder only the file's name.
         string path = Path.GetFullPath(Path.Combine(checkpointFolder, shared ? $"best-model.trial-{result.TrialId}.zip" : BestModelFile));
+        string recordedPath = shared ? path : BestModelFile;
         string? replaced = shared ? store.Best()?.Path : null;
         bool won = store.OfferBest(result.TrialId, recorded => recorded is not { } best || state.IsBetter(result.EpochsTrained, result.Loss,
             best.Epochs, best.Loss), () =>
         {
             AtomicFile.Write(path, temporary => ml.Model.Save(model, inputSchema, temporary));
-            return path;
+            return recordedPath;
         });
         if (won && replaced is not null && replaced != path && Path.GetDirectoryName(replaced) == Path.GetDirectoryName(path)
             && File.Exists(replaced))
@@ -259,7 +295,7 @@ public sealed partial class Sape2Experiment
         return false;
     }
 
-    private Sape2TrialResult Outcome(RunState state, TrialStore store, IDataView validation, IChannel ch)
+    private Sape2TrialResult Outcome(RunState state, TrialStore store, IDataView validation, IChannel ch, bool cancelled)
     {
         if (storage is not null && store.Best() is { } studyBest && studyBest.Trial != state.Best?.TrialId)
         {
@@ -279,8 +315,9 @@ public sealed partial class Sape2Experiment
             var all = Trials;
             if (all.Count > 0 && all.All(t => t.Status == Sape2TrialStatus.Failed))
                 throw new InvalidOperationException($"Every trial failed ({all.Count}); the first: {all[0].Reason}", all[0].Exception);
-            throw new OperationCanceledException("The experiment ended before any trial trained an epoch; there is no model to return. " +
-                "Raise SetTrainingTimeInSeconds.");
+            throw new OperationCanceledException(cancelled
+                ? "The experiment was cancelled before any trial trained an epoch; there is no model to return."
+                : "The experiment ended before any trial trained an epoch; there is no model to return. Raise SetTrainingTimeInSeconds.");
         }
         var scored = best.Model.Transform(validation);
         var metrics = ml.MulticlassClassification.Evaluate(scored, labelColumn, trainerTemplate.ScoreColumnName,

@@ -77,6 +77,12 @@ internal sealed partial class TrialStore : IDisposable
             store.CreateSchema();
             return store;
         }
+        catch (SqliteException e)
+        {
+            store.Dispose();
+            throw new InvalidOperationException($"The trial store '{storage}' cannot be opened as a SQLite database: {e.Message.TrimEnd('.')}. " +
+                "Check that the folder is writable and the file is an experiment's store (not damaged), or use another folder.", e);
+        }
         catch
         {
             store.Dispose();

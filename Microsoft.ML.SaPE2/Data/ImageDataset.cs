@@ -51,6 +51,21 @@ internal sealed class ImageDataset
         return counts;
     }
 
+    /// <summary>
+    /// What identifies these images for a resume: the count, the images per class and a SHA-256 of the class names, labels and
+    /// decoded pixels. One line, so a difference can be named.
+    /// </summary>
+    public string Fingerprint()
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", ClassNames)));
+        hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(labels.AsSpan()));
+        hash.AppendData(pixels);
+        var counts = ClassCounts();
+        return $"{Count} images ({string.Join(", ", ClassNames.Select((name, i) => $"{name} {counts[i]}"))}), sha256 " +
+            Convert.ToHexString(hash.GetHashAndReset())[..16];
+    }
+
     /// <summary>The images at <paramref name="indices"/>, in that order.</summary>
     public ImageDataset Subset(IReadOnlyList<int> indices)
     {

@@ -4,7 +4,8 @@ namespace Microsoft.ML.SaPE2.Data;
 
 /// <summary>
 /// Decodes PNG, JPEG, BMP, GIF (first frame) and WebP with SkiaSharp — the codec ML.NET's <c>MLImage</c> uses — into
-/// channel-first bytes (C, H, W) at the model's size. Every failure names the image's source.
+/// channel-first bytes (C, H, W) at the model's size, turned upright as the image's EXIF orientation says. Every failure names the
+/// image's source.
 /// </summary>
 internal static class ImageDecoder
 {
@@ -21,7 +22,43 @@ internal static class ImageDecoder
             throw new InvalidImageException(source, "is truncated: its data ends before the last row. Replace the file.");
         if (result != SKCodecResult.Success)
             throw new InvalidImageException(source, $"could not be decoded ({result}); the file is probably corrupt.");
-        return FromRgba(bitmap, format);
+        using var upright = Upright(bitmap, codec.EncodedOrigin);
+        return FromRgba(upright ?? bitmap, format);
+    }
+
+    /// <summary>
+    /// <paramref name="stored"/> turned as its EXIF orientation says (a phone photo stored sideways with Orientation 6 is shown
+    /// upright by every viewer), or null when it is stored upright.
+    /// </summary>
+    internal static SKBitmap? Upright(SKBitmap stored, SKEncodedOrigin origin)
+    {
+        if (origin is SKEncodedOrigin.TopLeft or (SKEncodedOrigin)0) return null;
+        int w = stored.Width, h = stored.Height;
+        bool swapsSides = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        int width = swapsSides ? h : w, height = swapsSides ? w : h;
+        // For each displayed pixel (x, y), the stored pixel it shows (EXIF 2.3, tag 0x0112).
+        Func<int, int, (int X, int Y)> storedAt = origin switch
+        {
+            SKEncodedOrigin.TopRight => (x, y) => (w - 1 - x, y),                 // 2: mirrored left–right
+            SKEncodedOrigin.BottomRight => (x, y) => (w - 1 - x, h - 1 - y),      // 3: turned 180°
+            SKEncodedOrigin.BottomLeft => (x, y) => (x, h - 1 - y),               // 4: mirrored top–bottom
+            SKEncodedOrigin.LeftTop => (x, y) => (y, x),                          // 5: transposed
+            SKEncodedOrigin.RightTop => (x, y) => (y, h - 1 - x),                 // 6: shown turned 90° clockwise
+            SKEncodedOrigin.RightBottom => (x, y) => (w - 1 - y, h - 1 - x),      // 7: transversed
+            SKEncodedOrigin.LeftBottom => (x, y) => (w - 1 - y, x),               // 8: shown turned 90° counter-clockwise
+            _ => (x, y) => (x, y),
+        };
+        var source = stored.GetPixelSpan();
+        var turned = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var target = new byte[4 * width * height];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                var (sx, sy) = storedAt(x, y);
+                source.Slice(4 * (sy * w + sx), 4).CopyTo(target.AsSpan(4 * (y * width + x), 4));
+            }
+        System.Runtime.InteropServices.Marshal.Copy(target, 0, turned.GetPixels(), target.Length);
+        return turned;
     }
 
     /// <summary>
@@ -33,7 +70,10 @@ internal static class ImageDecoder
     {
         using var data = CopyOf(encoded, source);
         using var codec = CodecOf(data, source, maxPixels);
-        return new ImageShape(codec.Info.Width, codec.Info.Height, codec.Info.ColorType == SKColorType.Gray8);
+        bool sideways = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom
+            or SKEncodedOrigin.LeftBottom;   // shown with width and height swapped
+        var (width, height) = sideways ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
+        return new ImageShape(width, height, codec.Info.ColorType == SKColorType.Gray8);
     }
 
     /// <summary>The shape of decoded RGBA pixels: grayscale when every pixel has R = G = B.</summary>

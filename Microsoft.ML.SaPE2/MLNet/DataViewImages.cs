@@ -16,10 +16,14 @@ internal static class DataViewImages
         var readImage = ImageColumn.Reader(cursor, image);
         var shapes = new List<ImageShape>();
         while (shapes.Count < ImageSurvey.SampleSize && cursor.MoveNext())
-            shapes.Add(readImage().Probe(new ImageRowLocation(shapes.Count, imageColumn, what)));
+            shapes.Add(readImage().Probe(new ImageRowLocation(SourceRow(data, shapes.Count), imageColumn, what)));
         if (shapes.Count == 0) throw new InvalidOperationException($"The {what} has no rows.");
         return ImageSurvey.Of(shapes);
     }
+
+    /// <summary>The row of the user's data that row <paramref name="position"/> of <paramref name="data"/> is (a split's rows are the
+    /// dataset's).</summary>
+    private static long SourceRow(IDataView data, long position) => data is ISourceRowNumbers split ? split.SourceRow(position) : position;
 
     /// <summary>The number of rows, counted without reading any column when the view does not know it.</summary>
     public static long CountRows(IDataView data)
@@ -29,6 +33,42 @@ internal static class DataViewImages
         long rows = 0;
         while (cursor.MoveNext()) rows++;
         return rows;
+    }
+
+    /// <summary>
+    /// What identifies the rows of <paramref name="data"/> for a resume: the row count, the rows per label key, and a SHA-256 of every
+    /// row's label key and image (encoded bytes, decoded pixels or pixel values) in order. Another image, another label (two class
+    /// folders swapped) or another order changes it; where the files live does not.
+    /// </summary>
+    public static string Fingerprint(IDataView data, string imageColumn, string labelColumn)
+    {
+        var image = data.Schema[imageColumn];
+        var label = data.Schema[labelColumn];
+        using var cursor = data.GetRowCursor(new[] { image, label });
+        var readImage = ImageColumn.Reader(cursor, image);
+        var readLabel = cursor.GetGetter<uint>(label);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var perKey = new SortedDictionary<uint, long>();
+        Span<byte> header = stackalloc byte[16];
+        long rows = 0;
+        uint key = 0;
+        while (cursor.MoveNext())
+        {
+            readLabel(ref key);
+            var raw = readImage();
+            perKey[key] = perKey.GetValueOrDefault(key) + 1;
+            var values = raw.Values is null ? ReadOnlySpan<byte>.Empty : System.Runtime.InteropServices.MemoryMarshal.AsBytes(raw.Values.AsSpan());
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header, key);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[4..], raw.Width);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[8..], raw.Data.Length);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header[12..], values.Length);
+            hash.AppendData(header);
+            hash.AppendData(raw.Data);
+            hash.AppendData(values);
+            rows++;
+        }
+        return $"{rows} rows (per label key: {string.Join(", ", perKey.Select(p => $"{p.Key}: {p.Value}"))}), content sha256 " +
+            Convert.ToHexString(hash.GetHashAndReset())[..16];
     }
 
     public static ImageDataset Read(IDataView data, string imageColumn, string labelColumn, ImageFormat format,
@@ -51,7 +91,8 @@ internal static class DataViewImages
         {
             var decoded = new byte[raw.Count][];
             long first = row - raw.Count;
-            ParallelDecoding.For(raw.Count, i => decoded[i] = raw[i].ToModelPixels(format, new ImageRowLocation(first + i, imageColumn, what)));
+            ParallelDecoding.For(raw.Count, i => decoded[i] = raw[i].ToModelPixels(format,
+                new ImageRowLocation(SourceRow(data, first + i), imageColumn, what)));
             pixels.AddRange(decoded);
             raw.Clear();
         }
@@ -59,7 +100,8 @@ internal static class DataViewImages
         {
             readLabel(ref value);
             if (value == 0 || value > classNames.Count)
-                throw new InvalidOperationException($"Row {row} of the {what} has a missing or unknown label in column '{labelColumn}' (key " +
+                throw new InvalidOperationException($"Row {SourceRow(data, row)} of the {what} has a missing or unknown label in column " +
+                    $"'{labelColumn}' (key " +
                     $"{value}). Remove the row or add its class to the MapValueToKey mapping.");
             labels.Add((int)value - 1);
             raw.Add(readImage());

@@ -172,16 +172,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var labelColumn = input.Schema[options.LabelColumnName];
         var classNames = LabelKeys.ClassNames(labelColumn);
         using var ch = host.Start("Training");
-        var (deviceText, deviceReason) = DeviceChoice.Resolve(options.Device, host);
-        var device = TrainingDevice.Resolve(deviceText);
+        var (device, deviceReason, format, recipe, choices, holdBack, architecture, training) = CheckBeforeDecoding(input, validationData);
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
-        var (format, recipe, choices, trainRows, validationRows, holdBack) = Plan(input, validationData, cuda);
-        var architecture = Architecture(options, format, recipe, classNames.Count);
-        // Sizes are checked before any image is decoded; a one-class label is refused after reading, by the engine.
-        var sized = architecture with { NumClasses = Math.Max(2, architecture.NumClasses) };
-        sized.Validate();
-        var training = Training(options, recipe, seed: 0, timeLimit: null) with { Device = deviceText };   // seed and time set below
-        MemoryEstimate.EnsureFits(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0, device);
 
         int seed = options.Seed ?? host.Rand.Next();
         ImageDataset Read(IDataView data, string what) => options.DecodedImages is { } cache
@@ -255,12 +247,33 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     }
 
     /// <summary>The epochs <see cref="Fit(IDataView, IDataView?)"/> would plan: <see cref="Options.Epochs"/>, or the automatic number for
-    /// the data (an experiment plans every trial's schedule and rungs with it).</summary>
+    /// the data (an experiment plans every trial's schedule and rungs with it). Makes every check a fit makes before it decodes an
+    /// image, so an experiment refuses options no trial could train with before its first trial.</summary>
     internal int PlannedEpochs(IDataView trainData, IDataView? validationData)
     {
         GetOutputSchema(SchemaShape.Create(trainData.Schema));
-        bool cuda = TrainingDevice.Resolve(DeviceChoice.Resolve(options.Device, host).Device).type == TorchSharp.DeviceType.CUDA;
-        return options.Epochs ?? Plan(trainData, validationData, cuda).Recipe.Epochs;
+        return CheckBeforeDecoding(trainData, validationData).Training.Epochs;
+    }
+
+    /// <summary>
+    /// What a fit decides and checks before any image is decoded: the device, the input format and recipe, the model (its sizes
+    /// validated) and the training options (seed and time limit set later), and that the model and the images fit in memory. A
+    /// one-class label is refused after reading, by the engine.
+    /// </summary>
+    private (TorchSharp.torch.Device Device, string DeviceReason, ImageFormat Format, AutoRecipe.Recipe Recipe, List<RecipeChoice> Choices,
+        double HoldBack, VitConfig Architecture, TrainingOptions Training) CheckBeforeDecoding(IDataView input, IDataView? validationData)
+    {
+        var classNames = LabelKeys.ClassNames(input.Schema[options.LabelColumnName]);
+        var (deviceText, deviceReason) = DeviceChoice.Resolve(options.Device, host);
+        var device = TrainingDevice.Resolve(deviceText);
+        bool cuda = device.type == TorchSharp.DeviceType.CUDA;
+        var (format, recipe, choices, trainRows, validationRows, holdBack) = Plan(input, validationData, cuda);
+        var architecture = Architecture(options, format, recipe, classNames.Count);
+        var sized = architecture with { NumClasses = Math.Max(2, architecture.NumClasses) };
+        sized.Validate();
+        var training = Training(options, recipe, seed: 0, timeLimit: null) with { Device = deviceText };
+        MemoryEstimate.EnsureFits(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0, device);
+        return (device, deviceReason, format, recipe, choices, holdBack, architecture, training);
     }
 
     /// <summary>

@@ -114,6 +114,16 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     {
         /// <summary>Absent (false) in files written before it was recorded.</summary>
         public bool TrainingCancelled { get; init; }
+
+        /// <summary>SHA-256 of everything else that changes scores: the column names, the class count, the architecture, input format,
+        /// normalisation, class names and the weights' checksum (<see cref="Integrity"/>). Absent (null) in files written before it was
+        /// recorded, which are checked by their weights alone.</summary>
+        public string? ModelSha256 { get; init; }
+
+        public string Integrity(string feature, string label, string score, string predicted, int classes) =>
+            Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", feature, label, score, predicted,
+                classes.ToString(System.Globalization.CultureInfo.InvariantCulture), JsonSerializer.Serialize(Model), WeightsSha256,
+                TrainingCancelled ? "cancelled" : "complete"))));
     }
 
     // *** Binary format ***
@@ -141,6 +151,10 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         LabelKeyValues.Save(Host, ctx, label);
         var weights = ModelWeights.Save(Classifier.Model);
         var saved = new SavedMetadata(Classifier.Metadata(), Convert.ToHexString(SHA256.HashData(weights))) { TrainingCancelled = TrainingCancelled };
+        saved = saved with
+        {
+            ModelSha256 = saved.Integrity(FeatureColumnName, label.Name, ScoreColumnName, PredictedLabelColumnName, ClassNames.Count),
+        };
         ctx.Writer.Write(JsonSerializer.Serialize(saved));
         ctx.SaveBinaryStream(WeightsEntry, writer => writer.Write(weights));
     }
@@ -166,6 +180,7 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         try
         {
             saved = JsonSerializer.Deserialize<SavedMetadata>(ctx.Reader.ReadString()) ?? throw new JsonException("empty metadata");
+            if (saved.Model is null || saved.WeightsSha256 is null) throw new JsonException("the model or its weights' checksum is missing");
         }
         catch (JsonException e)
         {
@@ -178,6 +193,11 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         if (!Convert.ToHexString(SHA256.HashData(weights)).Equals(saved.WeightsSha256, StringComparison.Ordinal))
             throw new InvalidOperationException($"The saved SaPE² model's '{WeightsEntry}' entry does not match its checksum: the file was " +
                 $"truncated or edited. Save the model again.");
+        if (saved.ModelSha256 is { } recorded && !recorded.Equals(saved.Integrity(feature, labelName, score, predicted, classes),
+                StringComparison.Ordinal))
+            throw new InvalidOperationException("The saved SaPE² model's settings (columns, architecture, classes or normalisation) do not " +
+                "match its checksum: the file was edited or damaged, and would score differently from the model that was saved. Save the " +
+                "model again.");
         var m = saved.Model;
         if (m.ClassNames.Count != classes || m.Config.NumClasses != classes)
             throw new InvalidOperationException($"The saved SaPE² model is inconsistent: {classes} classes in the header, {m.ClassNames.Count} " +

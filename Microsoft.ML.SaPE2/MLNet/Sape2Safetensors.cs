@@ -71,19 +71,27 @@ public static class Sape2Safetensors
 
     private static void Check(ImageClassifier classifier, Dictionary<string, string> metadata, string path)
     {
+        // Classes first: another class count also changes the architecture (its head), and the classes say it plainly.
+        if (metadata.TryGetValue(InteropMetadata.ClassesKey, out string? classesText) &&
+            JsonSerializer.Deserialize<string[]>(classesText) is { } classes && !classes.SequenceEqual(classifier.ClassNames))
+            throw new InvalidOperationException($"'{path}' was trained on the classes [{string.Join(", ", classes)}]; the model to load it " +
+                $"into has [{string.Join(", ", classifier.ClassNames)}]. Import weights into a model.zip trained on the same classes, in " +
+                "the same order.");
         if (metadata.TryGetValue(InteropMetadata.ConfigKey, out string? configText))
         {
             var saved = JsonSerializer.Deserialize<VitConfig>(configText, InteropMetadata.Json)
                 ?? throw new InvalidDataException($"'{path}' has an empty {InteropMetadata.ConfigKey} in its metadata.");
             static VitConfig Inference(VitConfig c) => c with { DropPathRate = 0, Dropout = 0, AttentionDropout = 0, Initialization = default };
-            if (Inference(saved) != Inference(classifier.Config))
+            var (theirs, ours) = (Inference(saved), Inference(classifier.Config));
+            if (theirs != ours)
+            {
+                var differences = typeof(VitConfig).GetProperties().Where(p => p.GetIndexParameters().Length == 0 && p.CanWrite)
+                    .Where(p => !Equals(p.GetValue(theirs), p.GetValue(ours)))
+                    .Select(p => $"{p.Name} {p.GetValue(theirs)} (file) vs {p.GetValue(ours)} (model)");
                 throw new InvalidOperationException($"'{path}' holds a {Describe(saved)} model; the model to load it into is a " +
-                    $"{Describe(classifier.Config)} one.");
+                    $"{Describe(classifier.Config)} one: {string.Join(", ", differences)}.");
+            }
         }
-        if (metadata.TryGetValue(InteropMetadata.ClassesKey, out string? classesText) &&
-            JsonSerializer.Deserialize<string[]>(classesText) is { } classes && !classes.SequenceEqual(classifier.ClassNames))
-            throw new InvalidOperationException($"'{path}' was trained on the classes [{string.Join(", ", classes)}]; the model to load it " +
-                $"into has [{string.Join(", ", classifier.ClassNames)}].");
     }
 
     private static string Describe(VitConfig c) =>
@@ -108,6 +116,7 @@ public static class Sape2Safetensors
         using var noGrad = no_grad();
         foreach (var (name, target) in state)
         {
+            using var scope = NewDisposeScope();
             var entry = file[name];
             if (!entry.Shape.SequenceEqual(target.shape))
                 throw new InvalidOperationException($"Tensor '{name}' in '{path}' is {entry.ShapeText}; the model's is " +
@@ -116,6 +125,10 @@ public static class Sape2Safetensors
                 throw new InvalidOperationException($"Tensor '{name}' in '{path}' is {entry.DType}; the model's is {target.dtype}.");
             using var source = empty(entry.Shape, entry.DType);
             entry.Data.CopyTo(source.bytes);
+            if (source.is_floating_point() && !source.isfinite().all().item<bool>())
+                throw new InvalidDataException($"Tensor '{name}' in '{path}' holds {source.isnan().sum().item<long>()} NaN and " +
+                    $"{source.isinf().sum().item<long>()} infinite value(s); a model with them scores nothing. Export the weights of a run " +
+                    "that did not diverge.");
             target.copy_(source);
         }
     }

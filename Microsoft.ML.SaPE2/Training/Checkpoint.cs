@@ -28,6 +28,9 @@ internal sealed record CheckpointMetadata
     public int BestEpoch { get; init; }
     /// <summary>Epochs since the best one (early stopping).</summary>
     public int EpochsWithoutImprovement { get; init; }
+    /// <summary>The training and validation images' fingerprints (<see cref="ImageDataset.Fingerprint"/>), so a resume refuses other
+    /// data; null in checkpoints written before it was recorded, and in model files.</summary>
+    public string? DataFingerprint { get; init; }
 }
 
 /// <summary>

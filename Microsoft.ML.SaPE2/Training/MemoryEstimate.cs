@@ -130,6 +130,20 @@ internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes,
                 $"PatchSize, or choose a smaller Preset.");
     }
 
+    /// <summary>
+    /// Bytes scoring <paramref name="config"/> (its image size as scored) in batches of <paramref name="batchSize"/> takes without
+    /// gradients: the weights, and per image the input and one layer's largest tensors at a time (the attention logits and softmax,
+    /// 2·h·T²; SaPE²'s bias and per-axis distances, 4·h·T², and its gates, positions and interpolation, 24·h·S³; the MLP, 8·T·C).
+    /// </summary>
+    public static long ForScoring(VitConfig config, int batchSize)
+    {
+        long t = (long)config.GridHeight * config.GridWidth + config.PrefixTokens, h = config.NumHeads;
+        long side = Math.Max(config.GridHeight, config.GridWidth);
+        long perImage = 3L * config.ImageHeight * config.ImageWidth * config.InChannels + 8 * t * config.EmbedDim + 2 * h * t * t;
+        if (config.PositionEncoding == PositionEncodingKind.Sape2) perImage += 4 * h * t * t + 24 * h * side * side * side;
+        return ParameterCount(config) * sizeof(float) + batchSize * perImage * sizeof(float) + RuntimeBytes;
+    }
+
     /// <summary>Bytes as MB or GB, for messages.</summary>
     public static string Format(long bytes) =>
         bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):N1} GB" : $"{bytes / (double)(1L << 20):N0} MB";

@@ -133,7 +133,8 @@ internal static class VisionTransformerTrainer
                 (train, validation, config, normalization, options, device, progress, cancellation);
             this.beforeEachStep = beforeEachStep;
             state = new CheckpointMetadata { Config = config, Format = train.Format, Normalization = normalization,
-                ClassNames = train.ClassNames, History = history };
+                ClassNames = train.ClassNames, History = history, DataFingerprint = options.ResumeFrom is null && options.CheckpointDirectory is null
+                    ? null : $"training: {train.Fingerprint()}; validation: {validation?.Fingerprint() ?? "none"}" };
         }
 
         public TrainingResult Execute()
@@ -247,7 +248,7 @@ internal static class VisionTransformerTrainer
                     {
                         (loss, hits) = stepper.Run(batch.Images.to(device, non_blocking: true),
                             batch.Targets!.to(device, non_blocking: true), batch.Labels.to(device), lr);
-                        ema?.Update(model);
+                        ema?.Update(model, state.Step);
                     }
                     if (!double.IsFinite(loss)) throw Diverged(epoch, step, loss);
                     lossSum += loss * batch.Count; correct += hits; seen += batch.Count; step++; stepsThisRun++;
@@ -322,13 +323,16 @@ internal static class VisionTransformerTrainer
             if (!m.ClassNames.SequenceEqual(train.ClassNames))
                 throw new InvalidOperationException($"Checkpoint '{options.ResumeFrom}' has classes [{string.Join(", ", m.ClassNames)}], " +
                     $"not the training set's [{string.Join(", ", train.ClassNames)}].");
+            if (m.DataFingerprint is { } recorded && state.DataFingerprint is { } current && recorded != current)
+                throw new InvalidOperationException($"Checkpoint '{options.ResumeFrom}' was trained on other images: it records {recorded}; " +
+                    $"this run has {current}. Resume with the same images (and validation split), or start a new run.");
             ModelWeights.Load(model, saved.Weights, options.ResumeFrom!);
             if (ema is not null) ModelWeights.Load(ema.Model, saved.EmaWeights.Length > 0 ? saved.EmaWeights : saved.Weights, options.ResumeFrom!);
             if (saved.OptimizerState.Length > 0)
                 using (var reader = new BinaryReader(new MemoryStream(saved.OptimizerState))) optimizer.load_state_dict(reader);
             bestWeights = saved.BestWeights;
             history.AddRange(m.History);
-            state = m with { History = history.ToArray() };
+            state = m with { History = history.ToArray(), DataFingerprint = state.DataFingerprint };
         }
 
         private InvalidOperationException Diverged(int epoch, int step, double loss)

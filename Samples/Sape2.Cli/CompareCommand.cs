@@ -21,8 +21,41 @@ internal static class CompareCommand
     /// <summary>runs.json: the settings every run shares and the finished runs.</summary>
     internal sealed record Record(string Settings, List<CompareRun> Runs)
     {
-        public static Record? Read(string folder) => File.Exists(Path.Combine(folder, "runs.json"))
-            ? JsonSerializer.Deserialize<Record>(File.ReadAllText(Path.Combine(folder, "runs.json"))) : null;
+        /// <summary>The record in <paramref name="folder"/>, or null; a damaged or hand-edited file is refused, naming what is wrong.</summary>
+        public static Record? Read(string folder)
+        {
+            string file = Path.Combine(folder, "runs.json");
+            if (!File.Exists(file)) return null;
+            Record? record;
+            try
+            {
+                record = JsonSerializer.Deserialize<Record>(File.ReadAllText(file));
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"'{file}' is damaged ({e.Message}); delete it to start the comparison over, or pass another --out.");
+            }
+            if (record?.Settings is null || record.Runs is null)
+                throw new InvalidDataException($"'{file}' is not a comparison record (no Settings or Runs); pass another --out.");
+            var seen = new HashSet<(string, int)>();
+            foreach (var run in record.Runs)
+            {
+                string? problem =
+                    string.IsNullOrWhiteSpace(run.Arm) ? "has no encoding (Arm)"
+                    : run.Seed < 1 ? $"has seed {run.Seed}"
+                    : !(run.Accuracy is >= 0 and <= 1) || !(run.MacroAccuracy is >= 0 and <= 1) ? $"has accuracy {run.Accuracy} / macro " +
+                        $"{run.MacroAccuracy}, outside 0–1"
+                    : !(run.Seconds > 0 && double.IsFinite(run.Seconds)) || run.Epochs < 1 ? $"has {run.Seconds} s over {run.Epochs} epoch(s)"
+                    : !seen.Add((run.Arm, run.Seed)) ? "appears twice"
+                    : string.IsNullOrEmpty(run.Model) || !File.Exists(Path.Combine(folder, run.Model)) ? $"names a model '{run.Model}' that " +
+                        "does not exist"
+                    : null;
+                if (problem is not null)
+                    throw new InvalidDataException($"'{file}': the run of {run.Arm}, seed {run.Seed} {problem}. The file was edited or " +
+                        "damaged; delete that run (it is trained again) or the file.");
+            }
+            return record;
+        }
     }
 
     public static Command Create(Option<bool> verbose)
@@ -61,11 +94,15 @@ internal static class CompareCommand
     {
         Directory.CreateDirectory(folder);
         string file = Path.Combine(folder, "runs.json");
-        string settings = $"{train.Count} training / {test.Count} test images; options:\n" + SharedOptions(template);
+        string settings = $"training images: {ImageRows.Fingerprint(train)}\ntest images: {ImageRows.Fingerprint(test)}\noptions:\n" +
+            SharedOptions(template);
         var record = Record.Read(folder) ?? new Record(settings, []);
         if (record.Settings != settings)
-            throw new InvalidOperationException($"'{file}' holds runs made with other data or settings (its \"Settings\" says which); pass " +
-                "the same data and flags to resume it, or another --out.");
+        {
+            var (recorded, now) = FirstDifference(record.Settings, settings);
+            throw new InvalidOperationException($"'{file}' holds runs made with other data or settings: it records '{recorded}', this run " +
+                $"has '{now}'. Pass the same data and flags to resume it, or another --out.");
+        }
         for (int seed = 1; seed <= seeds; seed++)   // seed by seed: a comparison stopped early still has every encoding's first seeds
             foreach (var arm in arms)
             {
@@ -82,6 +119,18 @@ internal static class CompareCommand
         CompareReport.Chart(runs, arms, Path.Combine(folder, "compare.png"));
         Console.WriteLine(table);
         return 0;
+    }
+
+    /// <summary>The first line in which two settings texts differ (a missing line reads as "nothing").</summary>
+    private static (string Recorded, string Now) FirstDifference(string recorded, string now)
+    {
+        var (a, b) = (recorded.Split('\n'), now.Split('\n'));
+        for (int i = 0; i < Math.Max(a.Length, b.Length); i++)
+        {
+            string x = i < a.Length ? a[i].Trim() : "nothing", y = i < b.Length ? b[i].Trim() : "nothing";
+            if (x != y) return (x, y);
+        }
+        return (recorded, now);
     }
 
     /// <summary>The options every arm shares, as C#: the template's, less the encoding and seed each run sets.</summary>

@@ -29,9 +29,11 @@ internal static class CompareReport
                 : Summary.Of(mine.Where(r => baseline.ContainsKey(r.Seed)).Select(r => r.Accuracy - baseline[r.Seed].Accuracy).ToList());
             double perEpoch = mine.Select(r => r.Seconds / r.Epochs).DefaultIfEmpty(double.NaN).Average();
             string delta = arm == reference ? "—" : $"{(paired.Mean >= 0 ? "+" : "")}{P(paired.Mean)} (n = {paired.Count})";
+            var (low, high) = accuracy.IntervalWithin(0, 1);
+            var (pairedLow, pairedHigh) = paired.IntervalWithin(-1, 1);
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {arm} | {mine.Count} | {P(accuracy.Mean)} ± {P(accuracy.StandardDeviation)} | {P(accuracy.Low)} – {P(accuracy.High)} | " +
-                $"{delta} | {(arm == reference ? "—" : $"{P(paired.Low)} – {P(paired.High)}")} | " +
+                $"| {arm} | {mine.Count} | {P(accuracy.Mean)} ± {P(accuracy.StandardDeviation)} | {P(low)} – {P(high)} | " +
+                $"{delta} | {(arm == reference ? "—" : $"{P(pairedLow)} – {P(pairedHigh)}")} | " +
                 $"{P(mine.Select(r => r.MacroAccuracy).DefaultIfEmpty(double.NaN).Average())} | {perEpoch:F1} | {perEpoch / baselinePerEpoch:F2} |"));
         }
         text.AppendLine();
@@ -71,9 +73,10 @@ internal static class CompareReport
             if (summary.Count > 0) canvas.DrawRect(new SKRect(x - 35, Y(summary.Mean), x + 35, bottom), bar);
             if (double.IsFinite(summary.HalfWidth))
             {
-                canvas.DrawLine(x, Y(summary.Low), x, Y(summary.High), whisker);
-                canvas.DrawLine(x - 10, Y(summary.Low), x + 10, Y(summary.Low), whisker);
-                canvas.DrawLine(x - 10, Y(summary.High), x + 10, Y(summary.High), whisker);
+                var (lowest, highest) = summary.IntervalWithin(0, 1);
+                canvas.DrawLine(x, Y(lowest), x, Y(highest), whisker);
+                canvas.DrawLine(x - 10, Y(lowest), x + 10, Y(lowest), whisker);
+                canvas.DrawLine(x - 10, Y(highest), x + 10, Y(highest), whisker);
             }
             for (int i = 0; i < mine.Count; i++) canvas.DrawCircle(x - 20 + 40f * (i + 0.5f) / mine.Count, Y(mine[i].Accuracy), 4, dot);
             canvas.DrawText(arms[a].ToString(), x - column / 2f + 8, bottom + 22, font, ink);

@@ -13,6 +13,10 @@ internal readonly record struct Summary(int Count, double Mean, double StandardD
     public double Low => Mean - HalfWidth;
     public double High => Mean + HalfWidth;
 
+    /// <summary>The 95% interval cut to the values the quantity can take (an accuracy's [0, 1], a difference's [−1, 1]): Student's t
+    /// over two or three runs can reach far past them.</summary>
+    public (double Low, double High) IntervalWithin(double min, double max) => (Math.Clamp(Low, min, max), Math.Clamp(High, min, max));
+
     /// <summary>The summary of <paramref name="values"/>; with one value the spread and interval are NaN (unknown).</summary>
     public static Summary Of(IReadOnlyList<double> values)
     {

@@ -103,6 +103,30 @@ internal static class ImageRows
             : e;
 
     /// <summary>
+    /// What identifies <paramref name="rows"/> for a resume: the count, the images per class, and a SHA-256 of every row's label and
+    /// image content in order (file bytes, or a record's pixels). Moving or copying the folder keeps it; another image, another label
+    /// (two class folders swapped) or another order changes it. One line, so a difference can be named.
+    /// </summary>
+    public static string Fingerprint(IReadOnlyList<ImageRow> rows)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        Span<byte> length = stackalloc byte[8];
+        foreach (var row in rows)
+        {
+            var label = System.Text.Encoding.UTF8.GetBytes(row.Label);
+            var image = row.Record is var (dataset, index) ? dataset.Image(index) : row.Image;
+            foreach (var part in new[] { label, image.ToArray() })
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(length, part.Length);   // no two splits of bytes alike
+                hash.AppendData(length);
+                hash.AppendData(part);
+            }
+        }
+        var perClass = rows.GroupBy(r => r.Label).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}");
+        return $"{rows.Count} images ({string.Join(", ", perClass)}), content sha256 {Convert.ToHexString(hash.GetHashAndReset())[..16]}";
+    }
+
+    /// <summary>
     /// Stratified split: every <paramref name="every"/>-th image of each class goes to the second part, and a class
     /// too small for that but with three images or more gives its last one.
     /// </summary>

@@ -14,8 +14,9 @@ internal static class InteropCommands
         var safetensors = new Option<string>("--safetensors") { Description = "The safetensors file to write (timm's parameter names)." };
         var onnx = new Option<string>("--onnx") { Description = "The ONNX model to write: raw 0–255 pixels in, class probabilities out " +
             "(Docs/onnx.md)." };
+        var force = OutputFiles.ForceOption();
         var command = new Command("export", "Write a model as ONNX, for ONNX Runtime, and/or its weights as safetensors with timm's " +
-            "parameter names, for PyTorch.") { model, onnx, safetensors };
+            "parameter names, for PyTorch.") { model, onnx, safetensors, force };
         command.Validators.Add(result =>
         {
             if (result.GetValue(onnx) is null && result.GetValue(safetensors) is null)
@@ -23,6 +24,8 @@ internal static class InteropCommands
         });
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
+            OutputFiles.Check([("--model", parse.GetValue(model))],
+                [("--onnx", parse.GetValue(onnx)), ("--safetensors", parse.GetValue(safetensors))], parse.GetValue(force));
             using var loaded = ModelCommands.LoadedModel.Open(parse.GetValue(model)!);
             if (parse.GetValue(onnx) is { } onnxPath)
             {
@@ -46,11 +49,14 @@ internal static class InteropCommands
         var safetensors = new Option<string>("--safetensors") { Description = "Weights written by 'sape2 export' or by PyTorch with the same " +
             "names.", Required = true };
         var output = new Option<string>("--out") { Description = "The model.zip to write: --model with the imported weights.", Required = true };
+        var force = OutputFiles.ForceOption();
         var command = new Command("import", "Put safetensors weights (e.g. trained in PyTorch) into a model.zip of the same architecture.")
-            { model, safetensors, output };
+            { model, safetensors, output, force };
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
             string path = parse.GetValue(model)!;
+            OutputFiles.Check([("--model", path), ("--safetensors", parse.GetValue(safetensors))], [("--out", parse.GetValue(output))],
+                parse.GetValue(force));
             using var loaded = ModelCommands.LoadedModel.Open(path);
             var imported = loaded.Context.Model.LoadSafetensors(loaded.Model, parse.GetValue(safetensors)!);
             try

@@ -63,6 +63,8 @@ internal static class ModelCommands
         {
             using var loaded = LoadedModel.Open(parse.GetValue(model)!);
             var files = parse.GetValue(inputs)!.SelectMany(Expand).ToList();
+            if (files.Count == 0) throw new InvalidOperationException($"No images ({string.Join(", ", ImageFolder.ImageExtensions)}) in " +
+                $"{string.Join(", ", parse.GetValue(inputs)!.Select(p => $"'{p}'"))}.");
             var rows = ImageRows.FromFiles(files, loaded.Sape2.Classifier.Format.MaxPixels);
             var view = loaded.Input.Rows(loaded.Context, rows, loaded.Sape2.ClassNames);
             List<float[]> scores;
@@ -182,7 +184,14 @@ internal static class ModelCommands
             if (!File.Exists(path)) throw new FileNotFoundException($"Model '{path}' does not exist. Train one with 'sape2 train' or pass --model.");
             var context = new MLContext();
             var model = context.Model.LoadSape2Model(path, out var inputSchema);
-            var sape2 = (model as IEnumerable<ITransformer> ?? new[] { model }).OfType<Sape2ImageClassificationTransformer>().First();
+            var sape2 = (model as IEnumerable<ITransformer> ?? new[] { model }).OfType<Sape2ImageClassificationTransformer>().FirstOrDefault();
+            if (sape2 is null)
+            {
+                string holds = string.Join(" → ", (model as IEnumerable<ITransformer> ?? new[] { model }).Select(t => t.GetType().Name));
+                (model as IDisposable)?.Dispose();
+                throw new InvalidOperationException($"Model '{path}' holds no SaPE² image classifier (it holds {holds}); this tool scores " +
+                    "models written by 'sape2 train', 'sweep' or an ML.NET pipeline with Sape2ImageClassification.");
+            }
             try
             {
                 return new LoadedModel(path, context, model, inputSchema, sape2,

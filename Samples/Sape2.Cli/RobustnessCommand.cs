@@ -55,6 +55,7 @@ internal static class RobustnessCommand
     private static int Run(string folder, List<CompareRun> runs, List<string> arms, List<ImageRow> test, List<double> scales, List<int> shifts,
         string output)
     {
+        CheckSizes(folder, runs, scales);
         Directory.CreateDirectory(output);
         string file = Path.Combine(output, "robustness.json");
         var kept = File.Exists(file) ? JsonSerializer.Deserialize<List<RobustnessResult>>(File.ReadAllText(file)) ?? [] : [];
@@ -88,6 +89,36 @@ internal static class RobustnessCommand
         RobustnessReport.Charts(results, arms, output);
         Console.WriteLine(report);
         return 0;
+    }
+
+    /// <summary>
+    /// Before any model is scored: every model at every scale stays within the token limit training has and fits in free memory
+    /// (the estimate scoring in batches takes), or the scale that does not is refused naming the flag.
+    /// </summary>
+    private static void CheckSizes(string folder, List<CompareRun> runs, List<double> scales)
+    {
+        foreach (var run in runs.DistinctBy(r => r.Arm))
+        {
+            using var loaded = ModelCommands.LoadedModel.Open(Path.Combine(folder, run.Model));
+            var config = loaded.Sape2.Classifier.Config;
+            foreach (double scale in scales)
+            {
+                int side = RobustnessStudy.Side(config.ImageHeight * scale, config.PatchSize);
+                int sideX = RobustnessStudy.Side(config.ImageWidth * scale, config.PatchSize);
+                var scaled = config with { ImageHeight = side, ImageWidth = sideX };
+                long tokens = (long)scaled.GridHeight * scaled.GridWidth;
+                string at = string.Create(CultureInfo.InvariantCulture, $"--scales {scale}: {run.Arm} at {side}×{sideX} pixels");
+                if (tokens > Microsoft.ML.SaPE2.Modeling.VitConfig.MaxTokens)
+                    throw new ArgumentException($"{at} is {scaled.GridHeight}×{scaled.GridWidth} = {tokens:N0} tokens per image; the limit is " +
+                        $"{Microsoft.ML.SaPE2.Modeling.VitConfig.MaxTokens:N0}, as for training (attention holds tokens² values per head). " +
+                        "Use smaller scales.");
+                long needed = Microsoft.ML.SaPE2.Training.MemoryEstimate.ForScoring(scaled, RobustnessStudy.BatchSize);
+                if (Microsoft.ML.SaPE2.Training.MemoryEstimate.AvailableBytes(TorchSharp.torch.CPU) is { } free && needed > free)
+                    throw new InsufficientMemoryException($"{at} would need about " +
+                        $"{Microsoft.ML.SaPE2.Training.MemoryEstimate.Format(needed)} to score in batches of {RobustnessStudy.BatchSize}, but " +
+                        $"{Microsoft.ML.SaPE2.Training.MemoryEstimate.Format(free)} is free. Use smaller scales.");
+            }
+        }
     }
 
     private static List<double> Numbers(string text, string flag, Func<double, bool> valid)

@@ -25,7 +25,8 @@ internal sealed record RobustnessResult(string Arm, int Seed, string Study, doub
 /// </summary>
 internal static class RobustnessStudy
 {
-    private const int BatchSize = 250;
+    /// <summary>Images scored at a time.</summary>
+    public const int BatchSize = 250;
 
     /// <summary>The test images at the model's format, (N, C, H, W) in [0, 1], and their class indices in the model's order.</summary>
     public static (Tensor Images, int[] Labels) TestSet(ImageClassifier classifier, IReadOnlyList<ImageRow> rows)

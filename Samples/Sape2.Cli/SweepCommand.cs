@@ -44,18 +44,36 @@ internal static class SweepCommand
             "is shared through --storage, or a store in --out)." };
         var heartbeat = new Option<double>("--heartbeat-timeout") { Description = "Seconds a shared study waits for a silent worker before " +
             "another reruns its trial.", DefaultValueFactory = _ => 60 };
+        var force = OutputFiles.ForceOption();
         var command = new Command("sweep", "Search encodings, sizes and recipes within a time budget (ASHA); keep the best model.")
         {
             output, time, maxTrials, tuner, resume, epochs, metric, imageSize, device, threads, seed, generate, storage, study, devices, heartbeat,
+            force,
         };
         inputs.AddTo(command);
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
         {
+            // The fixed options first, before any image is read or trial started: each would fail every trial the same way.
+            var workerDevices = parse.GetValue(devices) is { } list
+                ? list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                : [parse.GetValue(device)!];
+            if (workerDevices.Length == 0) throw new ArgumentException($"--devices '{parse.GetValue(devices)}' names no device; give e.g. cpu or " +
+                "cuda:0,cuda:1.");
+            foreach (var (flag, value) in workerDevices.Select(d => (parse.GetValue(devices) is null ? "--device" : "--devices", d)))
+                CheckDevice(flag, value);
+            if (parse.GetValue(threads) < 0)
+                throw new ArgumentException($"--threads must be 0 (one per core) or positive; got {parse.GetValue(threads)}.");
+            if (parse.GetValue(imageSize) is <= 0) throw new ArgumentException($"--image-size must be positive; got {parse.GetValue(imageSize)}.");
+            if (parse.GetValue(time) == 0) throw new ArgumentException("--time must be at least 1 second.");
+            if (parse.GetValue(maxTrials) is <= 0) throw new ArgumentException($"--max-trials must be positive; got {parse.GetValue(maxTrials)}.");
+            if (parse.GetValue(epochs) is <= 0) throw new ArgumentException($"--epochs must be positive; got {parse.GetValue(epochs)}.");
+            if (parse.GetValue(generate) is { } project && !parse.GetValue(force) && Directory.Exists(project)
+                && Directory.EnumerateFileSystemEntries(project).Any())
+                throw new ArgumentException($"--generate '{project}' is a folder that is not empty; the project's files would replace yours. " +
+                    "Name a new folder, or pass --force.");
             var (train, test) = inputs.Load(parse);
             string folder = parse.GetValue(output)!;
             string checkpoint = Path.Combine(folder, "experiment");
-            var workerDevices = parse.GetValue(devices)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                ?? [parse.GetValue(device)!];
             string? shared = SharedStorage(parse.GetValue(storage), workerDevices.Length > 1 ? Path.Combine(checkpoint, "study.db") : null);
             bool exists = File.Exists(Path.Combine(checkpoint, "experiment.db"));
             if (shared is null && exists && !parse.GetValue(resume))
@@ -99,6 +117,20 @@ internal static class SweepCommand
             }
         }));
         return command;
+    }
+
+    /// <summary>Refuses a device text no trial could use: not auto, cpu, cuda or cuda:N, or a CUDA device this machine does not have.</summary>
+    private static void CheckDevice(string flag, string device)
+    {
+        try
+        {
+            Microsoft.ML.SaPE2.Training.TrainingDevice.Resolve(device);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            string reason = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
+            throw new ArgumentException($"{flag} '{device}': {reason}", e);
+        }
     }
 
     /// <summary>The environment variable a shared store's connection string may come from (keeps the password off command lines).</summary>

@@ -22,6 +22,12 @@ internal sealed record ToolData(IDataView Train, IDataView? Validation, IDataVie
     {
         if (testRows.Count == 0) throw new InvalidOperationException("There are too few images to hold any out for testing; add images (at " +
             "least 5 per class) or pass a folder with train/ and test/ sub-folders.");
+        var trained = trainRows.Select(r => r.Label).ToHashSet();
+        var untrained = testRows.Where(r => !trained.Contains(r.Label)).GroupBy(r => r.Label).ToList();
+        if (untrained.Count > 0)   // ML.NET maps an unknown label to a missing key, and Evaluate would drop those rows silently
+            throw new InvalidOperationException($"The test images include classes with no training images: " +
+                $"{string.Join(", ", untrained.Select(g => $"'{g.Key}' ({g.Count()} image(s), e.g. {g.First().Source})"))}. A model cannot " +
+                "predict a class it never saw; add training images of those classes or remove them from the test images.");
         var (fitRows, validationRows) = ImageRows.Split(trainRows, every: 10);
         var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ImageRows.ToDataView(ml, trainRows));
         return new ToolData(keys.Transform(ImageRows.ToDataView(ml, fitRows)),
