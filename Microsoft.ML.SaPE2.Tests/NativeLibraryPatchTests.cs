@@ -10,10 +10,13 @@ public sealed class NativeLibraryPatchTests
     {
         if (!OperatingSystem.IsLinux()) Assert.Inconclusive("The GLIBCXX patch concerns the Linux library only.");
         string output = Directory.EnumerateFiles(AppContext.BaseDirectory, LibraryName, SearchOption.AllDirectories).Single();
-        string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        string cached = Path.Combine(packages, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", LibraryName);
-        if (!File.Exists(cached)) Assert.Inconclusive($"No TorchSharp 0.107.0 in the NuGet cache at {cached}.");
+        // The package folders this project restored from, as restore recorded them (a custom cache, NUGET_PACKAGES or
+        // RestorePackagesPath included): the original must be in one of them, or the test fails saying where it looked.
+        string assets = Path.Combine(RepositoryPaths.Root, "Microsoft.ML.SaPE2.Tests", "obj", "project.assets.json");
+        var folders = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(assets))!["packageFolders"]!.AsObject().Select(p => p.Key).ToList();
+        var candidates = folders.Select(f => Path.Combine(f, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", LibraryName)).ToList();
+        string? cached = candidates.FirstOrDefault(File.Exists);
+        Assert.IsNotNull(cached, $"TorchSharp 0.107.0's {LibraryName} is in none of the restored package folders: {string.Join(", ", candidates)}.");
 
         byte[] patched = File.ReadAllBytes(output), original = File.ReadAllBytes(cached);
         Assert.AreEqual(original.Length, patched.Length, "The patch must not change the file's size.");

@@ -17,12 +17,17 @@ public sealed class ExperimentTests
         var clock = Stopwatch.StartNew();
         var best = experiment.RunAsync().GetAwaiter().GetResult();
         double seconds = clock.Elapsed.TotalSeconds;
-        Assert.IsTrue(seconds < 3 + 2, $"A 3 s budget took {seconds:F2} s.");
+        // Not a timing bound (a loaded or a fast machine moves it): the budget, not the 500 epochs, ended the last trial. The minute
+        // only catches a run that ignored the budget altogether.
+        Assert.IsTrue(seconds < 60, $"A 3 s budget took {seconds:F2} s.");
+        Assert.IsTrue(experiment.Trials[^1].Reason?.Contains("time budget") == true || experiment.Trials[^1].EpochsTrained < 500,
+            $"The last trial ({experiment.Trials[^1].Status}, {experiment.Trials[^1].Reason}) was not ended by the budget.");
         Assert.IsNotNull(best.Model, "The budget's end still returns a model.");
         Assert.IsTrue(best.EpochsTrained is > 0 and < 500, $"{best.EpochsTrained} epochs.");
         var scored = best.Model.Transform(data);
         Assert.IsNotNull(scored.Schema.GetColumnOrNull("Score"));
-        Assert.IsTrue(best.ValidationMetrics!.MicroAccuracy >= 0);
+        Assert.AreEqual(best.Metric, best.ValidationMetrics!.MicroAccuracy, 1e-6,
+            "The validation metrics are those of the returned model (its micro accuracy is the trial's metric).");
         best.Model.Dispose();
     }
 
@@ -36,7 +41,7 @@ public sealed class ExperimentTests
         var clock = Stopwatch.StartNew();
         var best = experiment.RunAsync().GetAwaiter().GetResult();
         double seconds = clock.Elapsed.TotalSeconds;
-        Assert.IsTrue(seconds < 5 + 2, $"A 5 s budget took {seconds:F2} s.");
+        Assert.IsTrue(seconds < 60, $"A 5 s budget took {seconds:F2} s.");   // the reasons below are the check; this catches a hang
         Assert.IsNotNull(best.Model);
         var last = experiment.Trials[^1];
         bool declined;
