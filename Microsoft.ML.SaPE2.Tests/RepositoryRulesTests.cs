@@ -1,6 +1,6 @@
 namespace Microsoft.ML.SaPE2.Tests;
 
-/// <summary>Rules of shared/STYLE.md that a test can hold (issue 10.10).</summary>
+/// <summary>The rules of CONTRIBUTING.md that a test can hold.</summary>
 [TestClass]
 public sealed class RepositoryRulesTests
 {

@@ -8,7 +8,7 @@ namespace Microsoft.ML.SaPE2.Tests.Modeling;
 [TestClass]
 public sealed class Sape2BiasTests
 {
-    // The golden vector of shared/SPEC-SAPE2.md: B = 1, 1 head, H = W = 2, d = 2, M = 4, s = 1/√2.
+    // The golden vector of Docs/spec.md: B = 1, 1 head, H = W = 2, d = 2, M = 4, s = 1/√2.
     static readonly double[][] GoldenQ = { new[] { 1.0, 0 }, new[] { 0.5, -1 }, new[] { 0.0, 2 }, new[] { -1.0, 1 } };
     static readonly double[][] GoldenK = { new[] { 0.5, 0.5 }, new[] { 1.0, -1 }, new[] { -2.0, 0 }, new[] { 0.0, 1 } };
     static readonly double[][] GoldenEx = { new[] { 0, 0.1, 0.2, 0.3 }, new[] { 0.2, 0.1, 0, -0.1 } };

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.SaPE2.Tests.Modeling;
 
 /// <summary>
-/// A slow re-computation of the SaPE² bias written from the equations of shared/SPEC-SAPE2.md with plain loops
+/// A slow re-computation of the SaPE² bias written from the equations of Docs/spec.md with plain loops
 /// over doubles, for one (batch, head) slice. Independent of the library's tensor code.
 /// </summary>
 internal static class Sape2ReferenceBias

@@ -5,7 +5,7 @@ using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 namespace Microsoft.ML.SaPE2.Modeling;
 
 /// <summary>
-/// The SaPE² attention bias of shared/SPEC-SAPE2.md (Eq. 9–15), as a pure function of one layer's queries, keys
+/// The SaPE² attention bias of Docs/spec.md (Eq. 9–15), as a pure function of one layer's queries, keys
 /// and embedding tables. <see cref="PositionEncodings.Sape2Attention"/> calls this same code.
 /// </summary>
 public static class Sape2Bias

@@ -2,7 +2,7 @@ namespace Microsoft.ML.SaPE2.Modeling;
 
 /// <summary>
 /// Everything that defines the network's shape. Built with <see cref="FromPreset"/> and adjusted with
-/// <c>with</c>; every default is the choice of shared/SPEC-SAPE2.md or of DeiT's recipe.
+/// <c>with</c>; every default is the choice of Docs/spec.md or of DeiT's recipe.
 /// </summary>
 public sealed record VitConfig
 {

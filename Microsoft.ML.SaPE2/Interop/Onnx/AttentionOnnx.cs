@@ -6,7 +6,7 @@ namespace Microsoft.ML.SaPE2.Interop.Onnx;
 
 /// <summary>
 /// One attention layer's logits (B, h, T, T) as ONNX nodes, for each position encoding: content only, SaPE² (Eq. 9–16 of
-/// shared/SPEC-SAPE2.md, as <see cref="Sape2Bias"/> computes it on any grid), CoPE and 2D RoPE (angles precomputed for the
+/// Docs/spec.md, as <see cref="Sape2Bias"/> computes it on any grid), CoPE and 2D RoPE (angles precomputed for the
 /// model's grid). q and k are (B, h, T, d): P prefix tokens, then the N patches row-major.
 /// </summary>
 internal sealed class AttentionOnnx

@@ -10,7 +10,7 @@ namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 /// <see cref="Sape2Bias"/> stays the plain form; the tests hold this one to it, value and gradient.
 /// </summary>
 /// <remarks>
-/// Where the operations go (shared/SPEC-SAPE2.md, "computing it fast"):
+/// Where the operations go (Docs/spec.md, "computing it fast"):
 /// - the gates are the sigmoid of the attention's own logits, read through strided views of the same-row and same-column
 ///   pairs (no matmul of their own); their gradient is added back into those pairs;
 /// - the x and y axes run as one stacked tensor when H = W, as two groups otherwise;
