@@ -27,7 +27,8 @@ public sealed class LayeringTests
         string bin = AppContext.BaseDirectory;
         var resolver = new DefaultAssemblyResolver();
         resolver.AddSearchDirectory(bin);
-        using var library = ModuleDefinition.ReadModule(Path.Combine(bin, "Microsoft.ML.SaPE2.dll"), new ReaderParameters { AssemblyResolver = resolver });
+        using var library = ModuleDefinition.ReadModule(Path.Combine(bin, "Microsoft.ML.SaPE2.dll"),
+            new ReaderParameters { AssemblyResolver = resolver });
         var problems = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var type in library.Types.SelectMany(t => t.NestedTypes.Prepend(t)))
         {
