@@ -181,8 +181,8 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
             var dInterpolated = dVectors.view(a, b, h, grid.Height, grid.Width, length).permute(1, 2, 3, 4, 0, 5);   // (B, h, H, W, A, K)
             var dUpper = dInterpolated * weight;
             Axes(dPatchEmbedding, group).scatter_add_(-1, indices, cat(new[] { dInterpolated - dUpper, dUpper }, -1));
-            // ∂z/∂p = Z[⌈p⌉] − Z[⌊p⌋]. Where the clamp holds p at M − 1, ⌊p⌋ = ⌈p⌉, so that difference is already 0: the clamp's
-            // own gradient mask could never change a value, and is not applied.
+            // ∂z/∂p = Z[⌈p⌉] − Z[⌊p⌋]. Where the clamp holds p at M − 1, ⌊p⌋ = ⌈p⌉, so that difference
+            // is already 0: the clamp's own gradient mask could never change a value, and is not applied.
             var dPositions = dInterpolated * difference;
             var dGateLogits = dPositions.matmul(settings.SuffixOnes.Get(query.device, dPositions.dtype, length).t()).mul_(gateSlope);
             var perAxisGateLogits = dGateLogits.unbind(4);
