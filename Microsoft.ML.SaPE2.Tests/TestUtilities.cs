@@ -15,6 +15,26 @@ internal static class TensorAssert
         Assert.IsTrue(largest <= tolerance, $"{what}: largest difference {largest:E3} exceeds {tolerance:E1}.");
     }
 
+    /// <summary>
+    /// The central-difference gradient of the scalar <paramref name="loss"/> with respect to every element of <paramref name="input"/>
+    /// (float64, changed in place and put back), shaped like <paramref name="input"/>.
+    /// </summary>
+    public static Tensor FiniteDifferenceGradient(Func<Tensor> loss, Tensor input, double step = 1e-6)
+    {
+        using var noGrad = no_grad();
+        var flat = input.detach().view(-1);
+        var numeric = zeros_like(flat);
+        for (long e = 0; e < flat.shape[0]; e++)
+        {
+            double original = flat[e].item<double>();
+            flat[e] = original + step; double up = loss().item<double>();
+            flat[e] = original - step; double down = loss().item<double>();
+            flat[e] = original;
+            numeric[e] = (up - down) / (2 * step);
+        }
+        return numeric.view_as(input);
+    }
+
     public static void AllFinite(Tensor t, string what)
     {
         using var finite = t.isfinite().all();

@@ -209,23 +209,10 @@ public sealed class Sape2BiasTests
         loss().backward();
         var analytic = inputs.Select(t => t.grad!.clone()).ToArray();
 
-        const double step = 1e-6;
         string[] names = { "q", "k", "E_x", "E_y" };
-        using var noGrad = no_grad();
         for (int which = 0; which < inputs.Length; which++)
-        {
-            var flat = inputs[which].view(-1);
-            var numeric = zeros_like(flat);
-            for (long e = 0; e < flat.shape[0]; e++)
-            {
-                double original = flat[e].item<double>();
-                flat[e] = original + step; double up = loss().item<double>();
-                flat[e] = original - step; double down = loss().item<double>();
-                flat[e] = original;
-                numeric[e] = (up - down) / (2 * step);
-            }
-            TensorAssert.AreClose(numeric.view_as(analytic[which]), analytic[which], 1e-5, $"gradient of {names[which]}, {mode} mode");
-        }
+            TensorAssert.AreClose(TensorAssert.FiniteDifferenceGradient(loss, inputs[which]), analytic[which], 1e-5,
+                $"gradient of {names[which]}, {mode} mode");
     }
 
     [TestMethod]

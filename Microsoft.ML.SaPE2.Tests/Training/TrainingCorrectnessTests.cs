@@ -22,17 +22,12 @@ public sealed class TrainingCorrectnessTests
     [TestCleanup]
     public void DeleteFolder() => Directory.Delete(folder, recursive: true);
 
-    /// <summary>Bright two-class images (pixels 150–255): class 1 brighter on the left half. Far from BatchNorm's initial mean 0 and
-    /// variance 1, so a stem scored with those statistics sees activations unlike any it trained on.</summary>
+    /// <summary>Bright two-class images (pixels 150–254): far from BatchNorm's initial mean 0 and variance 1, so a stem scored with
+    /// those statistics sees activations unlike any it trained on. Returns the images and their bytes.</summary>
     static (ImageDataset Data, byte[] Pixels) BrightStripes(int count, int seed)
     {
-        var random = new Random(seed);
-        var labels = Enumerable.Range(0, count).Select(i => i % 2).ToArray();
-        var pixels = new byte[count * 64];
-        for (int i = 0; i < count; i++)
-            for (int p = 0; p < 64; p++)
-                pixels[i * 64 + p] = (byte)(((p % 8 < 4) == (labels[i] == 1) ? 215 : 150) + random.Next(40));
-        return (new ImageDataset(new ImageFormat { Height = 8, Width = 8, Channels = 1 }, pixels, labels, new[] { "right", "left" }), pixels);
+        var data = TrainingEngineTests.Stripes(count, seed, bright: 215, dark: 150);
+        return (data, Enumerable.Range(0, count).SelectMany(i => data.Image(i).ToArray()).ToArray());
     }
 
     static double Accuracy(ImageClassifier classifier, ImageDataset data, byte[] pixels)

@@ -20,15 +20,16 @@ public sealed class TrainingEngineTests
     [TestCleanup]
     public void DeleteFolder() => Directory.Delete(folder, recursive: true);
 
-    /// <summary>Synthetic two-class data: class 1 images are bright on the left half, class 0 on the right.</summary>
-    internal static ImageDataset Stripes(int count, int seed = 0)
+    /// <summary>Synthetic two-class data: class 1 images are bright on the left half, class 0 on the right (pixels from
+    /// <paramref name="bright"/> or <paramref name="dark"/>, plus up to 39 of noise).</summary>
+    internal static ImageDataset Stripes(int count, int seed = 0, int bright = 180, int dark = 40)
     {
         var random = new Random(seed);
         var labels = Enumerable.Range(0, count).Select(i => i % 2).ToArray();
         var pixels = new byte[count * 64];
         for (int i = 0; i < count; i++)
             for (int p = 0; p < 64; p++)
-                pixels[i * 64 + p] = (byte)(((p % 8 < 4) == (labels[i] == 1) ? 180 : 40) + random.Next(40));
+                pixels[i * 64 + p] = (byte)(((p % 8 < 4) == (labels[i] == 1) ? bright : dark) + random.Next(40));
         return new ImageDataset(Gray8, pixels, labels, new[] { "right", "left" });
     }
 

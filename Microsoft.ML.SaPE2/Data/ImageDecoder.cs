@@ -26,6 +26,10 @@ internal static class ImageDecoder
         return FromRgba(upright ?? bitmap, format);
     }
 
+    /// <summary>Whether an image stored with <paramref name="origin"/> is shown with its width and height swapped (EXIF 5–8).</summary>
+    private static bool ShownSideways(SKEncodedOrigin origin) =>
+        origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+
     /// <summary>
     /// <paramref name="stored"/> turned as its EXIF orientation says (a phone photo stored sideways with Orientation 6 is shown
     /// upright by every viewer), or null when it is stored upright.
@@ -34,8 +38,7 @@ internal static class ImageDecoder
     {
         if (origin is SKEncodedOrigin.TopLeft or (SKEncodedOrigin)0) return null;
         int w = stored.Width, h = stored.Height;
-        bool swapsSides = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
-        int width = swapsSides ? h : w, height = swapsSides ? w : h;
+        int width = ShownSideways(origin) ? h : w, height = ShownSideways(origin) ? w : h;
         // For each displayed pixel (x, y), the stored pixel it shows (EXIF 2.3, tag 0x0112).
         Func<int, int, (int X, int Y)> storedAt = origin switch
         {
@@ -70,9 +73,7 @@ internal static class ImageDecoder
     {
         using var data = CopyOf(encoded, source);
         using var codec = CodecOf(data, source, maxPixels);
-        bool sideways = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom
-            or SKEncodedOrigin.LeftBottom;   // shown with width and height swapped
-        var (width, height) = sideways ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
+        var (width, height) = ShownSideways(codec.EncodedOrigin) ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
         return new ImageShape(width, height, codec.Info.ColorType == SKColorType.Gray8);
     }
 

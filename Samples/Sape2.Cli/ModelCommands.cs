@@ -184,10 +184,11 @@ internal static class ModelCommands
             if (!File.Exists(path)) throw new FileNotFoundException($"Model '{path}' does not exist. Train one with 'sape2 train' or pass --model.");
             var context = new MLContext();
             var model = context.Model.LoadSape2Model(path, out var inputSchema);
-            var sape2 = (model as IEnumerable<ITransformer> ?? new[] { model }).OfType<Sape2ImageClassificationTransformer>().FirstOrDefault();
+            var transformers = (model as IEnumerable<ITransformer> ?? new[] { model }).ToList();
+            var sape2 = transformers.OfType<Sape2ImageClassificationTransformer>().FirstOrDefault();
             if (sape2 is null)
             {
-                string holds = string.Join(" → ", (model as IEnumerable<ITransformer> ?? new[] { model }).Select(t => t.GetType().Name));
+                string holds = string.Join(" → ", transformers.Select(t => t.GetType().Name));
                 (model as IDisposable)?.Dispose();
                 throw new InvalidOperationException($"Model '{path}' holds no SaPE² image classifier (it holds {holds}); this tool scores " +
                     "models written by 'sape2 train', 'sweep' or an ML.NET pipeline with Sape2ImageClassification.");
