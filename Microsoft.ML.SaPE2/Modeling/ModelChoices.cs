@@ -44,6 +44,11 @@ public enum TokenizerKind
     /// neighbourhoods. Learns far faster than <see cref="Patch"/> from a few thousand images.
     /// </summary>
     Convolutional,
+    /// <summary>
+    /// A pretrained CNN (ImageNet ResNet18) cut after a stage; its feature map is the token grid (the hybrid ViT of
+    /// Dosovitskiy et al. 2021). Starts from ImageNet features: the choice for photos.
+    /// </summary>
+    PretrainedBackbone,
 }
 
 /// <summary>The position encodings the paper compares, all on the same backbone.</summary>

@@ -12,11 +12,15 @@ public abstract class Tokenizer : nn.Module<Tensor, Tensor>
     /// <summary>The token grid of an input of <paramref name="height"/> × <paramref name="width"/> pixels; throws when it has none.</summary>
     public abstract PatchGrid GridFor(long height, long width);
 
+    /// <summary>The token grid of <paramref name="input"/>, (B, C, H, W).</summary>
+    public virtual PatchGrid GridOf(Tensor input) => GridFor(input.shape[^2], input.shape[^1]);
+
     /// <summary>The tokenizer <paramref name="config"/> asks for.</summary>
     public static Tokenizer Create(VitConfig config) => config.Tokenizer switch
     {
         TokenizerKind.Patch => new PatchEmbedding(config.InChannels, config.EmbedDim, config.PatchSize),
         TokenizerKind.Convolutional => new ConvolutionalTokenizer(config.InChannels, config.EmbedDim, config.PatchSize),
+        TokenizerKind.PretrainedBackbone => new BackboneTokenizer(config.Backbone!, config.EmbedDim),
         _ => throw new ArgumentOutOfRangeException(nameof(config), $"Unknown tokenizer {config.Tokenizer}."),
     };
 

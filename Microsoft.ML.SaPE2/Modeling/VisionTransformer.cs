@@ -53,7 +53,10 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, INoWeightDeca
     public IReadOnlyList<EncoderBlock> Blocks => blocks.ToList();
 
     /// <summary>The patch grid of (B, C, H, W) images.</summary>
-    public PatchGrid GridOf(Tensor images) => patchEmbedding.GridFor(images.shape[^2], images.shape[^1]);
+    public PatchGrid GridOf(Tensor images) => patchEmbedding.GridOf(images);
+
+    /// <summary>The pretrained CNN of a hybrid model (<see cref="TokenizerKind.PretrainedBackbone"/>); null otherwise.</summary>
+    public Backbone.GraphBackbone? Backbone => (patchEmbedding as BackboneTokenizer)?.Backbone;
 
     /// <summary>(B, C, H, W) images to (B, classes) logits.</summary>
     public override Tensor forward(Tensor images)

@@ -37,6 +37,8 @@ public sealed record VitConfig
     public PoolingKind Pooling { get; init; } = PoolingKind.ClassToken;
     /// <summary>Linear patch embedding (the paper) or a convolutional stem; with the stem, <see cref="PatchSize"/> is its token stride.</summary>
     public TokenizerKind Tokenizer { get; init; } = TokenizerKind.Patch;
+    /// <summary>The pretrained network of <see cref="TokenizerKind.PretrainedBackbone"/> (its graph; the weights are the model's); null otherwise.</summary>
+    public Backbone.CnnGraph? Backbone { get; init; }
     /// <summary>How the linear layers are initialised (timm's truncated normal, the paper's, or PyTorch's default).</summary>
     public WeightInitialization Initialization { get; init; } = WeightInitialization.TruncatedNormal;
 
@@ -66,9 +68,9 @@ public sealed record VitConfig
     public bool Sape2InterpolatePositions { get; init; } = false;
 
     /// <summary>Patch rows of the training grid.</summary>
-    public int GridHeight => TokensAlong(ImageHeight);
+    public int GridHeight => Backbone?.GridFor(ImageHeight, ImageWidth).Height ?? TokensAlong(ImageHeight);
     /// <summary>Patch columns of the training grid.</summary>
-    public int GridWidth => TokensAlong(ImageWidth);
+    public int GridWidth => Backbone?.GridFor(ImageHeight, ImageWidth).Width ?? TokensAlong(ImageWidth);
     /// <summary>Width of one attention head.</summary>
     public int HeadDim => EmbedDim / NumHeads;
     /// <summary>1 with a CLS token, 0 with global average pooling.</summary>
@@ -109,7 +111,15 @@ public sealed record VitConfig
             throw new ArgumentOutOfRangeException(nameof(InChannels), $"Must be 1 (grayscale) or 3 (RGB); got {InChannels}.");
         if (NumClasses < 2)
             throw new ArgumentOutOfRangeException(nameof(NumClasses), $"Must be at least 2; got {NumClasses}.");
-        if (Tokenizer == TokenizerKind.Convolutional)
+        if ((Tokenizer == TokenizerKind.PretrainedBackbone) != (Backbone is not null))
+            throw new ArgumentOutOfRangeException(nameof(Backbone), Backbone is null
+                ? "The PretrainedBackbone tokenizer needs a Backbone network." : $"A Backbone network is set but the tokenizer is {Tokenizer}.");
+        if (Backbone is not null && InChannels != Backbone.InputChannels)
+            throw new ArgumentOutOfRangeException(nameof(InChannels), $"The backbone ({Backbone.Source}) takes {Backbone.InputChannels}-channel " +
+                $"images; got {InChannels}.");
+        if (Backbone is not null)
+            Backbone.GridFor(ImageHeight, ImageWidth);
+        else if (Tokenizer == TokenizerKind.Convolutional)
             ConvolutionalTokenizer.StagesFor(PatchSize);
         else if (ImageHeight % PatchSize != 0 || ImageWidth % PatchSize != 0)
             throw new ArgumentOutOfRangeException(nameof(PatchSize), $"Must divide the image size ({ImageHeight}×{ImageWidth}); got {PatchSize}.");
