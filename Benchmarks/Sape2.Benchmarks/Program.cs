@@ -14,10 +14,10 @@ var console = Console.Out;
 using var file = string.IsNullOrEmpty(outDir) ? null : new StreamWriter(Path.Combine(Directory.CreateDirectory(outDir).FullName, $"{mode}.md"));
 TextWriter report = file is null ? console : new TeeWriter(console, file);
 
-bool childProcess = mode is "model-file-load" or "small-data-one" or "memory-one" or "cuda-to-cpu-load";
+bool childProcess = mode is "model-file-load" or "small-data-one" or "photos-one" or "memory-one" or "cuda-to-cpu-load";
 if (!childProcess) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, " +
     $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
-if (mode is not ("small-data" or "small-data-one"))   // those never load libtorch beside LightGBM; the trainer sets its threads
+if (mode is not ("small-data" or "small-data-one" or "photos" or "photos-one"))   // those never load libtorch beside LightGBM; the trainer sets its threads
     torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
 switch (mode)
 {
@@ -46,6 +46,16 @@ switch (mode)
         SmallDataBenchmark.Run(smallData, Arg("trainers", "sape2,lightgbm,sdca").Split(','), int.Parse(Arg("pixels", "28")), report);
         if (photos > 0) Directory.Delete(smallData, recursive: true);
         break;
+    case "photos":
+        PhotosBenchmark.Run(Arg("data", ""), Arg("seeds", "1,2,3").Split(',').Select(int.Parse).ToList(),
+            Arg("encodings", "Sape2+APE,Absolute,None").Split(',', StringSplitOptions.RemoveEmptyEntries), report);
+        break;
+    case "backbone":
+        BackboneBenchmark.Run(int.Parse(Arg("stride", "32")), Arg("batches", "1,8,16,32").Split(',').Select(int.Parse).ToArray(), report);
+        break;
+    case "photos-one":
+        PhotosBenchmark.RunOne(args[1], args[2], int.Parse(args[3]));
+        return 0;
     case "small-data-one":
         SmallDataBenchmark.RunOne(args[1], args[2], int.Parse(args[3]));
         return 0;

@@ -126,7 +126,8 @@ internal static class BatchAugmenter
         return (x * (levels - 1)).round() / (levels - 1);
     }
 
-    private static Tensor SmoothedOneHot(int[] labels, int numClasses, double smoothing)
+    /// <summary>One-hot targets (B, classes) with <paramref name="smoothing"/> spread over the classes.</summary>
+    internal static Tensor SmoothedOneHot(int[] labels, int numClasses, double smoothing)
     {
         var index = tensor(labels.Select(l => (long)l).ToArray());
         float off = (float)(smoothing / numClasses);

@@ -33,7 +33,7 @@ internal sealed record LoaderOptions
 /// is the same for a given seed whatever the thread timing. A training epoch drops a last batch of fewer than two
 /// images (a batch of one cannot be mixed).
 /// </summary>
-internal sealed class BatchLoader
+internal sealed class BatchLoader : IBatchSource
 {
     private readonly ImageDataset data;
     private readonly LoaderOptions options;

@@ -17,6 +17,10 @@ public sealed record Normalization(float[] Mean, float[] Std)
     public static Normalization Default(int channels) =>
         new(Enumerable.Repeat(0.5f, channels).ToArray(), Enumerable.Repeat(0.5f, channels).ToArray());
 
+    /// <summary>Pixel values in [0, 255] (mean 0, std 1/255): what the ImageNet networks of ML.NET's DnnImageFeaturizer packages take.</summary>
+    public static Normalization PixelValues(int channels) =>
+        new(new float[channels], Enumerable.Repeat(1f / 255f, channels).ToArray());
+
     /// <summary>
     /// Throws unless there is one mean and one std per channel (their values are checked when the record is made). Called
     /// where a normalisation meets a channel count: the ML.NET trainer (at construction when Channels is set, and at Fit

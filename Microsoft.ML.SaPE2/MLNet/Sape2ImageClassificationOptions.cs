@@ -85,7 +85,8 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// cref="VitPreset.Small"/>.</summary>
         public VitPreset? Preset;
         /// <summary>Images are resized to ImageSize × ImageSize pixels (unless <see cref="ImageHeight"/>/<see cref="ImageWidth"/> are
-        /// set); null: the images' median side, within [16, 32] on a CPU or [16, 64] on a GPU.</summary>
+        /// set); null: 224 for colour photos going to the pretrained backbone, else the images' median side, within [16, 32] on a CPU
+        /// or [16, 64] on a GPU.</summary>
         public int? ImageSize;
         /// <summary>Input height for non-square models; 0: <see cref="ImageSize"/>.</summary>
         public int ImageHeight = Defaults.ImageHeight;
@@ -94,14 +95,29 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>
         /// Pixels per token along each side: the patch side with <see cref="TokenizerKind.Patch"/> (it must divide the image
         /// size; 4 gives the paper's 8×8 grid at 32×32), the token stride (2, 4, 8, 16 or 32) with
-        /// <see cref="TokenizerKind.Convolutional"/>. Null: the smallest power of two that gives at most 8 tokens a side.
+        /// <see cref="TokenizerKind.Convolutional"/>, where the backbone is cut (16: after its third stage, 32: after its last) with
+        /// <see cref="TokenizerKind.PretrainedBackbone"/>. Null: the smallest power of two that gives at most 8 tokens a side; 32 with
+        /// the backbone.
         /// </summary>
         public int? PatchSize;
         /// <summary>1 (grayscale) or 3 (RGB); null: 1 when every surveyed training image is grayscale, else 3.</summary>
         public int? Channels;
-        /// <summary>How images become tokens; null: <see cref="TokenizerKind.Convolutional"/>. The paper: <see
+        /// <summary>How images become tokens; null: <see cref="TokenizerKind.PretrainedBackbone"/> for colour photos (median stored
+        /// side 64 or more) when the backbone's files are present, else <see cref="TokenizerKind.Convolutional"/>. The paper: <see
         /// cref="TokenizerKind.Patch"/>.</summary>
         public TokenizerKind? Tokenizer;
+        /// <summary>
+        /// With <see cref="TokenizerKind.PretrainedBackbone"/>: the backbone's learning rate as a fraction of the rest's, within
+        /// [0, 1]; 0 freezes it, and each image's features are then computed once and reused every epoch (the fast CPU path).
+        /// Null: 0. Batch normalisation inside the backbone keeps its ImageNet statistics either way.
+        /// </summary>
+        public double? BackboneLearningRateScale;
+        /// <summary>
+        /// The folder holding <c>ResNetPrepOnnx/ResNetPreprocess.onnx</c> and <c>ResNet18Onnx/ResNet18.onnx</c> of the NuGet package
+        /// Microsoft.ML.DnnImageFeaturizer.ResNet18 (a dependency of this library, which copies them to the application's
+        /// <c>DnnImageModels</c> folder); null: that folder. A trained model carries the backbone's weights, so only training reads them.
+        /// </summary>
+        public string? BackboneFolder;
         /// <summary>How the final tokens become the image's features; null: <see cref="PoolingKind.SequencePooling"/>. The paper: <see
         /// cref="PoolingKind.ClassToken"/>.</summary>
         public PoolingKind? Pooling;
@@ -110,7 +126,8 @@ public sealed partial class Sape2ImageClassificationTrainer
         public WeightInitialization? Initialization;
         /// <summary>Crop images to the model's aspect ratio before resizing instead of stretching them. Default false.</summary>
         public bool KeepAspectByCenterCrop = Defaults.KeepAspectByCenterCrop;
-        /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5.</summary>
+        /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5, or pixel values in [0, 255] with the pretrained
+        /// backbone (what its network takes; another normalisation is refused there).</summary>
         public Normalization? Normalization;
         /// <summary>Images with more pixels are refused (decompression bombs). Default 64 megapixels.</summary>
         public long MaxPixels = Defaults.MaxPixels;

@@ -1,6 +1,7 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.SaPE2.Data;
+using Microsoft.ML.SaPE2.Interop.Onnx;
 using Microsoft.ML.SaPE2.Modeling;
 using Microsoft.ML.SaPE2.Training;
 
@@ -72,9 +73,16 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         if (o.EarlyStoppingPatience > 0 && o.ValidationSet is null && !(o.ValidationSetFraction > 0))
             throw new ArgumentOutOfRangeException(nameof(o.EarlyStoppingPatience),
                 $"Early stopping (patience {o.EarlyStoppingPatience}) needs a ValidationSet or a ValidationSetFraction above 0.");
+        if (o.BackboneLearningRateScale is { } scale && !(scale >= 0 && scale <= 1))
+            throw new ArgumentOutOfRangeException(nameof(o.BackboneLearningRateScale), $"Should be within [0, 1] (0 freezes the backbone), or " +
+                $"null for automatic; got {scale}.");
+        bool pretrained = o.Tokenizer == TokenizerKind.PretrainedBackbone;
+        if (pretrained && o.Normalization is not null)
+            throw new ArgumentOutOfRangeException(nameof(o.Normalization), "The pretrained backbone takes pixel values in [0, 255] as ImageNet " +
+                "trained it; leave Normalization null with the PretrainedBackbone tokenizer.");
         // What can be checked before the data is seen: the options as set, with placeholders for the automatic ones.
-        var format = Format(o, provisional: (32, 3));
-        var recipe = AutoRecipe.Choose(1000, format.Height, format.Width, format.Channels, cuda: false);
+        var format = Format(o, provisional: pretrained ? (AutoRecipe.PretrainedImageSide, 3) : (32, 3));
+        var recipe = AutoRecipe.Choose(1000, format.Height, format.Width, format.Channels, cuda: false, pretrained);
         Architecture(o, format, recipe, numClasses: 2).Validate();
         Training(o, recipe, seed: 0, timeLimit: null).Validate();
         if (o.Channels is { } known) o.Normalization?.Validate(known);
@@ -91,8 +99,10 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     internal static VitConfig Architecture(Options o, ImageFormat format, AutoRecipe.Recipe recipe, int numClasses)
     {
         var preset = VitConfig.FromPreset(o.Preset ?? recipe.Preset, format.Height, o.PatchSize ?? recipe.PatchSize, format.Channels, numClasses);
+        var tokenizer = o.Tokenizer ?? recipe.Tokenizer;
         return preset with
         {
+            Backbone = tokenizer == TokenizerKind.PretrainedBackbone ? BackboneFiles.ImageNetResNet18Graph(o.BackboneFolder, preset.PatchSize) : null,
             ImageWidth = format.Width, PositionEncoding = o.PositionEncoding, AbsolutePosition = o.AbsolutePosition, Sape2Mode = o.Sape2Mode,
             Sape2BiasSign = o.Sape2BiasSign, Tokenizer = o.Tokenizer ?? recipe.Tokenizer, Pooling = o.Pooling ?? recipe.Pooling,
             Initialization = o.Initialization ?? recipe.Initialization, DropPathRate = o.DropPathRate ?? preset.DropPathRate,
@@ -109,7 +119,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         Augmentation = o.Augmentation ?? recipe.Augmentation, EmaDecay = o.EmaDecay, GradientClipNorm = o.GradientClipNorm,
         EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Precision = o.Precision, Threads = o.Threads, Seed = seed,
         ResumeFrom = resumeFrom, CheckpointDirectory = o.CheckpointDirectory ?? Path.GetDirectoryName(resumeFrom),
-        Normalization = o.Normalization, TimeLimit = timeLimit,
+        Normalization = o.Normalization ?? recipe.Normalization, TimeLimit = timeLimit,
+        BackboneLearningRateScale = o.BackboneLearningRateScale ?? 0, FeatureViews = recipe.FeatureViews,
         };
     }
 
@@ -129,6 +140,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         "WarmupEpochs" => o.WarmupEpochs.HasValue,
         "LabelSmoothing" => o.LabelSmoothing.HasValue,
         "Augmentation" => o.Augmentation is not null,
+        "BackboneLearningRateScale" => o.BackboneLearningRateScale.HasValue,
         _ => throw new ArgumentOutOfRangeException(nameof(option), $"No option {option}."),
     };
 
@@ -203,8 +215,12 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
                     $"takes one step.");
         }
         var progress = new ProgressRelay(ch, options.Progress, options.MetricsCallback);
+        using var backboneWeights = BackboneFiles.Weights(architecture.Backbone, options.BackboneFolder);
+        if (architecture.Backbone is { } backbone)
+            ch.Info($"SaPE² trainer: backbone {backbone.Source}, {(training.BackboneLearningRateScale == 0 ? "frozen (features computed once, " +
+                $"{training.FeatureViews} view(s) of each training image)" : $"fine-tuned at {training.BackboneLearningRateScale} of the learning rate")}.");
         var result = VisionTransformerTrainer.Fit(train, validation, architecture,
-            training with { Seed = seed, TimeLimit = timeLimit }, progress, options.CancellationToken,
+            training with { Seed = seed, TimeLimit = timeLimit, BackboneWeights = backboneWeights?.Tensors }, progress, options.CancellationToken,
             beforeEachStep: host.CheckAlive);   // MLContext.CancelExecution aborts, as in ML.NET's own trainers
         if (result.Cancelled)
             ch.Warning($"SaPE² trainer: training was cancelled after {result.Classifier.History.Count} epoch(s); the model is the best " +
@@ -226,12 +242,18 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         Plan(IDataView input, IDataView? validationData, bool cuda)
     {
         var choices = new List<RecipeChoice>();
-        var format = Format(options, provisional: (32, 3));
-        if (!IsSet(options, "ImageSize") || !IsSet(options, "Channels"))
+        bool pretrained = options.Tokenizer == TokenizerKind.PretrainedBackbone;
+        var format = Format(options, provisional: pretrained ? (AutoRecipe.PretrainedImageSide, 3) : (32, 3));
+        if (!IsSet(options, "ImageSize") || !IsSet(options, "Channels") || options.Tokenizer is null)
         {
             var survey = options.DecodedImages?.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData)
                 ?? DataViewImages.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData);
-            var (size, channels, formatChoices) = AutoRecipe.ChooseFormat(survey, cuda);
+            bool backbone = options.Tokenizer is null or TokenizerKind.PretrainedBackbone && BackboneFiles.Available(options.BackboneFolder);
+            var (size, channels, formatChoices) = AutoRecipe.ChooseFormat(survey, cuda, backbone);
+            pretrained |= options.Tokenizer is null && backbone && AutoRecipe.ArePhotos(survey);
+            if (options.Tokenizer is null && !backbone && AutoRecipe.ArePhotos(survey))
+                choices.Add(new RecipeChoice("Tokenizer", $"{TokenizerKind.Convolutional}", $"these look like photos, but the ImageNet " +
+                    $"backbone's files are not in '{BackboneFiles.Folder(options.BackboneFolder)}' (package {ImageNetResNet18.Package}): from scratch"));
             format = Format(options, provisional: (size, channels));
             choices.AddRange(formatChoices);
         }
@@ -241,7 +263,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         long validationRows = validationData is null ? 0 : DataViewImages.CountRows(validationData);
         double holdBack = validationData is null ? options.ValidationSetFraction ?? 0 : 0;
         long learningRows = trainRows - (long)Math.Round(trainRows * holdBack);
-        var recipe = AutoRecipe.Choose((int)Math.Min(learningRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda);
+        var recipe = AutoRecipe.Choose((int)Math.Min(learningRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda, pretrained);
         choices.AddRange(recipe.Choices);
         return (format, recipe, choices, trainRows, validationRows, holdBack);
     }
@@ -269,6 +291,9 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
         var (format, recipe, choices, trainRows, validationRows, holdBack) = Plan(input, validationData, cuda);
         var architecture = Architecture(options, format, recipe, classNames.Count);
+        if (architecture.Backbone is not null && options.Normalization is not null)
+            throw new ArgumentOutOfRangeException(nameof(options.Normalization), "The pretrained backbone takes pixel values in [0, 255] as " +
+                "ImageNet trained it; leave Normalization null with it (or set Tokenizer to train from scratch).");
         var sized = architecture with { NumClasses = Math.Max(2, architecture.NumClasses) };
         sized.Validate();
         var training = Training(options, recipe, seed: 0, timeLimit: null) with { Device = deviceText };

@@ -24,6 +24,8 @@ internal sealed record CheckpointMetadata
     public long Step { get; init; }
     /// <summary>Best validation accuracy so far (−1 without validation).</summary>
     public double BestAccuracy { get; init; } = -1;
+    /// <summary>Validation loss of the best epoch: it breaks ties of accuracy (null before the first validation).</summary>
+    public double? BestValidationLoss { get; init; }
     /// <summary>Epoch of the best weights, counted from 1.</summary>
     public int BestEpoch { get; init; }
     /// <summary>Epochs since the best one (early stopping).</summary>

@@ -17,21 +17,35 @@ internal sealed class OptimizationStep : IDisposable
     private readonly double gradientClipNorm;
     private readonly BFloat16Compute? bfloat16;
     private readonly Sape2Attention[] sape2Layers;   // of the model that runs the backward: their failures are raised after it
+    private readonly double[] rateScales;            // per parameter group: 1, or the pretrained backbone's scale
 
     /// <summary>Creates AdamW for <paramref name="model"/> (already on its device).</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="learningRate">The initial rate (the schedule sets each step's).</param>
+    /// <param name="weightDecay">AdamW's decay of weight matrices.</param>
+    /// <param name="gradientClipNorm">Largest gradient norm (0: no clipping).</param>
+    /// <param name="precision">fp32 or bf16 mixed precision.</param>
+    /// <param name="backboneRateScale">The pretrained backbone's learning rate as a fraction of the rest's (its parameters are not
+    /// trained when they are frozen).</param>
     public OptimizationStep(VisionTransformer model, double learningRate, double weightDecay, double gradientClipNorm,
-        TrainingPrecision precision = TrainingPrecision.Float32)
+        TrainingPrecision precision = TrainingPrecision.Float32, double backboneRateScale = 1.0)
     {
         this.model = model;
         this.gradientClipNorm = gradientClipNorm;
         bfloat16 = precision == TrainingPrecision.BFloat16 ? new BFloat16Compute(model) : null;
         sape2Layers = (bfloat16?.Copy ?? model).modules().OfType<Sape2Attention>().ToArray();
-        var (decayed, plain) = ParameterGroups.Split(model);
-        Optimizer = optim.AdamW(new[]
+        var (head, backbone) = ParameterGroups.SplitBackbone(model);
+        var groups = new List<(List<Parameter> Parameters, double Decay, double Scale)>
         {
-            new AdamW.ParamGroup(decayed, new AdamW.Options { weight_decay = weightDecay }),
-            new AdamW.ParamGroup(plain, new AdamW.Options { weight_decay = 0 }),
-        }, lr: learningRate);
+            (head.Decayed, weightDecay, 1.0), (head.NotDecayed, 0, 1.0),
+        };
+        if (backbone.Decayed.Count + backbone.NotDecayed.Count > 0)   // fine-tuned, not frozen: its own, lower rate
+        {
+            groups.Add((backbone.Decayed, weightDecay, backboneRateScale));
+            groups.Add((backbone.NotDecayed, 0, backboneRateScale));
+        }
+        rateScales = groups.Select(g => g.Scale).ToArray();
+        Optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, new AdamW.Options { weight_decay = g.Decay })), lr: learningRate);
     }
 
     /// <summary>Call after weights were loaded into the model (a resume): a bf16 copy takes them, and their batch-norm statistics.</summary>
@@ -51,7 +65,7 @@ internal sealed class OptimizationStep : IDisposable
     public (double Loss, long Correct) Run(Tensor images, Tensor targets, Tensor labels, double learningRate)
     {
         using var scope = NewDisposeScope();
-        foreach (var group in Optimizer.ParamGroups) group.LearningRate = learningRate;
+        foreach (var (group, scale) in Optimizer.ParamGroups.Zip(rateScales)) group.LearningRate = learningRate * scale;
         var logits = ReducedPrecision.Widened(bfloat16?.Forward(images) ?? model.forward(images));   // (B, classes), fp32
         var loss = -(targets * logits.log_softmax(-1)).sum(-1).mean();               // soft-target cross-entropy
         Optimizer.zero_grad();
@@ -59,7 +73,7 @@ internal sealed class OptimizationStep : IDisposable
         loss.backward();
         foreach (var layer in sape2Layers) layer.ThrowIfBackwardFailed();
         bfloat16?.CopyGradientsToMaster();
-        if (gradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), gradientClipNorm);
+        if (gradientClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters().Where(p => p.requires_grad), gradientClipNorm);
         Optimizer.step();
         bfloat16?.CopyWeightsFromMaster();
         long correct = logits.argmax(-1).eq(labels).sum().ToInt64();

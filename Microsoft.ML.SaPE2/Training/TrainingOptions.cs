@@ -55,6 +55,19 @@ internal sealed record TrainingOptions
     /// seed on a CPU the resumed run ends with the weights of an uninterrupted one.
     /// </summary>
     public string? ResumeFrom { get; init; }
+    /// <summary>
+    /// The pretrained values of a hybrid model's backbone (<see cref="Modeling.VisionTransformer.Backbone"/>), by ONNX initializer
+    /// name; required for such a model unless the run resumes from a checkpoint. The caller owns the tensors.
+    /// </summary>
+    public IReadOnlyDictionary<string, TorchSharp.torch.Tensor>? BackboneWeights { get; init; }
+    /// <summary>
+    /// The pretrained backbone's learning rate as a fraction of <see cref="LearningRate"/>; 0 (the default) freezes it, and then
+    /// each image's features are computed once and reused every epoch.
+    /// </summary>
+    public double BackboneLearningRateScale { get; init; }
+    /// <summary>With a frozen backbone: the versions of each training image whose features are kept — the image and
+    /// <c>FeatureViews − 1</c> augmented copies.</summary>
+    public int FeatureViews { get; init; } = 4;
     /// <summary>Report progress every this many steps (and at the end of every epoch).</summary>
     public int ProgressInterval { get; init; } = 10;
 
@@ -63,7 +76,7 @@ internal sealed record TrainingOptions
     {
         OptionChecks.Finite((LearningRate, nameof(LearningRate)), (MinLearningRate, nameof(MinLearningRate)), (WarmupEpochs, nameof(WarmupEpochs)),
             (WeightDecay, nameof(WeightDecay)), (GradientClipNorm, nameof(GradientClipNorm)), (EmaDecay, nameof(EmaDecay)),
-                (LabelSmoothing, nameof(LabelSmoothing)));
+                (LabelSmoothing, nameof(LabelSmoothing)), (BackboneLearningRateScale, nameof(BackboneLearningRateScale)));
         if (Epochs <= 0) throw new ArgumentOutOfRangeException(nameof(Epochs), $"Must be positive; got {Epochs}.");
         if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), $"Must be at least 2; got {BatchSize}.");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), $"Must be positive; got {LearningRate}.");
@@ -83,6 +96,9 @@ internal sealed record TrainingOptions
             $"Must be 0 (one per core) or positive; got {LoaderWorkers}.");
         if (TimeLimit is { } limit && !(limit > TimeSpan.Zero)) throw new ArgumentOutOfRangeException(nameof(TimeLimit),
             $"Must be positive, or null for none; got {limit}.");
+        if (BackboneLearningRateScale is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(BackboneLearningRateScale),
+            $"Should be within [0, 1] (0 freezes the backbone); got {BackboneLearningRateScale}.");
+        if (FeatureViews is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(FeatureViews), $"Should be within [1, 64]; got {FeatureViews}.");
         if (ProgressInterval <= 0) throw new ArgumentOutOfRangeException(nameof(ProgressInterval), $"Must be positive; got {ProgressInterval}.");
         if (!Enum.IsDefined(Precision)) throw new ArgumentOutOfRangeException(nameof(Precision),
             $"Must be {string.Join(" or ", Enum.GetNames<TrainingPrecision>())}; got {(int)Precision}.");

@@ -50,6 +50,10 @@ internal static class VisionTransformerTrainer
             InChannels = train.Format.Channels, NumClasses = train.ClassNames.Count,
         };
         config.Validate();
+        if (config.Backbone is not null && options.Precision == TrainingPrecision.BFloat16)
+            throw new ArgumentOutOfRangeException(nameof(options), "BFloat16 precision is not available with a pretrained backbone; use Float32.");
+        if (config.Backbone is not null && options.BackboneWeights is null && options.ResumeFrom is null)
+            throw new ArgumentException($"The model's backbone ({config.Backbone.Source}) needs its pretrained weights (BackboneWeights).", nameof(options));
         var normalization = options.Normalization ?? Normalization.Default(train.Format.Channels);
         normalization.Validate(train.Format.Channels);
 
@@ -83,9 +87,12 @@ internal static class VisionTransformerTrainer
 
     /// <summary>Mean loss, accuracy and macro accuracy (the mean of per-class recalls over the classes present) of
     /// <paramref name="model"/> on <paramref name="data"/>, in evaluation mode.</summary>
-    public static ValidationScore Evaluate(VisionTransformer model, ImageDataset data, Normalization normalization, int batchSize, Device device)
+    public static ValidationScore Evaluate(VisionTransformer model, ImageDataset data, Normalization normalization, int batchSize, Device device) =>
+        Evaluate(model, new BatchLoader(data, new LoaderOptions { BatchSize = batchSize, Normalization = normalization, Workers = 1 }), data, device);
+
+    /// <summary>The same figures from <paramref name="loader"/>'s batches of <paramref name="data"/> (images, or cached features).</summary>
+    private static ValidationScore Evaluate(VisionTransformer model, IBatchSource loader, ImageDataset data, Device device)
     {
-        var loader = new BatchLoader(data, new LoaderOptions { BatchSize = batchSize, Normalization = normalization, Workers = 1 });
         model.eval();
         using var noGrad = no_grad();
         double lossSum = 0;
@@ -118,6 +125,7 @@ internal static class VisionTransformerTrainer
         private readonly IProgress<TrainingProgress>? progress;
         private readonly CancellationToken cancellation;
         private readonly Action? beforeEachStep;
+        private IBatchSource? validationBatches;   // cached features with a frozen backbone; null: the images
         private readonly Stopwatch clock = Stopwatch.StartNew();
         private readonly List<EpochMetrics> history = new();
         private CheckpointMetadata state;
@@ -143,6 +151,12 @@ internal static class VisionTransformerTrainer
             var model = new VisionTransformer(config);
             try
             {
+                if (model.Backbone is { } backbone)
+                {
+                    if (options.BackboneWeights is not null) backbone.LoadWeights(options.BackboneWeights);
+                    if (options.BackboneLearningRateScale == 0)
+                        foreach (var parameter in backbone.parameters()) parameter.requires_grad = false;
+                }
                 return Train(model);
             }
             catch
@@ -155,7 +169,8 @@ internal static class VisionTransformerTrainer
         private TrainingResult Train(VisionTransformer model)
         {
             model.to(device);
-            using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm, options.Precision);
+            using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm, options.Precision,
+                options.BackboneLearningRateScale);
             using var ema = options.EmaDecay > 0 ? new ModelEma(model, options.EmaDecay) : null;
             if (options.ResumeFrom is not null)
             {
@@ -163,11 +178,13 @@ internal static class VisionTransformerTrainer
                 stepper.ModelWeightsLoaded();
             }
 
-            var loader = new BatchLoader(train, new LoaderOptions
+            using var cached = FrozenBackboneFeatures(model);
+            IBatchSource loader = (IBatchSource?)cached.Train ?? new BatchLoader(train, new LoaderOptions
             {
                 BatchSize = options.BatchSize, Training = true, Augmentation = options.Augmentation, LabelSmoothing = options.LabelSmoothing,
                 Normalization = normalization, Workers = options.LoaderWorkers, Seed = options.Seed, PinMemory = device.type == DeviceType.CUDA,
             });
+            validationBatches = cached.Validation;
             int stepsPerEpoch = loader.BatchesPerEpoch;
             if (stepsPerEpoch == 0) throw new InvalidOperationException($"The training set has {train.Count} image(s), too few for a batch of two.");
             plannedEpochs = options.Epochs;
@@ -204,6 +221,35 @@ internal static class VisionTransformerTrainer
             };
         }
 
+        /// <summary>Disposes the cached features of a frozen backbone's run.</summary>
+        private sealed record FeatureCaches(CachedFeatures? Train, CachedFeatures? Validation) : IDisposable
+        {
+            public void Dispose()
+            {
+                Train?.Dispose();
+                Validation?.Dispose();
+            }
+        }
+
+        /// <summary>With a frozen pretrained backbone, every image's features once (training images in several views); else none.</summary>
+        private FeatureCaches FrozenBackboneFeatures(VisionTransformer model)
+        {
+            if (model.Backbone is not { } backbone || options.BackboneLearningRateScale > 0) return new FeatureCaches(null, null);
+            var trainFeatures = CachedFeatures.Compute(backbone, train, normalization, options.FeatureViews, options.Augmentation, options.BatchSize,
+                options.LabelSmoothing, options.Seed, training: true, device, cancellation);
+            try
+            {
+                var validationFeatures = validation is null ? null : CachedFeatures.Compute(backbone, validation, normalization, 1,
+                    options.Augmentation, options.BatchSize, 0, options.Seed, training: false, device, cancellation);
+                return new FeatureCaches(trainFeatures, validationFeatures);
+            }
+            catch
+            {
+                trainFeatures.Dispose();
+                throw;
+            }
+        }
+
         private bool TimeUp => options.TimeLimit is { } limit && clock.Elapsed >= limit;
 
         /// <summary>
@@ -226,7 +272,7 @@ internal static class VisionTransformerTrainer
             bool Cancelled, bool TimeUp = false);
 
         /// <summary>One pass over the training data; stops within one step of a cancellation.</summary>
-        private EpochTotals TrainEpoch(int epoch, VisionTransformer model, OptimizationStep stepper, ModelEma? ema, BatchLoader loader,
+        private EpochTotals TrainEpoch(int epoch, VisionTransformer model, OptimizationStep stepper, ModelEma? ema, IBatchSource loader,
             LearningRateSchedule schedule, int stepsPerEpoch)
         {
             torch.manual_seed(options.Seed * 7919L + epoch);   // dropout and drop-path: repeatable per epoch, so resume is exact
@@ -272,7 +318,9 @@ internal static class VisionTransformerTrainer
         private bool FinishEpoch(int epoch, EpochTotals totals, VisionTransformer model, ModelEma? ema, AdamW optimizer, int stepsPerEpoch)
         {
             var evaluated = ema?.Model ?? model;
-            ValidationScore? score = validation is null ? null : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
+            ValidationScore? score = validation is null ? null : validationBatches is not null
+                ? Evaluate(evaluated, validationBatches, validation, device)
+                : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
             double loss = totals.LossSum / totals.Seen, accuracy = (double)totals.Correct / totals.Seen,
                 imagesPerSecond = totals.Seen / totals.Clock.Elapsed.TotalSeconds;
             var metrics = new EpochMetrics(epoch + 1, loss, accuracy, score?.Loss, score?.Accuracy, totals.LearningRate,
@@ -288,11 +336,15 @@ internal static class VisionTransformerTrainer
         private bool Select(VisionTransformer evaluated, EpochMetrics metrics)
         {
             double accuracy = metrics.ValidationAccuracy ?? -1;
-            bool improved = metrics.ValidationAccuracy is null || accuracy > state.BestAccuracy;
+            // A tie in accuracy goes to the lower validation loss: on a small validation set many epochs reach the same accuracy
+            // (all of 25 photos from epoch 3 on), and the first of them is rarely the best model.
+            bool improved = metrics.ValidationAccuracy is null || accuracy > state.BestAccuracy ||
+                (accuracy == state.BestAccuracy && metrics.ValidationLoss < state.BestValidationLoss);
             if (improved)
             {
                 bestWeights = ModelWeights.Save(evaluated);
-                state = state with { BestAccuracy = accuracy, BestEpoch = metrics.Epoch, EpochsWithoutImprovement = 0 };
+                state = state with { BestAccuracy = accuracy, BestValidationLoss = metrics.ValidationLoss, BestEpoch = metrics.Epoch,
+                    EpochsWithoutImprovement = 0 };
             }
             else
                 state = state with { EpochsWithoutImprovement = state.EpochsWithoutImprovement + 1 };

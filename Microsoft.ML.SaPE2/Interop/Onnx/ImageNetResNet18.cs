@@ -67,3 +67,57 @@ internal static class ImageNetResNet18
             ?? throw new InvalidDataException($"{graph.Source} has no block ending on a {side}×{side} grid.");
     }
 }
+
+/// <summary>
+/// The pretrained backbone's files as the trainer meets them: whether they are there, the graph of a cut (read once per file
+/// and cut, then shared), and the weights for one fit.
+/// </summary>
+internal static class BackboneFiles
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Folder, int Stride, DateTime Written), CnnGraph> Graphs = new();
+
+    /// <summary>The folder <paramref name="folder"/> names, or the application's DnnImageModels folder.</summary>
+    public static string Folder(string? folder) => folder ?? ImageNetResNet18.DefaultFolder;
+
+    /// <summary>True when the ImageNet ResNet18's files are in <paramref name="folder"/>.</summary>
+    public static bool Available(string? folder) => ImageNetResNet18.IsAvailable(folder);
+
+    /// <summary>The ResNet18 graph cut at <paramref name="stride"/> (its weights are read again at each fit).</summary>
+    public static CnnGraph ImageNetResNet18Graph(string? folder, int stride)
+    {
+        var (_, network) = ImageNetResNet18.Files(folder);
+        var written = File.Exists(network) ? File.GetLastWriteTimeUtc(network) : default;
+        return Graphs.GetOrAdd((Folder(folder), stride, written), _ =>
+        {
+            var (graph, weights) = ImageNetResNet18.Load(folder, stride);
+            foreach (var w in weights.Values) w.Dispose();
+            return graph;
+        });
+    }
+
+    /// <summary>The pretrained weights of <paramref name="graph"/> for one fit (null without a backbone); dispose after the fit.</summary>
+    public static LoadedWeights? Weights(CnnGraph? graph, string? folder)
+    {
+        if (graph is null) return null;
+        var (read, weights) = ImageNetResNet18.Load(folder, graph.Stride);
+        if (!read.Equals(graph))
+        {
+            foreach (var w in weights.Values) w.Dispose();
+            throw new InvalidDataException($"The backbone files in '{Folder(folder)}' changed while the trainer was set up; train again.");
+        }
+        return new LoadedWeights(weights);
+    }
+
+    /// <summary>Weights by ONNX name, freed together.</summary>
+    public sealed class LoadedWeights(Dictionary<string, Tensor> tensors) : IDisposable
+    {
+        /// <summary>The tensors.</summary>
+        public IReadOnlyDictionary<string, Tensor> Tensors => tensors;
+
+        /// <inheritdoc />
+        public void Dispose()
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+}

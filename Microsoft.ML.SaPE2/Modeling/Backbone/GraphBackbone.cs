@@ -17,6 +17,7 @@ public sealed class GraphBackbone : nn.Module<Tensor, Tensor>
     private readonly CnnGraph graph;
     private readonly Dictionary<string, nn.Module<Tensor, Tensor>> operators = new();   // by node index's key
     private readonly Dictionary<string, string> constants = new();                       // weight name → buffer name
+    private readonly Dictionary<string, int> lastReader = new();                         // value → index of the last node reading it
 
     /// <summary>Builds the network of <paramref name="graph"/> with zero weights; load them with <see cref="LoadWeights"/> or a state dict.</summary>
     public GraphBackbone(CnnGraph graph) : base(nameof(GraphBackbone))
@@ -47,6 +48,7 @@ public sealed class GraphBackbone : nn.Module<Tensor, Tensor>
                     break;
             }
             if (operators.TryGetValue(key, out var module)) register_module(key, module);
+            foreach (var input in node.Inputs) lastReader[input] = i;
         }
     }
 
@@ -93,6 +95,7 @@ public sealed class GraphBackbone : nn.Module<Tensor, Tensor>
         var values = new Dictionary<string, Tensor> { [graph.Input] = images };
         for (int i = 0; i < graph.Nodes.Count; i++)
         {
+            if (i > 0) ReleaseValuesLastUsedBy(i - 1, values);
             var node = graph.Nodes[i];
             Tensor In(int k) => graph.Weights.ContainsKey(node.Inputs[k]) ? Constant(node.Inputs[k], values[node.Inputs[0]]) : values[node.Inputs[k]];
             if (operators.TryGetValue(KeyOf(i), out var module))
@@ -118,6 +121,16 @@ public sealed class GraphBackbone : nn.Module<Tensor, Tensor>
             if (node.Outputs.Contains(graph.Output)) break;
         }
         return values[graph.Output].MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Frees the values whose last reader was node <paramref name="index"/>: a ResNet's forward would otherwise hold every feature
+    /// map of the batch at once (gigabytes at 224 px). Autograd keeps what a backward needs through references of its own.
+    /// </summary>
+    private void ReleaseValuesLastUsedBy(int index, Dictionary<string, Tensor> values)
+    {
+        foreach (var value in lastReader.Where(p => p.Value == index).Select(p => p.Key))
+            if (value != graph.Input && value != graph.Output && values.Remove(value, out var tensor)) tensor.Dispose();
     }
 
     /// <summary>
