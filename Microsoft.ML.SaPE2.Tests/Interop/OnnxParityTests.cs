@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.SaPE2.Data;
 using Microsoft.ML.SaPE2.Modeling;
+using Microsoft.ML.SaPE2.Training;
 using Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 
 using Sape2.Benchmarks;
@@ -63,6 +64,32 @@ public sealed class OnnxParityTests
         using var session = new InferenceSession(Sape2Onnx.Export(classifier));
         var (scores, predicted) = InteropFixtures.RunOnnx(session, pixels, Images, Fashion);
         AssertSame(expected, scores, predicted, classifier.ClassNames.Count, "SaPE² with M = 4 on 7×7");
+    }
+
+    [TestMethod]
+    [DataRow(PositionEncodingKind.Sape2, 16, 96)]
+    [DataRow(PositionEncodingKind.Absolute, 32, 224)]
+    public void AHybridModelExportsWithItsBackbone(PositionEncodingKind encoding, int stride, int side)
+    {
+        var graph = Microsoft.ML.SaPE2.Interop.Onnx.BackboneFiles.ImageNetResNet18Graph(null, stride);
+        var config = VitConfig.FromPreset(VitPreset.Micro, side, stride, 3, 4) with
+        {
+            Tokenizer = TokenizerKind.PretrainedBackbone, Backbone = graph, PositionEncoding = encoding, Pooling = PoolingKind.GlobalAverage,
+        };
+        var format = new ImageFormat { Height = side, Width = side, Channels = 3 };
+        var model = new VisionTransformer(config);
+        using (var weights = Microsoft.ML.SaPE2.Interop.Onnx.BackboneFiles.Weights(graph, null)) model.Backbone!.LoadWeights(weights!.Tensors);
+        using (TorchSharp.torch.no_grad()) model.state_dict()["head.weight"].mul_(20);   // scores far from uniform
+        using var classifier = new ImageClassifier(model, format, Normalization.PixelValues(3), new[] { "a", "b", "c", "d" },
+            Array.Empty<EpochMetrics>());
+        const int count = 4;
+        var photos = new byte[count * format.PixelCount];
+        using (var images = Microsoft.ML.SaPE2.Tests.Modeling.GraphBackboneTests.ColourImages(count, side, side).to(TorchSharp.torch.ScalarType.Byte))
+            images.bytes.ToArray().CopyTo(photos, 0);
+        var expected = classifier.PredictProbabilities(photos, count);
+        using var session = new InferenceSession(Sape2Onnx.Export(classifier));
+        var (scores, predicted) = InteropFixtures.RunOnnx(session, photos, count, format);
+        AssertSame(expected, scores, predicted, 4, $"hybrid {encoding} at stride {stride}, {side} px");
     }
 
     static void AssertSame(float[] expected, float[] scores, long[] predicted, int classes, string name)

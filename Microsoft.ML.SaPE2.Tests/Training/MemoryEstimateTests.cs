@@ -36,6 +36,22 @@ public sealed class MemoryEstimateTests
     }
 
     [TestMethod]
+    public void ThePretrainedBackboneIsCountedFrozenOrTrained()
+    {
+        var graph = Microsoft.ML.SaPE2.Interop.Onnx.BackboneFiles.ImageNetResNet18Graph(null, 32);
+        var config = VitConfig.FromPreset(VitPreset.Micro, 224, 32, 3, 2) with { Tokenizer = TokenizerKind.PretrainedBackbone, Backbone = graph };
+        using var model = new VisionTransformer(config);
+        long actual = model.parameters().Sum(p => p.numel()) + model.buffers().Sum(b => b.numel());   // the backbone's statistics count too
+        long counted = MemoryEstimate.ParameterCount(config);
+        Assert.IsTrue(Math.Abs(counted - actual) <= actual / 100, $"counted {counted:N0} values, the model has {actual:N0}.");
+        var frozen = MemoryEstimate.ForTraining(config, 32, 1000, ema: false, backboneTrained: false, featureViews: 4);
+        var trained = MemoryEstimate.ForTraining(config, 32, 1000, ema: false, backboneTrained: true, featureViews: 4);
+        Assert.IsTrue(trained.ParameterBytes > 3 * frozen.ParameterBytes, "A fine-tuned backbone needs gradients and AdamW moments.");
+        Assert.IsTrue(trained.ActivationBytes > 20 * frozen.ActivationBytes, "A fine-tuned backbone's feature maps are kept for the backward.");
+        Assert.AreEqual(1000L * 224 * 224 * 3 + 1000L * 4 * 512 * 49 * 4, frozen.DataBytes, "decoded images and four cached views of 512×7×7");
+    }
+
+    [TestMethod]
     [DataRow(4000, 4, "1,000,000 tokens", "Raise PatchSize or lower ImageSize", DisplayName = "too many tokens")]
     [DataRow(100000, 32, "100000×100000 pixels", "ImageSize", DisplayName = "an image side no pixel buffer can hold")]
     public void SizesThatCannotFitAreRefusedWhenTheTrainerIsCreated(int imageSize, int patchSize, string what, string advice)

@@ -11,6 +11,14 @@ internal sealed record SafetensorsEntry(string Name, ScalarType DType, long[] Sh
 {
     /// <summary>The shape as PyTorch prints it: [384, 3, 4, 4].</summary>
     public string ShapeText => $"[{string.Join(", ", Shape)}]";
+
+    /// <summary>A new CPU tensor of the entry's type and shape holding its bytes; the caller owns it.</summary>
+    public Tensor ToTensor()
+    {
+        var tensor = empty(Shape, DType);
+        Data.CopyTo(tensor.bytes);
+        return tensor;
+    }
 }
 
 /// <summary>

@@ -107,6 +107,24 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// cref="TokenizerKind.Patch"/>.</summary>
         public TokenizerKind? Tokenizer;
         /// <summary>
+        /// A timm <c>vit_*</c> / <c>deit_*</c> checkpoint (safetensors) to fine-tune: a local path, or an http(s) URL downloaded once into a
+        /// cache (<c>SAPE2_CACHE</c>, else the user's local application data). The model takes the checkpoint's architecture (patch size,
+        /// width, depth) with the position encoding set here; the head is new, <c>pos_embed</c> is resampled to the grid, and SaPE²
+        /// (behind a gate at 0), CoPE and RoPE-Mixed start where the model computes the pretrained function. Null: none.
+        /// </summary>
+        public string? PretrainedWeights;
+        /// <summary>The expected SHA-256 (hex) of <see cref="PretrainedWeights"/>; a file that differs is refused. Null: not checked.</summary>
+        public string? PretrainedWeightsSha256;
+        /// <summary>Layer-wise learning-rate decay for fine-tuning, within (0, 1]: block i of d trains at <c>decay^(d − i)</c> of the
+        /// rate (BEiT, timm's <c>layer_decay</c>, e.g. 0.75). Null: none.</summary>
+        public double? LayerDecay;
+        /// <summary>
+        /// A model.zip saved from a SaPE² pipeline to start from — retraining on new data. Its architecture, input size, pixel
+        /// normalisation and weights are used (the architecture options here are ignored); the new data's classes may differ: a class
+        /// the model knows keeps its head row, a new one starts fresh. Null: start from scratch or from the pretrained backbone.
+        /// </summary>
+        public string? InitialModel;
+        /// <summary>
         /// With <see cref="TokenizerKind.PretrainedBackbone"/>: the backbone's learning rate as a fraction of the rest's, within
         /// [0, 1]; 0 freezes it, and each image's features are then computed once and reused every epoch (the fast CPU path).
         /// Null: 0. Batch normalisation inside the backbone keeps its ImageNet statistics either way.

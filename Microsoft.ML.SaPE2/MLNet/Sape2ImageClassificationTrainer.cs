@@ -76,6 +76,20 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         if (o.BackboneLearningRateScale is { } scale && !(scale >= 0 && scale <= 1))
             throw new ArgumentOutOfRangeException(nameof(o.BackboneLearningRateScale), $"Should be within [0, 1] (0 freezes the backbone), or " +
                 $"null for automatic; got {scale}.");
+        if (o.PretrainedWeights is { } weights)
+        {
+            if (o.InitialModel is not null) throw new ArgumentOutOfRangeException(nameof(o.PretrainedWeights),
+                "Set PretrainedWeights (a timm ViT to fine-tune) or InitialModel (a model of ours to retrain), not both.");
+            if (o.Tokenizer is { } tokenizer && tokenizer != TokenizerKind.Patch) throw new ArgumentOutOfRangeException(nameof(o.Tokenizer),
+                $"A timm ViT (PretrainedWeights) embeds linear patches; Tokenizer must be Patch or null, got {tokenizer}.");
+            if (!Interop.WeightsDownload.IsUrl(weights) && !File.Exists(weights))
+                throw new FileNotFoundException($"PretrainedWeights '{weights}' does not exist: name a timm ViT safetensors file or an " +
+                    "http(s) URL.", weights);
+        }
+        if (o.LayerDecay is { } decay && !(decay > 0 && decay <= 1))
+            throw new ArgumentOutOfRangeException(nameof(o.LayerDecay), $"Should be within (0, 1], or null for none; got {decay}.");
+        if (o.InitialModel is { } initialPath && !File.Exists(initialPath))
+            throw new FileNotFoundException($"InitialModel '{initialPath}' does not exist: name a model.zip saved from a SaPE² pipeline.", initialPath);
         bool pretrained = o.Tokenizer == TokenizerKind.PretrainedBackbone;
         if (pretrained && o.Normalization is not null)
             throw new ArgumentOutOfRangeException(nameof(o.Normalization), "The pretrained backbone takes pixel values in [0, 255] as ImageNet " +
@@ -184,7 +198,12 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var labelColumn = input.Schema[options.LabelColumnName];
         var classNames = LabelKeys.ClassNames(labelColumn);
         using var ch = host.Start("Training");
-        var (device, deviceReason, format, recipe, choices, holdBack, architecture, training) = CheckBeforeDecoding(input, validationData);
+        using var initial = InitialModel.Load(options.InitialModel);
+        using var checkpoint = PretrainedVit(message => ch.Info($"SaPE² trainer: {message}."));
+        var (device, deviceReason, format, recipe, choices, holdBack, architecture, training) =
+            CheckBeforeDecoding(input, validationData, initial, checkpoint);
+        if (checkpoint is not null)
+            training = training with { Initialize = model => ch.Info($"SaPE² trainer: {checkpoint.GraftOnto(model)}.") };
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
 
         int seed = options.Seed ?? host.Rand.Next();
@@ -197,6 +216,9 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
             $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
         ch.Info($"SaPE² trainer: Device = {device} ({deviceReason}).");
+        if (initial is not null)
+            ch.Info($"SaPE² trainer: starting from InitialModel '{options.InitialModel}': its architecture, input size and weights; " +
+                $"{InitialWeights.KnownClasses(initial.Classifier, classNames)} of the {classNames.Count} classes keep their trained head rows.");
         if (options.Precision == TrainingPrecision.BFloat16 && !cuda)
             ch.Warning("SaPE² trainer: Precision = BFloat16 on the CPU works, but a CPU without bf16 instructions emulates it: measured " +
                 "4–6 times slower than Float32 (Docs/benchmarks.md). It is meant for CUDA.");
@@ -239,17 +261,29 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     /// automatic), the recipe for the images that train, the automatic choices for the log, and the row counts.
     /// </summary>
     private (ImageFormat Format, AutoRecipe.Recipe Recipe, List<RecipeChoice> Choices, long TrainRows, long ValidationRows, double HoldBack)
-        Plan(IDataView input, IDataView? validationData, bool cuda)
+        Plan(IDataView input, IDataView? validationData, bool cuda, ImageClassifier? initial, Interop.TimmCheckpoint? checkpoint)
     {
         var choices = new List<RecipeChoice>();
-        bool pretrained = options.Tokenizer == TokenizerKind.PretrainedBackbone;
-        var format = Format(options, provisional: pretrained ? (AutoRecipe.PretrainedImageSide, 3) : (32, 3));
-        if (!IsSet(options, "ImageSize") || !IsSet(options, "Channels") || options.Tokenizer is null)
+        if (checkpoint is not null)
+        {
+            int side = options.ImageSize ?? checkpoint.Architecture.ImageHeight;
+            var fineTuneFormat = Format(options, provisional: (side, 3)) with { Channels = 3 };
+            var (rows, validationCount, fraction) = RowCounts(input, validationData);
+            var fineTune = AutoRecipe.ChooseFineTune((int)Math.Min(rows - (long)Math.Round(rows * fraction), int.MaxValue),
+                checkpoint.Architecture.PatchSize, cuda);
+            choices.Add(new RecipeChoice("ImageSize", $"{side}", "the side the pretrained ViT was trained at"));
+            choices.AddRange(fineTune.Choices);
+            return (fineTuneFormat, fineTune, choices, rows, validationCount, fraction);
+        }
+        bool pretrained = initial?.Config.Backbone is not null || options.Tokenizer == TokenizerKind.PretrainedBackbone;
+        var format = initial?.Format ?? Format(options, provisional: pretrained ? (AutoRecipe.PretrainedImageSide, 3) : (32, 3));
+        if (initial is null && (!IsSet(options, "ImageSize") || !IsSet(options, "Channels") || options.Tokenizer is null))
         {
             var survey = options.DecodedImages?.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData)
                 ?? DataViewImages.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData);
             bool backbone = options.Tokenizer is null or TokenizerKind.PretrainedBackbone && BackboneFiles.Available(options.BackboneFolder);
-            var (size, channels, formatChoices) = AutoRecipe.ChooseFormat(survey, cuda, backbone);
+            var (size, channels, formatChoices) = AutoRecipe.ChooseFormat(survey, cuda, backbone,
+                backboneChosen: options.Tokenizer == TokenizerKind.PretrainedBackbone);
             pretrained |= options.Tokenizer is null && backbone && AutoRecipe.ArePhotos(survey);
             if (options.Tokenizer is null && !backbone && AutoRecipe.ArePhotos(survey))
                 choices.Add(new RecipeChoice("Tokenizer", $"{TokenizerKind.Convolutional}", $"these look like photos, but the ImageNet " +
@@ -258,15 +292,34 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             choices.AddRange(formatChoices);
         }
         options.Normalization?.Validate(format.Channels);
-        if (validationData is not null) GetOutputSchema(SchemaShape.Create(validationData.Schema));
-        long trainRows = DataViewImages.CountRows(input);
-        long validationRows = validationData is null ? 0 : DataViewImages.CountRows(validationData);
-        double holdBack = validationData is null ? options.ValidationSetFraction ?? 0 : 0;
+        var (trainRows, validationRows, holdBack) = RowCounts(input, validationData);
         long learningRows = trainRows - (long)Math.Round(trainRows * holdBack);
         var recipe = AutoRecipe.Choose((int)Math.Min(learningRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda, pretrained);
         choices.AddRange(recipe.Choices);
         return (format, recipe, choices, trainRows, validationRows, holdBack);
     }
+
+    /// <summary>Rows of the training and validation data, and the fraction of the training rows held back for validation.</summary>
+    private (long TrainRows, long ValidationRows, double HoldBack) RowCounts(IDataView input, IDataView? validationData)
+    {
+        if (validationData is not null) GetOutputSchema(SchemaShape.Create(validationData.Schema));
+        return (DataViewImages.CountRows(input), validationData is null ? 0 : DataViewImages.CountRows(validationData),
+            validationData is null ? options.ValidationSetFraction ?? 0 : 0);
+    }
+
+    /// <summary>The timm checkpoint of <see cref="Options.PretrainedWeights"/> (downloaded first when it is a URL); null without one.</summary>
+    private Interop.TimmCheckpoint? PretrainedVit(Action<string> log) => options.PretrainedWeights is { } source
+        ? Interop.TimmCheckpoint.Read(Interop.WeightsDownload.Resolve(source, options.PretrainedWeightsSha256, cacheFolder: null, log,
+            options.CancellationToken))
+        : null;
+
+    /// <summary>The checkpoint's ViT with the user's classes, image size and position encoding (SaPE² behind its gate at 0).</summary>
+    internal static VitConfig FineTuneArchitecture(Options o, VitConfig pretrained, ImageFormat format, int numClasses) => pretrained with
+    {
+        ImageHeight = format.Height, ImageWidth = format.Width, NumClasses = numClasses, PositionEncoding = o.PositionEncoding,
+        AbsolutePosition = o.AbsolutePosition, Sape2Mode = o.Sape2Mode, Sape2BiasSign = o.Sape2BiasSign,
+        Sape2BiasGate = o.PositionEncoding == PositionEncodingKind.Sape2, DropPathRate = o.DropPathRate ?? 0.1,
+    };
 
     /// <summary>The epochs <see cref="Fit(IDataView, IDataView?)"/> would plan: <see cref="Options.Epochs"/>, or the automatic number for
     /// the data (an experiment plans every trial's schedule and rungs with it). Makes every check a fit makes before it decodes an
@@ -274,7 +327,9 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     internal int PlannedEpochs(IDataView trainData, IDataView? validationData)
     {
         GetOutputSchema(SchemaShape.Create(trainData.Schema));
-        return CheckBeforeDecoding(trainData, validationData).Training.Epochs;
+        using var initial = InitialModel.Load(options.InitialModel);
+        using var checkpoint = PretrainedVit(_ => { });
+        return CheckBeforeDecoding(trainData, validationData, initial, checkpoint).Training.Epochs;
     }
 
     /// <summary>
@@ -283,21 +338,28 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     /// one-class label is refused after reading, by the engine.
     /// </summary>
     private (TorchSharp.torch.Device Device, string DeviceReason, ImageFormat Format, AutoRecipe.Recipe Recipe, List<RecipeChoice> Choices,
-        double HoldBack, VitConfig Architecture, TrainingOptions Training) CheckBeforeDecoding(IDataView input, IDataView? validationData)
+        double HoldBack, VitConfig Architecture, TrainingOptions Training) CheckBeforeDecoding(IDataView input, IDataView? validationData,
+            InitialModel? initial, Interop.TimmCheckpoint? checkpoint)
     {
         var classNames = LabelKeys.ClassNames(input.Schema[options.LabelColumnName]);
         var (deviceText, deviceReason) = DeviceChoice.Resolve(options.Device, host);
         var device = TrainingDevice.Resolve(deviceText);
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
-        var (format, recipe, choices, trainRows, validationRows, holdBack) = Plan(input, validationData, cuda);
-        var architecture = Architecture(options, format, recipe, classNames.Count);
+        var (format, recipe, choices, trainRows, validationRows, holdBack) = Plan(input, validationData, cuda, initial?.Classifier, checkpoint);
+        var architecture = initial is not null ? initial.Classifier.Config with { NumClasses = classNames.Count }
+            : checkpoint is not null ? FineTuneArchitecture(options, checkpoint.Architecture, format, classNames.Count)
+            : Architecture(options, format, recipe, classNames.Count);
         if (architecture.Backbone is not null && options.Normalization is not null)
             throw new ArgumentOutOfRangeException(nameof(options.Normalization), "The pretrained backbone takes pixel values in [0, 255] as " +
                 "ImageNet trained it; leave Normalization null with it (or set Tokenizer to train from scratch).");
         var sized = architecture with { NumClasses = Math.Max(2, architecture.NumClasses) };
         sized.Validate();
         var training = Training(options, recipe, seed: 0, timeLimit: null) with { Device = deviceText };
-        MemoryEstimate.EnsureFits(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0, device);
+        if (initial is not null)
+            training = training with { InitialModel = initial.Classifier, Normalization = initial.Classifier.Normalization };
+        training = training with { LayerDecay = options.LayerDecay };
+        MemoryEstimate.EnsureFits(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0, device,
+            training.BackboneLearningRateScale > 0, training.FeatureViews);
         return (device, deviceReason, format, recipe, choices, holdBack, architecture, training);
     }
 

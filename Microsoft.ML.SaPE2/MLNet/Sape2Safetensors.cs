@@ -123,8 +123,7 @@ public static class Sape2Safetensors
                     $"[{string.Join(", ", target.shape)}].");
             if (entry.DType != target.dtype)
                 throw new InvalidOperationException($"Tensor '{name}' in '{path}' is {entry.DType}; the model's is {target.dtype}.");
-            using var source = empty(entry.Shape, entry.DType);
-            entry.Data.CopyTo(source.bytes);
+            using var source = entry.ToTensor();
             if (source.is_floating_point() && !source.isfinite().all().item<bool>())
                 throw new InvalidDataException($"Tensor '{name}' in '{path}' holds {source.isnan().sum().item<long>()} NaN and " +
                     $"{source.isinf().sum().item<long>()} infinite value(s); a model with them scores nothing. Export the weights of a run " +

@@ -67,6 +67,12 @@ public sealed record VitConfig
     /// </summary>
     public bool Sape2InterpolatePositions { get; init; } = false;
 
+    /// <summary>
+    /// Multiplies each layer's SaPE² bias by a learned α that starts at 0 (not in the paper): a model grafted onto pretrained ViT
+    /// weights then computes exactly the pretrained function before its first step and learns how much SaPE² to add. Default false.
+    /// </summary>
+    public bool Sape2BiasGate { get; init; }
+
     /// <summary>Patch rows of the training grid.</summary>
     public int GridHeight => Backbone?.GridFor(ImageHeight, ImageWidth).Height ?? TokensAlong(ImageHeight);
     /// <summary>Patch columns of the training grid.</summary>

@@ -49,15 +49,20 @@ internal static class AutoRecipe
     /// Image side and channels, from a survey of the stored images: photos (<see cref="ArePhotos"/>) go to the pretrained
     /// backbone's <see cref="PretrainedImageSide"/> when <paramref name="backboneAvailable"/>, everything else to a small side.
     /// </summary>
+    /// <param name="survey">The stored images.</param>
+    /// <param name="cuda">Whether training runs on a GPU.</param>
+    /// <param name="backboneAvailable">Whether the pretrained backbone's files are present.</param>
+    /// <param name="backboneChosen">Whether the user chose the pretrained backbone (it then takes its native side whatever the images).</param>
     public static (int ImageSize, int Channels, IReadOnlyList<RecipeChoice> Choices) ChooseFormat(ImageSurvey survey, bool cuda,
-        bool backboneAvailable = false)
+        bool backboneAvailable = false, bool backboneChosen = false)
     {
-        if (backboneAvailable && ArePhotos(survey))
+        if (backboneChosen || backboneAvailable && ArePhotos(survey))
             return (PretrainedImageSide, 3, new[]
             {
-                new RecipeChoice("ImageSize", $"{PretrainedImageSide}", $"colour photos (median stored side {survey.MedianWidth}×" +
-                    $"{survey.MedianHeight}, at least {PhotoMinSide}) go to the ImageNet backbone at the side it was trained at"),
-                new RecipeChoice("Channels", "3", "the surveyed images have colour"),
+                new RecipeChoice("ImageSize", $"{PretrainedImageSide}", backboneChosen ? "the ImageNet backbone's native side" :
+                    $"colour photos (median stored side {survey.MedianWidth}×{survey.MedianHeight}, at least {PhotoMinSide}) go to the " +
+                    "ImageNet backbone at the side it was trained at"),
+                new RecipeChoice("Channels", "3", "the ImageNet backbone takes colour images"),
             });
         int cap = cuda ? GpuMaxImageSide : CpuMaxImageSide;
         int side = Math.Clamp(survey.MedianSide, MinImageSide, cap);
@@ -147,6 +152,34 @@ internal static class AutoRecipe
             Normalization = Normalization.PixelValues(3),
         };
     }
+
+    /// <summary>
+    /// The recipe for fine-tuning a pretrained ViT (timm weights) on a few images: a gentle rate (AdamW 1e-4 at batch 16, timm's and
+    /// DeiT's fine-tuning range), few epochs, random resized crops and flips, ImageNet's pixel statistics (DeiT's); the architecture is
+    /// the checkpoint's.
+    /// </summary>
+    public static Recipe ChooseFineTune(int trainingImages, int patchSize, bool cuda)
+    {
+        int batch = Math.Clamp(trainingImages / 8, 4, cuda ? 64 : 16);
+        int epochs = cuda ? 20 : 10;
+        var augmentation = AugmentationOptions.None with { RandomResizedCrop = true, ResizedCropMinScale = 0.5, HorizontalFlip = true };
+        var choices = new List<RecipeChoice>
+        {
+            new("Epochs", $"{epochs}", "fine-tuning pretrained weights needs few passes"),
+            new("BatchSize", $"{batch}", $"{(cuda ? 64 : 16)}, or an eighth of the images when fewer"),
+            new("LearningRate", Invariant(1e-4), "fine-tuning: a rate that keeps the pretrained features (timm, DeiT)"),
+            new("WarmupEpochs", Invariant(WarmupEpochs), "one epoch"),
+            new("LabelSmoothing", Invariant(LabelSmoothing), "as DeiT"),
+            new("Augmentation", "random resized crop (from half the area) and flip", "light augmentation for a short fine-tune"),
+        };
+        return new Recipe(patchSize, VitPreset.Tiny, epochs, batch, 1e-4, WarmupEpochs, LabelSmoothing, augmentation, choices)
+        {
+            Tokenizer = TokenizerKind.Patch, Pooling = PoolingKind.ClassToken, Normalization = ImageNetStatistics,
+        };
+    }
+
+    /// <summary>ImageNet's per-channel mean and std (DeiT's and torchvision's normalisation).</summary>
+    public static Normalization ImageNetStatistics { get; } = new(new[] { 0.485f, 0.456f, 0.406f }, new[] { 0.229f, 0.224f, 0.225f });
 
     private static string Invariant(double value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

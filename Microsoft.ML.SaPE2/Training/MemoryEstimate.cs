@@ -35,26 +35,53 @@ internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes,
     /// The estimate for training <paramref name="config"/> with batches of <paramref name="batchSize"/>, counting
     /// <paramref name="imagesToDecode"/> images not yet in memory.
     /// </summary>
-    public static MemoryEstimate ForTraining(VitConfig config, int batchSize, long imagesToDecode, bool ema)
+    /// <remarks>
+    /// A pretrained backbone counts its weights once (and the EMA copy's) when <paramref name="backboneTrained"/> is false —
+    /// frozen, it has no gradients or moments — plus the feature maps cached for <paramref name="featureViews"/> views of every
+    /// image; fine-tuned, it counts as trained weights and its feature maps as activations.
+    /// </remarks>
+    public static MemoryEstimate ForTraining(VitConfig config, int batchSize, long imagesToDecode, bool ema, bool backboneTrained = false,
+        int featureViews = 1)
     {
         long parameters = ParameterCount(config);
-        long parameterBytes = parameters * sizeof(float) * (ema ? 5 : 4);   // weights, gradients, two AdamW moments (+ EMA copy)
+        long frozen = config.Backbone is { } g && !backboneTrained ? BackboneWeightCount(g) : 0;
+        long parameterBytes = (parameters - frozen) * sizeof(float) * (ema ? 5 : 4)   // weights, gradients, two AdamW moments (+ EMA copy)
+            + frozen * sizeof(float) * (ema ? 2 : 1);
         long dataBytes = imagesToDecode * config.InChannels * (long)config.ImageHeight * config.ImageWidth;   // decoded bytes
-        return new MemoryEstimate(parameterBytes, ActivationFloats(config) * batchSize * sizeof(float), dataBytes);
+        if (config.Backbone is { } backbone && !backboneTrained)
+            dataBytes += imagesToDecode * featureViews * CachedFeatures.BytesPerView(backbone, config.ImageHeight, config.ImageWidth);
+        return new MemoryEstimate(parameterBytes, ActivationFloats(config, backboneTrained) * batchSize * sizeof(float), dataBytes);
+    }
+
+    /// <summary>Values of a backbone's weights (its batch-norm statistics included).</summary>
+    public static long BackboneWeightCount(Modeling.Backbone.CnnGraph graph) => graph.Weights.Values.Sum(s => s.Aggregate(1L, (a, b) => a * b));
+
+    /// <summary>Floats one image's pass through a backbone holds: every convolution's output with its batch norm and ReLU, twice with
+    /// gradients.</summary>
+    private static long BackboneActivationFloats(Modeling.Backbone.CnnGraph graph, int height, int width, bool gradients)
+    {
+        var sizes = graph.ValueSizes(height, width);
+        long floats = graph.Nodes.Where(n => n.Op == "Conv")
+            .Sum(n => 3 * graph.Weights[n.Inputs[1]][0] * sizes[n.Outputs[0]].Height * sizes[n.Outputs[0]].Width);
+        return gradients ? 2 * floats : floats;
     }
 
     /// <summary>Floats one image keeps for the backward pass.</summary>
-    public static long ActivationFloats(VitConfig config)
+    public static long ActivationFloats(VitConfig config, bool backboneTrained = false)
     {
         long t = (long)config.GridHeight * config.GridWidth + config.PrefixTokens, c = config.EmbedDim, h = config.NumHeads;
         long side = Math.Max(config.GridHeight, config.GridWidth);
         long perBlock = 16 * t * c + 4 * h * t * t;
         if (config.PositionEncoding == PositionEncodingKind.Sape2) perBlock += 16 * h * t * t + 24 * h * side * side * side;
         long pixels = (long)config.ImageHeight * config.ImageWidth;
-        long stem = config.Tokenizer == TokenizerKind.Convolutional
+        long stem = config.Backbone is { } backbone
+            ? (backboneTrained ? BackboneActivationFloats(backbone, config.ImageHeight, config.ImageWidth, gradients: true) : 0) + 2 * t * c
+            : config.Tokenizer == TokenizerKind.Convolutional
             ? 8 * pixels * Math.Max(1, c / 2)   // conv, BatchNorm, ReLU and pool outputs of every stage, and their gradients
             : 2 * pixels * config.InChannels + 2 * t * c;
-        return 3 * pixels * config.InChannels + stem + config.Depth * perBlock;
+        // The input batch: pixels, or with a frozen backbone the cached feature maps that replace them.
+        long input = config.Backbone is { } frozen && !backboneTrained ? 2L * frozen.OutputChannels * t : 3 * pixels * config.InChannels;
+        return input + stem + config.Depth * perBlock;
     }
 
     /// <summary>Learned values of <paramref name="config"/>, counted without building the model.</summary>
@@ -69,7 +96,8 @@ internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes,
             PositionEncodingKind.RopeMixed => c,
             _ => 0,
         };
-        long stem = config.Tokenizer == TokenizerKind.Convolutional
+        long stem = config.Backbone is { } backbone ? BackboneWeightCount(backbone) + (long)backbone.OutputChannels * c + c
+            : config.Tokenizer == TokenizerKind.Convolutional
             ? ConvolutionalStemParameters(config.InChannels, config.EmbedDim, ConvolutionalTokenizer.StagesFor(config.PatchSize))
             : (long)config.InChannels * config.PatchSize * config.PatchSize * c + c;
         long absolute = PositionEncodingFactory.UsesAbsoluteEmbedding(config) ? (t + config.PrefixTokens) * c : 0;
@@ -118,9 +146,10 @@ internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes,
     /// <paramref name="config"/> (<see cref="ForTraining"/>) needs more than <see cref="AvailableBytes"/> of
     /// <paramref name="device"/> (no check where that is unknown).
     /// </summary>
-    public static void EnsureFits(VitConfig config, int batchSize, long imagesToDecode, bool ema, Device device)
+    public static void EnsureFits(VitConfig config, int batchSize, long imagesToDecode, bool ema, Device device, bool backboneTrained = false,
+        int featureViews = 1)
     {
-        var estimate = ForTraining(config, batchSize, imagesToDecode, ema);
+        var estimate = ForTraining(config, batchSize, imagesToDecode, ema, backboneTrained, featureViews);
         if (AvailableBytes(device) is not { } free || estimate.TotalBytes <= free) return;
         throw new InsufficientMemoryException($"Training would need about {Format(estimate.TotalBytes)} but {Format(free)} is free on the " +
             $"{device}: {Format(estimate.ActivationBytes)} of activations for a batch of {batchSize} (BatchSize) at " +
@@ -139,7 +168,8 @@ internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes,
     {
         long t = (long)config.GridHeight * config.GridWidth + config.PrefixTokens, h = config.NumHeads;
         long side = Math.Max(config.GridHeight, config.GridWidth);
-        long perImage = 3L * config.ImageHeight * config.ImageWidth * config.InChannels + 8 * t * config.EmbedDim + 2 * h * t * t;
+        long perImage = 3L * config.ImageHeight * config.ImageWidth * config.InChannels + 8 * t * config.EmbedDim + 2 * h * t * t
+            + (config.Backbone is { } backbone ? BackboneActivationFloats(backbone, config.ImageHeight, config.ImageWidth, gradients: false) / 3 : 0);
         if (config.PositionEncoding == PositionEncodingKind.Sape2) perImage += 4 * h * t * t + 24 * h * side * side * side;
         return ParameterCount(config) * sizeof(float) + batchSize * perImage * sizeof(float) + RuntimeBytes;
     }

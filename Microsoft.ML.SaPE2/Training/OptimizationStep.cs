@@ -25,27 +25,19 @@ internal sealed class OptimizationStep : IDisposable
     /// <param name="weightDecay">AdamW's decay of weight matrices.</param>
     /// <param name="gradientClipNorm">Largest gradient norm (0: no clipping).</param>
     /// <param name="precision">fp32 or bf16 mixed precision.</param>
-    /// <param name="backboneRateScale">The pretrained backbone's learning rate as a fraction of the rest's (its parameters are not
-    /// trained when they are frozen).</param>
+    /// <param name="rateScaleOf">Each parameter's learning rate as a fraction of <paramref name="learningRate"/>, by state-dict name
+    /// (null: 1 for all): a pretrained backbone's lower rate, layer-wise decay.</param>
     public OptimizationStep(VisionTransformer model, double learningRate, double weightDecay, double gradientClipNorm,
-        TrainingPrecision precision = TrainingPrecision.Float32, double backboneRateScale = 1.0)
+        TrainingPrecision precision = TrainingPrecision.Float32, Func<string, double>? rateScaleOf = null)
     {
         this.model = model;
         this.gradientClipNorm = gradientClipNorm;
         bfloat16 = precision == TrainingPrecision.BFloat16 ? new BFloat16Compute(model) : null;
         sape2Layers = (bfloat16?.Copy ?? model).modules().OfType<Sape2Attention>().ToArray();
-        var (head, backbone) = ParameterGroups.SplitBackbone(model);
-        var groups = new List<(List<Parameter> Parameters, double Decay, double Scale)>
-        {
-            (head.Decayed, weightDecay, 1.0), (head.NotDecayed, 0, 1.0),
-        };
-        if (backbone.Decayed.Count + backbone.NotDecayed.Count > 0)   // fine-tuned, not frozen: its own, lower rate
-        {
-            groups.Add((backbone.Decayed, weightDecay, backboneRateScale));
-            groups.Add((backbone.NotDecayed, 0, backboneRateScale));
-        }
-        rateScales = groups.Select(g => g.Scale).ToArray();
-        Optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, new AdamW.Options { weight_decay = g.Decay })), lr: learningRate);
+        var groups = ParameterGroups.ByRate(model, rateScaleOf ?? (_ => 1.0));
+        rateScales = groups.Select(g => g.RateScale).ToArray();
+        Optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, new AdamW.Options { weight_decay = g.Decayed ? weightDecay : 0 })),
+            lr: learningRate);
     }
 
     /// <summary>Call after weights were loaded into the model (a resume): a bf16 copy takes them, and their batch-norm statistics.</summary>

@@ -15,16 +15,31 @@ internal static class ParameterGroups
     public static (List<Parameter> Decayed, List<Parameter> NotDecayed) Split(VisionTransformer model) => Split(model, model.parameters());
 
     /// <summary>
-    /// The same split of the parameters of a hybrid model, with the pretrained backbone's in groups of their own (so they take a
-    /// lower learning rate): (decayed, not decayed) of the rest, then (decayed, not decayed) of the backbone — empty when the
-    /// model has none or it is frozen.
+    /// The trainable parameters in AdamW groups by weight decay and learning-rate scale: <paramref name="rateScaleOf"/> gives each
+    /// parameter's scale from its state-dict name (a lower rate for a pretrained backbone, layer-wise decay of a pretrained ViT).
     /// </summary>
-    public static ((List<Parameter> Decayed, List<Parameter> NotDecayed) Head, (List<Parameter> Decayed, List<Parameter> NotDecayed) Backbone)
-        SplitBackbone(VisionTransformer model)
+    public static List<(List<Parameter> Parameters, bool Decayed, double RateScale)> ByRate(VisionTransformer model, Func<string, double> rateScaleOf)
     {
-        var backbone = model.Backbone?.parameters().Select(p => p.Handle).ToHashSet() ?? new HashSet<IntPtr>();
-        return (Split(model, model.parameters().Where(p => !backbone.Contains(p.Handle))),
-                Split(model, model.parameters().Where(p => backbone.Contains(p.Handle))));
+        var groups = new List<(List<Parameter>, bool, double)>();
+        foreach (var scaled in model.named_parameters().Where(p => p.parameter.requires_grad).GroupBy(p => rateScaleOf(p.name)).OrderByDescending(g => g.Key))
+        {
+            var (decayed, plain) = Split(model, scaled.Select(p => p.parameter));
+            if (decayed.Count > 0) groups.Add((decayed, true, scaled.Key));
+            if (plain.Count > 0) groups.Add((plain, false, scaled.Key));
+        }
+        return groups;
+    }
+
+    /// <summary>
+    /// timm's layer-wise learning-rate decay (BEiT): the patch embedding, CLS token and position table are layer 0, block i is layer
+    /// i + 1, the final norm and head layer depth + 1; a parameter of layer l trains at <c>decay^(depth + 1 − l)</c> of the rate.
+    /// </summary>
+    public static double LayerDecayScale(string name, int depth, double decay)
+    {
+        int layer = name.StartsWith("blocks.", StringComparison.Ordinal) ? int.Parse(name.Split('.')[1]) + 1
+            : name.StartsWith("patchEmbedding.", StringComparison.Ordinal) || name is "classToken" || name.StartsWith("tokenPosition.",
+                StringComparison.Ordinal) ? 0 : depth + 1;
+        return Math.Pow(decay, depth + 1 - layer);
     }
 
     private static (List<Parameter> Decayed, List<Parameter> NotDecayed) Split(VisionTransformer model, IEnumerable<Parameter> parameters)

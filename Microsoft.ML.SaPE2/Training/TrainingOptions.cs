@@ -1,5 +1,7 @@
 using Microsoft.ML.SaPE2.Data;
 
+using Microsoft.ML.SaPE2.Modeling;
+
 namespace Microsoft.ML.SaPE2.Training;
 
 /// <summary>
@@ -56,6 +58,15 @@ internal sealed record TrainingOptions
     /// </summary>
     public string? ResumeFrom { get; init; }
     /// <summary>
+    /// A trained classifier of the same architecture to start from (<see cref="InitialWeights"/>): retraining on new data. Ignored on
+    /// a resume, which has its own weights. The caller owns it.
+    /// </summary>
+    public ImageClassifier? InitialModel { get; init; }
+    /// <summary>
+    /// Called on the freshly built model before training (not on a resume): grafts pretrained weights onto it. Null: none.
+    /// </summary>
+    public Action<VisionTransformer>? Initialize { get; init; }
+    /// <summary>
     /// The pretrained values of a hybrid model's backbone (<see cref="Modeling.VisionTransformer.Backbone"/>), by ONNX initializer
     /// name; required for such a model unless the run resumes from a checkpoint. The caller owns the tensors.
     /// </summary>
@@ -65,6 +76,9 @@ internal sealed record TrainingOptions
     /// each image's features are computed once and reused every epoch.
     /// </summary>
     public double BackboneLearningRateScale { get; init; }
+    /// <summary>Layer-wise learning-rate decay (BEiT, timm's <c>layer_decay</c>) for fine-tuning pretrained ViT weights, within (0, 1]:
+    /// block i of d trains at <c>decay^(d − i)</c> of the rate; null: none.</summary>
+    public double? LayerDecay { get; init; }
     /// <summary>With a frozen backbone: the versions of each training image whose features are kept — the image and
     /// <c>FeatureViews − 1</c> augmented copies.</summary>
     public int FeatureViews { get; init; } = 4;
@@ -98,6 +112,8 @@ internal sealed record TrainingOptions
             $"Must be positive, or null for none; got {limit}.");
         if (BackboneLearningRateScale is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(BackboneLearningRateScale),
             $"Should be within [0, 1] (0 freezes the backbone); got {BackboneLearningRateScale}.");
+        if (LayerDecay is { } layerDecay && !(layerDecay > 0 && layerDecay <= 1)) throw new ArgumentOutOfRangeException(nameof(LayerDecay),
+            $"Should be within (0, 1], or null for none; got {layerDecay}.");
         if (FeatureViews is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(FeatureViews), $"Should be within [1, 64]; got {FeatureViews}.");
         if (ProgressInterval <= 0) throw new ArgumentOutOfRangeException(nameof(ProgressInterval), $"Must be positive; got {ProgressInterval}.");
         if (!Enum.IsDefined(Precision)) throw new ArgumentOutOfRangeException(nameof(Precision),

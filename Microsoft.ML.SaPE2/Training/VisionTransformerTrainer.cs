@@ -52,7 +52,7 @@ internal static class VisionTransformerTrainer
         config.Validate();
         if (config.Backbone is not null && options.Precision == TrainingPrecision.BFloat16)
             throw new ArgumentOutOfRangeException(nameof(options), "BFloat16 precision is not available with a pretrained backbone; use Float32.");
-        if (config.Backbone is not null && options.BackboneWeights is null && options.ResumeFrom is null)
+        if (config.Backbone is not null && options.BackboneWeights is null && options.ResumeFrom is null && options.InitialModel is null)
             throw new ArgumentException($"The model's backbone ({config.Backbone.Source}) needs its pretrained weights (BackboneWeights).", nameof(options));
         var normalization = options.Normalization ?? Normalization.Default(train.Format.Channels);
         normalization.Validate(train.Format.Channels);
@@ -61,7 +61,8 @@ internal static class VisionTransformerTrainer
         torch.set_num_threads(options.Threads > 0 ? options.Threads : Environment.ProcessorCount);
         torch.manual_seed(options.Seed);
         var device = TrainingDevice.Resolve(options.Device);
-        MemoryEstimate.EnsureFits(config, options.BatchSize, imagesToDecode: 0, options.EmaDecay > 0, device);   // images decoded already
+        MemoryEstimate.EnsureFits(config, options.BatchSize, imagesToDecode: 0, options.EmaDecay > 0, device,   // images decoded already
+            options.BackboneLearningRateScale > 0, options.FeatureViews);
 
         var run = new Run(train, validation, config, normalization, options, device, progress, cancellation, beforeEachStep);
         return run.Execute();
@@ -151,9 +152,11 @@ internal static class VisionTransformerTrainer
             var model = new VisionTransformer(config);
             try
             {
+                if (options.InitialModel is { } initial && options.ResumeFrom is null) InitialWeights.Apply(model, initial, train.ClassNames);
+                if (options.Initialize is { } initialize && options.ResumeFrom is null) initialize(model);
                 if (model.Backbone is { } backbone)
                 {
-                    if (options.BackboneWeights is not null) backbone.LoadWeights(options.BackboneWeights);
+                    if (options.BackboneWeights is not null && options.InitialModel is null) backbone.LoadWeights(options.BackboneWeights);
                     if (options.BackboneLearningRateScale == 0)
                         foreach (var parameter in backbone.parameters()) parameter.requires_grad = false;
                 }
@@ -170,7 +173,7 @@ internal static class VisionTransformerTrainer
         {
             model.to(device);
             using var stepper = new OptimizationStep(model, options.LearningRate, options.WeightDecay, options.GradientClipNorm, options.Precision,
-                options.BackboneLearningRateScale);
+                RateScaleOf(model.Config));
             using var ema = options.EmaDecay > 0 ? new ModelEma(model, options.EmaDecay) : null;
             if (options.ResumeFrom is not null)
             {
@@ -220,6 +223,11 @@ internal static class VisionTransformerTrainer
                 ShortenedByTimeLimit = shortened || timeUp, PlannedEpochs = plannedEpochs,
             };
         }
+
+        /// <summary>Each parameter's share of the learning rate: the backbone's scale, and layer-wise decay when it is set.</summary>
+        private Func<string, double> RateScaleOf(VitConfig config) => name =>
+            name.StartsWith("patchEmbedding.backbone.", StringComparison.Ordinal) ? options.BackboneLearningRateScale
+            : options.LayerDecay is { } decay ? ParameterGroups.LayerDecayScale(name, config.Depth, decay) : 1.0;
 
         /// <summary>Disposes the cached features of a frozen backbone's run.</summary>
         private sealed record FeatureCaches(CachedFeatures? Train, CachedFeatures? Validation) : IDisposable

@@ -9,8 +9,17 @@ internal sealed class TrainerFlags
     private static readonly Sape2ImageClassificationTrainer.Options defaults = new();   // one source of truth: the flags show them
 
     public Option<VitPreset?> Preset { get; } = new("--preset") { Description = "Model size: Micro, Tiny or Small (default: automatic)." };
-    public Option<TokenizerKind?> Tokenizer { get; } = new("--tokenizer") { Description = "Patch (the paper's linear patches) or Convolutional " +
-        "(default: automatic)." };
+    public Option<TokenizerKind?> Tokenizer { get; } = new("--tokenizer") { Description = "Patch (the paper's linear patches), Convolutional, " +
+        "or PretrainedBackbone (ImageNet ResNet18 features; default: automatic, the backbone for colour photos)." };
+    public Option<double?> BackboneLr { get; } = new("--backbone-lr") { Description = "With the pretrained backbone: its learning rate as a " +
+        "fraction of the rest's, 0 to 1 (default: 0, frozen, features computed once)." };
+    public Option<string?> Pretrained { get; } = new("--pretrained") { Description = "A timm vit_*/deit_* safetensors file or https URL " +
+        "to fine-tune (downloaded once to a cache); the model takes its architecture." };
+    public Option<string?> PretrainedSha256 { get; } = new("--pretrained-sha256") { Description = "Expected SHA-256 of the --pretrained file." };
+    public Option<double?> LayerDecay { get; } = new("--layer-decay") { Description = "Layer-wise learning-rate decay for fine-tuning, e.g. " +
+        "0.75 (default: none)." };
+    public Option<string?> From { get; } = new("--from") { Description = "Start from this model.zip (its architecture and weights) and train " +
+        "on the new data; its classes may differ from the new data's." };
     public Option<PoolingKind?> Pooling { get; } = new("--pooling") { Description = "ClassToken (the paper), GlobalAverage or SequencePooling " +
         "(default: automatic)." };
     public Option<WeightInitialization?> Init { get; } = new("--init") { Description = "TruncatedNormal (the paper) or PyTorchDefault (default: " +
@@ -61,7 +70,7 @@ internal sealed class TrainerFlags
     private Option[] All =>
     [
         Preset, Tokenizer, Pooling, Init, Time, Encoding, NoApe, Mode, BiasSign, ImageSize, Patch, Channels, Epochs, Batch, Lr, Augment, Device,
-        Precision, Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe,
+        Precision, Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe, BackboneLr, From, Pretrained, PretrainedSha256, LayerDecay,
     ];
 
     public void AddTo(Command command)
@@ -98,7 +107,9 @@ internal sealed class TrainerFlags
                 _ => null,
             },
             Device = parse.GetValue(Device)!, Precision = parse.GetValue(Precision), Seed = parse.GetValue(Seed),
-            Threads = parse.GetValue(Threads),
+            Threads = parse.GetValue(Threads), BackboneLearningRateScale = parse.GetValue(BackboneLr), InitialModel = parse.GetValue(From),
+            PretrainedWeights = parse.GetValue(Pretrained), PretrainedWeightsSha256 = parse.GetValue(PretrainedSha256),
+            LayerDecay = parse.GetValue(LayerDecay),
         };
         if (parse.GetValue(Recipe) is { } named)
             Recipes.Apply(named, options, flag => parse.GetResult(All.Single(o => o.Name == flag)) is { Implicit: false });

@@ -56,6 +56,7 @@ internal sealed class AttentionOnnx
     {
         var content = g.MatMul(q, g.Transpose(k, 0, 1, 3, 2));
         var signedBias = g.Mul(PadForPrefix(Sape2Bias(Patches(q), Patches(k))), g.Scalar((float)config.Sape2BiasSign));
+        if (config.Sape2BiasGate) signedBias = g.Mul(signedBias, g.Weight(name + ".biasGate", weights[name + ".biasGate"]));   // α·b
         return config.Sape2BiasInsideScale ? g.Mul(g.Add(content, signedBias), Scale) : g.Add(g.Mul(content, Scale), signedBias);
     }
 

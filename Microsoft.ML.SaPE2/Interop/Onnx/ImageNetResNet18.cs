@@ -43,7 +43,8 @@ internal static class ImageNetResNet18
     public static (CnnGraph Graph, Dictionary<string, Tensor> Weights) Load(string? folder, int stride)
     {
         if (!Strides.Contains(stride))
-            throw new ArgumentOutOfRangeException(nameof(stride), $"The ResNet18 backbone is cut at a token stride of 16 or 32; got {stride}.");
+            throw new ArgumentOutOfRangeException("PatchSize", $"The ResNet18 backbone is cut after its third or last stage: PatchSize " +
+                $"(its token stride) must be 16 or 32; got {stride}.");
         var (preprocessPath, networkPath) = Files(folder);
         foreach (var path in new[] { preprocessPath, networkPath })
             if (!File.Exists(path))

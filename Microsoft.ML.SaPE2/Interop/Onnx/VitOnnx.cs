@@ -62,7 +62,12 @@ internal sealed class VitOnnx
     /// <summary>The tokens entering the first block, (B, P + N, C): tokenizer, CLS token, token position encoding.</summary>
     private string Tokens(string images)
     {
-        var map = config.Tokenizer == TokenizerKind.Patch ? PatchProjection(images) : ConvolutionalStem(images);   // (B, C, H', W')
+        var map = config.Tokenizer switch                                                                         // (B, C, H', W')
+        {
+            TokenizerKind.Patch => PatchProjection(images),
+            TokenizerKind.PretrainedBackbone => BackboneProjection(images),
+            _ => ConvolutionalStem(images),
+        };
         var tokens = g.Transpose(g.Reshape(map, -1, config.EmbedDim, grid.Count), 0, 2, 1);                          // (B, N, C)
         if (config.PrefixTokens > 0)
         {
@@ -100,6 +105,65 @@ internal sealed class VitOnnx
                 OnnxAttribute.Ints("pads", 1, 1, 1, 1));
         }
         return x;
+    }
+
+    /// <summary>
+    /// The pretrained backbone's ONNX nodes as <see cref="Modeling.Backbone.GraphBackbone"/> runs them (batch normalisation with its stored
+    /// statistics; a constant image operand at the model's size), then the 1×1 projection to the token width.
+    /// </summary>
+    private string BackboneProjection(string images)
+    {
+        var backbone = classifier.Model.Backbone!;
+        var graph = backbone.Graph;
+        var values = new Dictionary<string, string> { [graph.Input] = images };
+        const string prefix = "patchEmbedding.backbone.";
+        string Input(string value)
+        {
+            if (values.TryGetValue(value, out var name)) return name;
+            using var constant = backbone.ConstantFor(value, config.ImageHeight, config.ImageWidth);
+            return values[value] = g.Weight(prefix + value, constant);
+        }
+        for (int i = 0; i < graph.Nodes.Count; i++)
+        {
+            var node = graph.Nodes[i];
+            string key = prefix + Modeling.Backbone.GraphBackbone.KeyOf(i);
+            var ints = node.Ints.Select(p => ScalarIntAttributes.Contains(p.Key) ? OnnxAttribute.Int(p.Key, p.Value[0])
+                : OnnxAttribute.Ints(p.Key, p.Value)).ToList();
+            string[] outputs = node.Op switch
+            {
+                "Conv" => new[] { g.Op("Conv", new[] { Input(node.Inputs[0]), g.Weight(key + ".weight", weights[key + ".weight"]) }
+                    .Concat(weights.TryGetValue(key + ".bias", out var bias) ? new[] { g.Weight(key + ".bias", bias) } : Array.Empty<string>())
+                    .ToArray(), ints.ToArray()) },
+                "BatchNormalization" => new[] { g.Op("BatchNormalization", new[] { Input(node.Inputs[0]), g.Weight(key + ".weight", weights[key + ".weight"]),
+                    g.Weight(key + ".bias", weights[key + ".bias"]), g.Weight(key + ".mean", weights[key + ".running_mean"]),
+                    g.Weight(key + ".var", weights[key + ".running_var"]) }, OnnxAttribute.Float("epsilon", (float)node.FloatOr("epsilon", 1e-5))) },
+                "Split" => SplitOutputs(node, Input(node.Inputs[0])),
+                "Concat" => new[] { g.Concat(node.IntsOr("axis", 0)[0], node.Inputs.Select(Input).ToArray()) },
+                _ => new[] { g.Op(node.Op, node.Inputs.Select(Input).ToArray(), ints.ToArray()) },   // Relu, Add, Sub, pools: as read
+            };
+            for (int o = 0; o < node.Outputs.Count; o++) values[node.Outputs[o]] = outputs[o];
+            if (node.Outputs.Contains(graph.Output)) break;
+        }
+        return g.Op("Conv", new[] { values[graph.Output], g.Weight("projection.weight", weights["patchEmbedding.projection.weight"]),
+            g.Weight("projection.bias", weights["patchEmbedding.projection.bias"]) });
+    }
+
+    /// <summary>The integer attributes of the backbone's operators that ONNX types as one INT rather than INTS (the reader keeps both as lists).</summary>
+    private static readonly HashSet<string> ScalarIntAttributes = new() { "group", "storage_order", "count_include_pad", "ceil_mode", "axis", "keepdims" };
+
+    /// <summary>An ONNX Split as slices (one output each), so the graph needs no multi-output node.</summary>
+    private string[] SplitOutputs(Modeling.Backbone.CnnNode node, string input)
+    {
+        long axis = node.IntsOr("axis", 0)[0], start = 0;
+        var sizes = node.IntsOr("split");
+        var outputs = new string[node.Outputs.Count];
+        for (int o = 0; o < outputs.Length; o++)
+        {
+            long size = sizes.Length > o ? sizes[o] : classifier.Model.Backbone!.Graph.InputChannels / outputs.Length;
+            outputs[o] = g.Narrow(input, axis, start, size);
+            start += size;
+        }
+        return outputs;
     }
 
     /// <summary>The pre-norm block: <c>x + attn(norm1(x))</c>, then <c>x + mlp(norm2(x))</c>.</summary>

@@ -162,7 +162,17 @@ public sealed class GraphBackbone : nn.Module<Tensor, Tensor>
             ceil_mode: node.IntsOr("ceil_mode", 0)[0] != 0, count_include_pad: node.IntsOr("count_include_pad", 0)[0] != 0);
     }
 
-    private static string KeyOf(int index) => $"op{index}";
+    /// <summary>The state-dict prefix of node <paramref name="index"/>'s module (its weights are <c>{prefix}.weight</c> and so on).</summary>
+    internal static string KeyOf(int index) => $"op{index}";
+
+    /// <summary>The value the constant operand <paramref name="weight"/> takes for an input of <paramref name="height"/> × <paramref name="width"/>
+    /// (for exporters); the caller owns it.</summary>
+    internal Tensor ConstantFor(string weight, long height, long width)
+    {
+        using var like = zeros(1, 1, height, width);
+        using var noGrad = no_grad();
+        return Constant(weight, like).clone();
+    }
 }
 
 /// <summary>An ONNX Conv: its pads may differ before and after (CNTK's stride-2 convolutions pad 1 before and 0 after).</summary>

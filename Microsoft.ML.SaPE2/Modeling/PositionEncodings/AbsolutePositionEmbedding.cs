@@ -35,16 +35,24 @@ public sealed class AbsolutePositionEmbedding : TokenPositionEncoding
     }
 
     /// <summary>The table for another grid: prefix rows kept, patch rows resized bicubically in float32.</summary>
-    private Tensor Resized(PatchGrid grid)
+    private Tensor Resized(PatchGrid grid) => ResizeTable(table, tablePrefix, trainingGrid, grid);
+
+    /// <summary>
+    /// A (1, P + N, C) position table of <paramref name="from"/> resampled to <paramref name="to"/>: the <paramref name="prefixTokens"/>
+    /// rows kept, the patch rows resized bicubically in float32 (timm's <c>resample_abs_pos_embed</c>). The caller owns the result.
+    /// </summary>
+    public static Tensor ResizeTable(Tensor table, int prefixTokens, PatchGrid from, PatchGrid to)
     {
+        using var scope = NewDisposeScope();
+        if (from == to) return table.clone().MoveToOuterDisposeScope();
         long dim = table.shape[2];
-        var prefix = table.narrow(1, 0, tablePrefix);                                   // (1, P, C)
-        var patches = table.narrow(1, tablePrefix, trainingGrid.Count)                   // (1, N0, C)
+        var prefix = table.narrow(1, 0, prefixTokens);                                  // (1, P, C)
+        var patches = table.narrow(1, prefixTokens, from.Count)                           // (1, N0, C)
             .to(ScalarType.Float32)
-            .reshape(1, trainingGrid.Height, trainingGrid.Width, dim).permute(0, 3, 1, 2);   // (1, C, H0, W0)
-        var resized = nn.functional.interpolate(patches, new long[] { grid.Height, grid.Width },
-                mode: InterpolationMode.Bicubic, align_corners: false)                        // (1, C, H, W)
-            .permute(0, 2, 3, 1).reshape(1, grid.Count, dim).to(table.dtype);                 // (1, N, C)
-        return cat(new[] { prefix, resized }, 1);                                            // (1, P + N, C)
+            .reshape(1, from.Height, from.Width, dim).permute(0, 3, 1, 2);              // (1, C, H0, W0)
+        var resized = nn.functional.interpolate(patches, new long[] { to.Height, to.Width },
+                mode: InterpolationMode.Bicubic, align_corners: false)                  // (1, C, H, W)
+            .permute(0, 2, 3, 1).reshape(1, to.Count, dim).to(table.dtype);             // (1, N, C)
+        return cat(new[] { prefix, resized }, 1).MoveToOuterDisposeScope();             // (1, P + N, C)
     }
 }

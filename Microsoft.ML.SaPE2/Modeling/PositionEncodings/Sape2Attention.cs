@@ -13,6 +13,7 @@ public sealed class Sape2Attention : AttentionPositionEncoding
 {
     private readonly Parameter tableX;   // E_x, (d, M)
     private readonly Parameter tableY;   // E_y, (d, M)
+    private readonly Parameter? biasGate;   // α, (1), starting at 0: the bias counts α·b (VitConfig.Sape2BiasGate); null: Eq. 16 as written
     private readonly double gateScale;
     private readonly Sape2Mode mode;
     private readonly double biasSign;
@@ -29,6 +30,7 @@ public sealed class Sape2Attention : AttentionPositionEncoding
         tableY = nn.Parameter(empty(config.HeadDim, m));
         Initialization.TruncatedNormal(tableX, 0.02);
         Initialization.TruncatedNormal(tableY, 0.02);
+        if (config.Sape2BiasGate) biasGate = nn.Parameter(zeros(1));
         gateScale = config.EffectiveSape2GateScale;
         mode = config.Sape2Mode;
         biasSign = config.Sape2BiasSign;
@@ -52,11 +54,23 @@ public sealed class Sape2Attention : AttentionPositionEncoding
 
     /// <inheritdoc />
     /// <remarks>Computed by <see cref="Sape2Logits"/>: the same function as <see cref="LogitsAndBias"/> in far fewer operations.</remarks>
-    public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens) => PlainForm
-        ? WithoutBias(LogitsAndBias(query, key, grid, prefixTokens))
-        : Sape2Logits.Compute(query, key, ReducedPrecision.In(tableX, query.dtype), ReducedPrecision.In(tableY, query.dtype),
+    public override Tensor Logits(Tensor query, Tensor key, PatchGrid grid, int prefixTokens)
+    {
+        if (PlainForm) return WithoutBias(LogitsAndBias(query, key, grid, prefixTokens));
+        var logits = Sape2Logits.Compute(query, key, ReducedPrecision.In(tableX, query.dtype), ReducedPrecision.In(tableY, query.dtype),
             new Sape2Logits.Settings(grid, tableX.shape[1], prefixTokens, gateScale, mode, biasSign, biasInsideScale, interpolatePositions,
                 suffixOnes, ClampCounter, backwardFailures));
+        if (biasGate is null) return logits;
+        // With the gate: content + α·(logits − content), content being q·k/√d. The logits are linear in the bias, so this is Eq. 16 with
+        // α·b, exact at α = 0 (a grafted model starts as the pretrained one), and α's gradient Σ b·∂L/∂a is not zero there, while b's
+        // own gradient is: at equal embeddings every distance of Eq. 15 is 0, where a norm has no slope.
+        using var scope = NewDisposeScope();
+        using (logits)
+        {
+            var content = query.matmul(key.transpose(-2, -1)) * (1.0 / Math.Sqrt(query.shape[^1]));   // (B, h, T, T)
+            return (content + ReducedPrecision.In(biasGate, query.dtype) * (logits - content)).MoveToOuterDisposeScope();
+        }
+    }
 
     /// <summary>
     /// Rethrows, once, what went wrong in this layer's backward since the last call (out of memory, say): call it after
@@ -88,6 +102,7 @@ public sealed class Sape2Attention : AttentionPositionEncoding
         double scale = 1.0 / Math.Sqrt(query.shape[^1]);
         var content = query.matmul(key.transpose(-2, -1));                                   // (B, h, T, T)
         var patchBias = Bias(query, key, grid, prefixTokens);                                 // (B, h, N, N)
+        if (biasGate is not null) patchBias = patchBias * ReducedPrecision.In(biasGate, query.dtype);   // α·b
         var bias = PadForPrefix(patchBias, prefixTokens);                                     // (B, h, T, T)
         // Eq. 16: (q·k + σ·b)/√d; the option "outside" adds σ·b after the scaling.
         var logits = biasInsideScale
