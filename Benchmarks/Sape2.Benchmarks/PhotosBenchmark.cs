@@ -32,7 +32,8 @@ internal static class PhotosBenchmark
                     (accuracy.TryGetValue(encoding, out var list) ? list : accuracy[encoding] = new()).Add(value);
         if (accuracy.Count < 2) return;
         report.WriteLine();
-        report.WriteLine("| encoding on the hybrid grid | runs | mean held-out accuracy (95% interval) | paired difference from the first (95% interval) |");
+        report.WriteLine("| encoding on the hybrid grid | runs | mean held-out accuracy (95% interval) | " +
+            "paired difference from the first (95% interval) |");
         report.WriteLine("|---|---|---|---|");
         var first = accuracy[encodings[0]];
         foreach (var (encoding, values) in accuracy)

@@ -17,7 +17,8 @@ TextWriter report = file is null ? console : new TeeWriter(console, file);
 bool childProcess = mode is "model-file-load" or "small-data-one" or "photos-one" or "memory-one" or "cuda-to-cpu-load";
 if (!childProcess) report.WriteLine($"<!-- {mode}: {Environment.ProcessorCount} cores, " +
     $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC -->");
-if (mode is not ("small-data" or "small-data-one" or "photos" or "photos-one"))   // those never load libtorch beside LightGBM; the trainer sets its threads
+// Those never load libtorch beside LightGBM (or ML.NET's ONNX Runtime); the trainer sets its threads.
+if (mode is not ("small-data" or "small-data-one" or "photos" or "photos-one"))
     torch.set_num_threads(int.Parse(Arg("threads", Environment.ProcessorCount.ToString())));
 switch (mode)
 {

@@ -19,7 +19,8 @@ public sealed class SearchSpaceTests
     {
         var space = Sape2SearchSpace.Create<Sape2TrialParameters>();
         CollectionAssert.AreEqual(new[] { "PositionEncoding", "AbsolutePosition", "Sape2Mode", "LearningRate", "WeightDecay", "WarmupFraction",
-            "LabelSmoothing", "Augmentation", "RandAugmentMagnitude", "MixProbability", "DropPathRate", "PatchSize", "Preset", "EmaDecay" },
+            "LabelSmoothing", "Augmentation", "RandAugmentMagnitude", "MixProbability", "DropPathRate", "PatchSize", "Preset", "EmaDecay",
+            "BackboneLearningRateScale" },
             space.Knobs.Select(k => k.Name).ToArray());
         var lr = (Sape2RangeKnob)space.Knobs.Single(k => k.Name == "LearningRate");
         Assert.AreEqual((1e-4, 1e-2, 3e-3, true), (lr.Min, lr.Max, lr.Init, lr.LogBase));
@@ -72,7 +73,7 @@ public sealed class SearchSpaceTests
         Assert.AreEqual((1e-3, 2e-3), (lr.Min, lr.Max));
         Assert.IsInstanceOfType<NarrowLearningRate>(space.Default());
         Assert.AreEqual(1.5e-3, space.Default().LearningRate);
-        Assert.AreEqual(14, space.Dimension);
+        Assert.AreEqual(15, space.Dimension);
     }
 
     [TestMethod]

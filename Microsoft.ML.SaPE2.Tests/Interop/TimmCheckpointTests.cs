@@ -219,14 +219,20 @@ public sealed class TimmCheckpointTests
     {
         var payload = RandomNumberGenerator.GetBytes(1 << 20);
         string cache = Path.Combine(folder, "cache");
-        using (var truncated = new LoopbackServer(r => { r.ContentLength64 = payload.Length; r.OutputStream.Write(payload, 0, payload.Length / 2); r.Abort(); }))
+        using (var truncated = new LoopbackServer(r =>
+               {
+                   r.ContentLength64 = payload.Length;
+                   r.OutputStream.Write(payload, 0, payload.Length / 2);
+                   r.Abort();
+               }))
         {
             var e = Assert.ThrowsExactly<IOException>(() => WeightsDownload.Resolve(truncated.Url + "w.safetensors", null, cache, _ => { }));
             StringAssert.Contains(e.Message, truncated.Url + "w.safetensors");
         }
         using (var wrong = new LoopbackServer(r => { r.ContentLength64 = payload.Length; r.OutputStream.Write(payload); }))
         {
-            var e = Assert.ThrowsExactly<InvalidDataException>(() => WeightsDownload.Resolve(wrong.Url + "w.safetensors", new string('0', 64), cache, _ => { }));
+            var e = Assert.ThrowsExactly<InvalidDataException>(() =>
+                WeightsDownload.Resolve(wrong.Url + "w.safetensors", new string('0', 64), cache, _ => { }));
             StringAssert.Contains(e.Message, "SHA-256");
             StringAssert.Contains(e.Message, wrong.Url);
         }

@@ -24,7 +24,8 @@ public sealed class InitialModelTests
     {
         var config = VitConfig.FromPreset(VitPreset.Micro, 28, 7, 1, 3);
         using var trained = new VisionTransformer(config);
-        using var initial = new ImageClassifier(new VisionTransformer(config), new Microsoft.ML.SaPE2.Data.ImageFormat { Height = 28, Width = 28, Channels = 1 },
+        var format = new Microsoft.ML.SaPE2.Data.ImageFormat { Height = 28, Width = 28, Channels = 1 };
+        using var initial = new ImageClassifier(new VisionTransformer(config), format,
             Normalization.Default(1), new[] { "cat", "dog", "fox" }, Array.Empty<EpochMetrics>());
         using var model = new VisionTransformer(config with { NumClasses = 3 });
         var fresh = model.state_dict()["head.weight"].clone();
@@ -44,7 +45,8 @@ public sealed class InitialModelTests
     public void RetrainingStartsFromTheSavedModel()
     {
         var ml = new MLContext(seed: 1);
-        string trainFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "train"), testFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "test");
+        string trainFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "train");
+        string testFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "test");
         var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(FashionRows("train", 100)));
         var train = Preprocessed(ml, FashionRows("train", 100), trainFolder, keys);
         var test = Preprocessed(ml, FashionRows("test", 20), testFolder, keys);

@@ -53,7 +53,8 @@ public sealed class PretrainedBackboneTests
         {
             var state = sape2.Classifier.Model.Backbone!.state_dict();
             var firstConv = state.First(p => p.Key.EndsWith(".weight") && p.Value.dim() == 4).Value;
-            Assert.IsTrue(imagenet.Values.Any(w => w.shape.SequenceEqual(firstConv.shape) && w.allclose(firstConv, 0, 0)), "The frozen backbone moved.");
+            Assert.IsTrue(imagenet.Values.Any(w => w.shape.SequenceEqual(firstConv.shape) && w.allclose(firstConv, 0, 0)),
+                "The frozen backbone moved.");
         }
         finally
         {
@@ -69,11 +70,13 @@ public sealed class PretrainedBackboneTests
         ml.Model.Save(model, data.Schema, zip);
         string images = Path.Combine(folder, "score");
         Directory.CreateDirectory(images);
-        foreach (var file in Directory.GetFiles(Path.Combine(folder, "class001")).Take(3)) File.Copy(file, Path.Combine(images, Path.GetFileName(file)));
+        foreach (var file in Directory.GetFiles(Path.Combine(folder, "class001")).Take(3))
+            File.Copy(file, Path.Combine(images, Path.GetFileName(file)));
         string output = Path.Combine(folder, "scores.txt");
         var (exitCode, errors) = ChildProcess.Run("score", zip, images, output);
         Assert.AreEqual(0, exitCode, $"The child process failed: {errors}");
-        var rows = Directory.GetFiles(images).Order(StringComparer.Ordinal).Select(f => new ChildProcess.ScoredImage { Image = File.ReadAllBytes(f) }).ToList();
+        var rows = Directory.GetFiles(images).Order(StringComparer.Ordinal)
+            .Select(f => new ChildProcess.ScoredImage { Image = File.ReadAllBytes(f) }).ToList();
         var here = model.Transform(ml.Data.LoadFromEnumerable(rows)).GetColumn<float[]>("Score").ToList();
         CollectionAssert.AreEqual(here.Select(s => string.Join(" ", s.Select(v => v.ToString("R")))).ToArray(),
             File.ReadAllLines(output).Skip(1).ToArray(), "Scores after loading in a fresh process differ.");

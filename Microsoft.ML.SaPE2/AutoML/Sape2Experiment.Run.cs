@@ -52,8 +52,11 @@ public sealed partial class Sape2Experiment
         var cache = new DecodedImageCache();
         // The default point's trainer makes every check a fit makes before decoding (options, device, sizes, memory): fixed options
         // no trial could train with are refused here, once, not by every trial until the budget ends.
-        int automaticEpochs = new Sape2ImageClassificationTrainer(ml, TrialOptions(space.Default(), 0, null, default, cache))
-            .PlannedEpochs(train, validation);
+        var (automaticEpochs, architecture) = new Sape2ImageClassificationTrainer(ml, TrialOptions(space.Default(), 0, null, default, cache))
+            .PlannedFit(train, validation);
+        onPretrainedBackbone = architecture.Tokenizer == TokenizerKind.PretrainedBackbone;
+        if (onPretrainedBackbone) ch.Info("SaPE² experiment: the images go to the pretrained backbone; the PatchSize knob is not used and " +
+            "BackboneLearningRateScale is.");
         int plannedEpochs = maxEpochsPerTrial ?? automaticEpochs;
         var state = new RunState(space, activeTuner, OtherEncodings(space), new AshaRule(asha, plannedEpochs), validationLabels);
         using var store = shared ? TrialStore.Open(storage!, study!) : TrialStore.Open(checkpointFolder);

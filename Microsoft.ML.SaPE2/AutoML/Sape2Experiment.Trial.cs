@@ -44,7 +44,9 @@ public sealed partial class Sape2Experiment
                 CutmixAlpha = 0 },
             _ => new AugmentationOptions { RandAugmentMagnitude = p.RandAugmentMagnitude, MixProbability = p.MixProbability },
         };
-        o.PatchSize = p.PatchSize > 0 ? p.PatchSize : trainerTemplate.PatchSize;
+        // On the pretrained backbone the token stride is where the network is cut (16 or 32), not a free knob; its rate is one instead.
+        o.PatchSize = p.PatchSize > 0 && !onPretrainedBackbone ? p.PatchSize : trainerTemplate.PatchSize;
+        o.BackboneLearningRateScale = onPretrainedBackbone ? p.BackboneLearningRateScale : trainerTemplate.BackboneLearningRateScale;
         o.Preset = p.Preset;
         o.EmaDecay = p.EmaDecay;
         return o;

@@ -40,6 +40,7 @@ public sealed partial class Sape2Experiment
     private string? storage, study;
     private Sape2AshaOptions asha = new();
     private Sape2ImageClassificationTrainer.Options trainerTemplate = new();
+    private bool onPretrainedBackbone;   // the default trial's model tokenizes with the pretrained backbone (photos)
     private readonly List<Sape2TrialResult> trials = new();
     private int running;
 

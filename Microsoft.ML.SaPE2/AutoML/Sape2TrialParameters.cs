@@ -81,4 +81,9 @@ public class Sape2TrialParameters
     /// <summary>Weight EMA decay; 0: off.</summary>
     [Choice(new object[] { 0.0, 0.99, 0.999 }, 0.0)]
     public virtual double EmaDecay { get; set; }
+
+    /// <summary>On photos (the pretrained backbone): its learning rate as a fraction of the rest's; 0 keeps it frozen with cached features
+    /// (the fast path), 0.1 fine-tunes it. Not used on other images.</summary>
+    [Choice(new object[] { 0.0, 0.1 }, 0.0)]
+    public virtual double BackboneLearningRateScale { get; set; }
 }

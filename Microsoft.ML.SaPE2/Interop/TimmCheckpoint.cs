@@ -34,7 +34,8 @@ internal sealed class TimmCheckpoint : IDisposable
     /// <summary>The tensors by timm name, float32.</summary>
     public IReadOnlyDictionary<string, Tensor> Tensors => tensors;
 
-    /// <summary>Reads <paramref name="path"/>; anything that is not a timm patch-embedding ViT is refused naming the file and what is missing.</summary>
+    /// <summary>Reads <paramref name="path"/>; anything that is not a timm patch-embedding ViT is refused naming the file and what is
+    /// missing.</summary>
     public static TimmCheckpoint Read(string path)
     {
         var (entries, _) = SafetensorsFile.Read(path);
@@ -68,7 +69,8 @@ internal sealed class TimmCheckpoint : IDisposable
         int dim = (int)patch.shape[0], patchSize = (int)patch.shape[2];
         if (patch.shape[1] != 3 || patch.shape[3] != patchSize) throw Bad($"patch_embed.proj.weight is [{string.Join(", ", patch.shape)}].");
         if (dim % HeadWidth != 0) throw Bad($"its width {dim} is not a multiple of timm's head width {HeadWidth}.");
-        int depth = t.Keys.Where(k => k.StartsWith("blocks.", StringComparison.Ordinal)).Select(k => int.Parse(k.Split('.')[1])).DefaultIfEmpty(-1).Max() + 1;
+        int depth = t.Keys.Where(k => k.StartsWith("blocks.", StringComparison.Ordinal))
+            .Select(k => int.Parse(k.Split('.')[1])).DefaultIfEmpty(-1).Max() + 1;
         if (depth == 0) throw Bad("it has no blocks.");
         long hidden = t.TryGetValue("blocks.0.mlp.fc1.weight", out var fc1) ? fc1.shape[0] : throw Bad("blocks.0.mlp.fc1.weight is missing.");
         long patches = position.shape[1] - 1;

@@ -14,7 +14,8 @@ internal static class TimmNames
         ("patchEmbedding.projection.", "patch_embed.proj."), ("patchEmbedding.stem.", "patch_embed.stem."), ("classToken", "cls_token"),
         ("tokenPosition.table", "pos_embed"), ("sequencePooling.score.", "seq_pool.score."), (".attentionNorm.", ".norm1."),
         (".mlpNorm.", ".norm2."), (".attention.qkv.", ".attn.qkv."), (".attention.projection.", ".attn.proj."),
-        (".attention.position.biasGate", ".attn.sape2.bias_gate"), (".attention.position.tableX", ".attn.sape2.table_x"), (".attention.position.tableY", ".attn.sape2.table_y"),
+        (".attention.position.biasGate", ".attn.sape2.bias_gate"),
+        (".attention.position.tableX", ".attn.sape2.table_x"), (".attention.position.tableY", ".attn.sape2.table_y"),
         (".attention.position.table", ".attn.cope.table"), (".attention.position.frequencies", ".attn.rope.freqs"),
         (".mlp.expand.", ".mlp.fc1."), (".mlp.contract.", ".mlp.fc2."),
     ];

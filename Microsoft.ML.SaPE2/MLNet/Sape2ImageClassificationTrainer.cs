@@ -89,7 +89,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         if (o.LayerDecay is { } decay && !(decay > 0 && decay <= 1))
             throw new ArgumentOutOfRangeException(nameof(o.LayerDecay), $"Should be within (0, 1], or null for none; got {decay}.");
         if (o.InitialModel is { } initialPath && !File.Exists(initialPath))
-            throw new FileNotFoundException($"InitialModel '{initialPath}' does not exist: name a model.zip saved from a SaPE² pipeline.", initialPath);
+            throw new FileNotFoundException($"InitialModel '{initialPath}' does not exist: name a model.zip saved from a SaPE² pipeline.",
+                initialPath);
         bool pretrained = o.Tokenizer == TokenizerKind.PretrainedBackbone;
         if (pretrained && o.Normalization is not null)
             throw new ArgumentOutOfRangeException(nameof(o.Normalization), "The pretrained backbone takes pixel values in [0, 255] as ImageNet " +
@@ -240,7 +241,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         using var backboneWeights = BackboneFiles.Weights(architecture.Backbone, options.BackboneFolder);
         if (architecture.Backbone is { } backbone)
             ch.Info($"SaPE² trainer: backbone {backbone.Source}, {(training.BackboneLearningRateScale == 0 ? "frozen (features computed once, " +
-                $"{training.FeatureViews} view(s) of each training image)" : $"fine-tuned at {training.BackboneLearningRateScale} of the learning rate")}.");
+                $"{training.FeatureViews} view(s) of each training image)"
+                : $"fine-tuned at {training.BackboneLearningRateScale} of the learning rate")}.");
         var result = VisionTransformerTrainer.Fit(train, validation, architecture,
             training with { Seed = seed, TimeLimit = timeLimit, BackboneWeights = backboneWeights?.Tensors }, progress, options.CancellationToken,
             beforeEachStep: host.CheckAlive);   // MLContext.CancelExecution aborts, as in ML.NET's own trainers
@@ -287,7 +289,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             pretrained |= options.Tokenizer is null && backbone && AutoRecipe.ArePhotos(survey);
             if (options.Tokenizer is null && !backbone && AutoRecipe.ArePhotos(survey))
                 choices.Add(new RecipeChoice("Tokenizer", $"{TokenizerKind.Convolutional}", $"these look like photos, but the ImageNet " +
-                    $"backbone's files are not in '{BackboneFiles.Folder(options.BackboneFolder)}' (package {ImageNetResNet18.Package}): from scratch"));
+                    $"backbone's files are not in '{BackboneFiles.Folder(options.BackboneFolder)}' (package {ImageNetResNet18.Package}): " +
+                    "from scratch"));
             format = Format(options, provisional: (size, channels));
             choices.AddRange(formatChoices);
         }
@@ -321,15 +324,18 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         Sape2BiasGate = o.PositionEncoding == PositionEncodingKind.Sape2, DropPathRate = o.DropPathRate ?? 0.1,
     };
 
-    /// <summary>The epochs <see cref="Fit(IDataView, IDataView?)"/> would plan: <see cref="Options.Epochs"/>, or the automatic number for
-    /// the data (an experiment plans every trial's schedule and rungs with it). Makes every check a fit makes before it decodes an
-    /// image, so an experiment refuses options no trial could train with before its first trial.</summary>
-    internal int PlannedEpochs(IDataView trainData, IDataView? validationData)
+    /// <summary>
+    /// The epochs <see cref="Fit(IDataView, IDataView?)"/> would plan — <see cref="Options.Epochs"/>, or the automatic number for the data (an
+    /// experiment plans every trial's schedule and rungs with it) — and the model's architecture. Makes every check a fit makes before it
+    /// decodes an image, so an experiment refuses options no trial could train with before its first trial.
+    /// </summary>
+    internal (int Epochs, VitConfig Architecture) PlannedFit(IDataView trainData, IDataView? validationData)
     {
         GetOutputSchema(SchemaShape.Create(trainData.Schema));
         using var initial = InitialModel.Load(options.InitialModel);
         using var checkpoint = PretrainedVit(_ => { });
-        return CheckBeforeDecoding(trainData, validationData, initial, checkpoint).Training.Epochs;
+        var plan = CheckBeforeDecoding(trainData, validationData, initial, checkpoint);
+        return (plan.Training.Epochs, plan.Architecture);
     }
 
     /// <summary>

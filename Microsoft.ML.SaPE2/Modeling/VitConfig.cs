@@ -37,7 +37,8 @@ public sealed record VitConfig
     public PoolingKind Pooling { get; init; } = PoolingKind.ClassToken;
     /// <summary>Linear patch embedding (the paper) or a convolutional stem; with the stem, <see cref="PatchSize"/> is its token stride.</summary>
     public TokenizerKind Tokenizer { get; init; } = TokenizerKind.Patch;
-    /// <summary>The pretrained network of <see cref="TokenizerKind.PretrainedBackbone"/> (its graph; the weights are the model's); null otherwise.</summary>
+    /// <summary>The pretrained network of <see cref="TokenizerKind.PretrainedBackbone"/> (its graph; the weights are the model's); null
+    /// otherwise.</summary>
     public Backbone.CnnGraph? Backbone { get; init; }
     /// <summary>How the linear layers are initialised (timm's truncated normal, the paper's, or PyTorch's default).</summary>
     public WeightInitialization Initialization { get; init; } = WeightInitialization.TruncatedNormal;

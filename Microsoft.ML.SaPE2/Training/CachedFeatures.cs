@@ -36,7 +36,8 @@ internal sealed class CachedFeatures : IBatchSource, IDisposable
     /// <paramref name="views"/> − 1 augmented ones when <paramref name="training"/>.
     /// </summary>
     public static CachedFeatures Compute(GraphBackbone backbone, ImageDataset data, Normalization normalization, int views,
-        AugmentationOptions augmentation, int batchSize, double labelSmoothing, int seed, bool training, Device device, CancellationToken cancellation)
+        AugmentationOptions augmentation, int batchSize, double labelSmoothing, int seed, bool training, Device device,
+        CancellationToken cancellation)
     {
         if (!training) views = 1;
         var unmixed = augmentation with { MixupAlpha = 0, CutmixAlpha = 0 };
@@ -60,7 +61,8 @@ internal sealed class CachedFeatures : IBatchSource, IDisposable
                     if (view > 0)
                     {
                         var chunkLabels = Enumerable.Range(start, n).Select(i => data.Labels[i]).ToArray();
-                        (unit, _) = BatchAugmenter.Apply(unit, chunkLabels, data.ClassNames.Count, 0, unmixed, new Random(seed * 7919 + view * 104_729 + start));
+                        var random = new Random(seed * 7919 + view * 104_729 + start);
+                        (unit, _) = BatchAugmenter.Apply(unit, chunkLabels, data.ClassNames.Count, 0, unmixed, random);
                     }
                     var maps = backbone.forward(Preprocessing.Normalize(unit, normalization).to(device)).cpu();
                     all[view].narrow(0, start, n).copy_(maps);

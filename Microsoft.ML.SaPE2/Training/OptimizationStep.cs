@@ -36,8 +36,8 @@ internal sealed class OptimizationStep : IDisposable
         sape2Layers = (bfloat16?.Copy ?? model).modules().OfType<Sape2Attention>().ToArray();
         var groups = ParameterGroups.ByRate(model, rateScaleOf ?? (_ => 1.0));
         rateScales = groups.Select(g => g.RateScale).ToArray();
-        Optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters, new AdamW.Options { weight_decay = g.Decayed ? weightDecay : 0 })),
-            lr: learningRate);
+        Optimizer = optim.AdamW(groups.Select(g =>
+            new AdamW.ParamGroup(g.Parameters, new AdamW.Options { weight_decay = g.Decayed ? weightDecay : 0 })), lr: learningRate);
     }
 
     /// <summary>Call after weights were loaded into the model (a resume): a bf16 copy takes them, and their batch-norm statistics.</summary>

@@ -21,7 +21,8 @@ internal static class ParameterGroups
     public static List<(List<Parameter> Parameters, bool Decayed, double RateScale)> ByRate(VisionTransformer model, Func<string, double> rateScaleOf)
     {
         var groups = new List<(List<Parameter>, bool, double)>();
-        foreach (var scaled in model.named_parameters().Where(p => p.parameter.requires_grad).GroupBy(p => rateScaleOf(p.name)).OrderByDescending(g => g.Key))
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad);
+        foreach (var scaled in trainable.GroupBy(p => rateScaleOf(p.name)).OrderByDescending(g => g.Key))
         {
             var (decayed, plain) = Split(model, scaled.Select(p => p.parameter));
             if (decayed.Count > 0) groups.Add((decayed, true, scaled.Key));

@@ -114,7 +114,8 @@ internal sealed record TrainingOptions
             $"Should be within [0, 1] (0 freezes the backbone); got {BackboneLearningRateScale}.");
         if (LayerDecay is { } layerDecay && !(layerDecay > 0 && layerDecay <= 1)) throw new ArgumentOutOfRangeException(nameof(LayerDecay),
             $"Should be within (0, 1], or null for none; got {layerDecay}.");
-        if (FeatureViews is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(FeatureViews), $"Should be within [1, 64]; got {FeatureViews}.");
+        if (FeatureViews is < 1 or > 64)
+            throw new ArgumentOutOfRangeException(nameof(FeatureViews), $"Should be within [1, 64]; got {FeatureViews}.");
         if (ProgressInterval <= 0) throw new ArgumentOutOfRangeException(nameof(ProgressInterval), $"Must be positive; got {ProgressInterval}.");
         if (!Enum.IsDefined(Precision)) throw new ArgumentOutOfRangeException(nameof(Precision),
             $"Must be {string.Join(" or ", Enum.GetNames<TrainingPrecision>())}; got {(int)Precision}.");

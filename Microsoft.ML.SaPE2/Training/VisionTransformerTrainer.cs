@@ -53,7 +53,8 @@ internal static class VisionTransformerTrainer
         if (config.Backbone is not null && options.Precision == TrainingPrecision.BFloat16)
             throw new ArgumentOutOfRangeException(nameof(options), "BFloat16 precision is not available with a pretrained backbone; use Float32.");
         if (config.Backbone is not null && options.BackboneWeights is null && options.ResumeFrom is null && options.InitialModel is null)
-            throw new ArgumentException($"The model's backbone ({config.Backbone.Source}) needs its pretrained weights (BackboneWeights).", nameof(options));
+            throw new ArgumentException($"The model's backbone ({config.Backbone.Source}) needs its pretrained weights (BackboneWeights).",
+                nameof(options));
         var normalization = options.Normalization ?? Normalization.Default(train.Format.Channels);
         normalization.Validate(train.Format.Channels);
 

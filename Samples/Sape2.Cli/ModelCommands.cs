@@ -137,7 +137,8 @@ internal static class ModelCommands
                     $"({c.GridHeight}×{c.GridWidth} grid)");
             if (c.Backbone is { } backbone)
                 table.AddRow("backbone", Markup.Escape($"{backbone.Source}: {backbone.OutputChannels} channels a token, " +
-                    $"{Microsoft.ML.SaPE2.Training.MemoryEstimate.BackboneWeightCount(backbone) / 1e6:F1} M values, sha256 {backbone.Sha256[..12]}…"));
+                    $"{Microsoft.ML.SaPE2.Training.MemoryEstimate.BackboneWeightCount(backbone) / 1e6:F1} M values, " +
+                    $"sha256 {backbone.Sha256[..12]}…"));
             table.AddRow("architecture", $"dim {c.EmbedDim}, depth {c.Depth}, heads {c.NumHeads}, {c.Pooling}, {c.Initialization} initialisation");
             string sape2Details = c.PositionEncoding == Microsoft.ML.SaPE2.PositionEncodingKind.Sape2
                 ? $", {c.Sape2Mode} mode, M = {c.EffectiveSape2TableSize}, σ = {(c.Sape2BiasSign > 0 ? "+1" : "−1")}" : "";

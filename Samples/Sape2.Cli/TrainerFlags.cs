@@ -70,7 +70,8 @@ internal sealed class TrainerFlags
     private Option[] All =>
     [
         Preset, Tokenizer, Pooling, Init, Time, Encoding, NoApe, Mode, BiasSign, ImageSize, Patch, Channels, Epochs, Batch, Lr, Augment, Device,
-        Precision, Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe, BackboneLr, From, Pretrained, PretrainedSha256, LayerDecay,
+        Precision, Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe, BackboneLr, From, Pretrained,
+        PretrainedSha256, LayerDecay,
     ];
 
     public void AddTo(Command command)

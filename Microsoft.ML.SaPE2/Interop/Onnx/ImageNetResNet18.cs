@@ -75,7 +75,8 @@ internal static class ImageNetResNet18
 /// </summary>
 internal static class BackboneFiles
 {
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Folder, int Stride, DateTime Written), CnnGraph> Graphs = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Folder, int Stride, DateTime Written), CnnGraph> Graphs =
+        new();
 
     /// <summary>The folder <paramref name="folder"/> names, or the application's DnnImageModels folder.</summary>
     public static string Folder(string? folder) => folder ?? ImageNetResNet18.DefaultFolder;

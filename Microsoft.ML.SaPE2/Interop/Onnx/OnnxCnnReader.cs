@@ -121,7 +121,8 @@ internal static class OnnxCnnReader
                 case 4: reader.Floats(wire, floats); break;
                 case 8: name = reader.String(); break;
                 case 9: raw = reader.Bytes().ToArray(); break;
-                case 13 or 14: throw new InvalidDataException("a weight is stored outside the file (external data); save the model with its weights inside.");
+                case 13 or 14:
+                    throw new InvalidDataException("a weight is stored outside the file (external data); save the model with its weights inside.");
                 default: reader.Skip(wire); break;
             }
         }
@@ -177,7 +178,8 @@ internal static class OnnxCnnReader
     /// image input is fed the previous one's first output), cut at <paramref name="cutAt"/> and with every node after it
     /// dropped. Returns the graph and its weights as tensors (the caller owns them).
     /// </summary>
-    public static (CnnGraph Graph, Dictionary<string, Tensor> Weights) Compose(string source, int nativeSide, string cutAt, params OnnxFile[] networks)
+    public static (CnnGraph Graph, Dictionary<string, Tensor> Weights) Compose(string source, int nativeSide, string cutAt,
+        params OnnxFile[] networks)
     {
         var nodes = new List<CnnNode>();
         var shapes = new Dictionary<string, long[]>();
@@ -196,7 +198,8 @@ internal static class OnnxCnnReader
         nodes = nodes.Take(last + 1).ToList();
         foreach (var node in nodes)
             if (!CnnGraph.SupportedOps.Contains(node.Op))
-                throw new NotSupportedException($"{source}: node '{node.Name}' is {node.Op}; a backbone may use only {string.Join(", ", CnnGraph.SupportedOps)}.");
+                throw new NotSupportedException($"{source}: node '{node.Name}' is {node.Op}; a backbone may use only " +
+                    $"{string.Join(", ", CnnGraph.SupportedOps)}.");
         var used = nodes.SelectMany(n => n.Inputs).Where(shapes.ContainsKey).ToHashSet();
         var graph = new CnnGraph
         {

@@ -134,9 +134,10 @@ internal sealed class VitOnnx
                 "Conv" => new[] { g.Op("Conv", new[] { Input(node.Inputs[0]), g.Weight(key + ".weight", weights[key + ".weight"]) }
                     .Concat(weights.TryGetValue(key + ".bias", out var bias) ? new[] { g.Weight(key + ".bias", bias) } : Array.Empty<string>())
                     .ToArray(), ints.ToArray()) },
-                "BatchNormalization" => new[] { g.Op("BatchNormalization", new[] { Input(node.Inputs[0]), g.Weight(key + ".weight", weights[key + ".weight"]),
-                    g.Weight(key + ".bias", weights[key + ".bias"]), g.Weight(key + ".mean", weights[key + ".running_mean"]),
-                    g.Weight(key + ".var", weights[key + ".running_var"]) }, OnnxAttribute.Float("epsilon", (float)node.FloatOr("epsilon", 1e-5))) },
+                "BatchNormalization" => new[] { g.Op("BatchNormalization", new[] { Input(node.Inputs[0]),
+                    g.Weight(key + ".weight", weights[key + ".weight"]), g.Weight(key + ".bias", weights[key + ".bias"]),
+                    g.Weight(key + ".mean", weights[key + ".running_mean"]), g.Weight(key + ".var", weights[key + ".running_var"]) },
+                    OnnxAttribute.Float("epsilon", (float)node.FloatOr("epsilon", 1e-5))) },
                 "Split" => SplitOutputs(node, Input(node.Inputs[0])),
                 "Concat" => new[] { g.Concat(node.IntsOr("axis", 0)[0], node.Inputs.Select(Input).ToArray()) },
                 _ => new[] { g.Op(node.Op, node.Inputs.Select(Input).ToArray(), ints.ToArray()) },   // Relu, Add, Sub, pools: as read
@@ -148,8 +149,10 @@ internal sealed class VitOnnx
             g.Weight("projection.bias", weights["patchEmbedding.projection.bias"]) });
     }
 
-    /// <summary>The integer attributes of the backbone's operators that ONNX types as one INT rather than INTS (the reader keeps both as lists).</summary>
-    private static readonly HashSet<string> ScalarIntAttributes = new() { "group", "storage_order", "count_include_pad", "ceil_mode", "axis", "keepdims" };
+    /// <summary>The integer attributes of the backbone's operators that ONNX types as one INT rather than INTS (the reader keeps both as
+    /// lists).</summary>
+    private static readonly HashSet<string> ScalarIntAttributes =
+        new() { "group", "storage_order", "count_include_pad", "ceil_mode", "axis", "keepdims" };
 
     /// <summary>An ONNX Split as slices (one output each), so the graph needs no multi-output node.</summary>
     private string[] SplitOutputs(Modeling.Backbone.CnnNode node, string input)

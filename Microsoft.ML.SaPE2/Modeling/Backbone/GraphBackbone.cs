@@ -77,7 +77,9 @@ public sealed class GraphBackbone : nn.Module<Tensor, Tensor>
             if (operators.TryGetValue(KeyOf(i), out var module))
                 switch (module)
                 {
-                    case GraphConvolution conv: conv.Load(Get(node.Inputs[1]), node.Inputs.Count > 2 && node.Inputs[2] != "" ? Get(node.Inputs[2]) : null); break;
+                    case GraphConvolution conv:
+                        conv.Load(Get(node.Inputs[1]), node.Inputs.Count > 2 && node.Inputs[2] != "" ? Get(node.Inputs[2]) : null);
+                        break;
                     case GraphBatchNorm norm: norm.Load(Get(node.Inputs[1]), Get(node.Inputs[2]), Get(node.Inputs[3]), Get(node.Inputs[4])); break;
                 }
         }
@@ -111,10 +113,13 @@ public sealed class GraphBackbone : nn.Module<Tensor, Tensor>
                 case "MaxPool": values[node.Outputs[0]] = MaxPool(node, In(0)); break;
                 case "AveragePool": values[node.Outputs[0]] = AveragePool(node, In(0)); break;
                 case "GlobalAveragePool": values[node.Outputs[0]] = In(0).mean(new long[] { 2, 3 }, keepdim: true); break;
-                case "Concat": values[node.Outputs[0]] = cat(Enumerable.Range(0, node.Inputs.Count).Select(In).ToArray(), node.IntsOr("axis", 0)[0]); break;
+                case "Concat":
+                    values[node.Outputs[0]] = cat(Enumerable.Range(0, node.Inputs.Count).Select(In).ToArray(), node.IntsOr("axis", 0)[0]);
+                    break;
                 case "Split":
-                    var parts = In(0).split(node.IntsOr("split").Length > 0 ? node.IntsOr("split") : Enumerable.Repeat(In(0).shape[1] / node.Outputs.Count,
-                        node.Outputs.Count).ToArray(), node.IntsOr("axis", 0)[0]);
+                    long[] sizes = node.IntsOr("split").Length > 0 ? node.IntsOr("split")
+                        : Enumerable.Repeat(In(0).shape[1] / node.Outputs.Count, node.Outputs.Count).ToArray();
+                    var parts = In(0).split(sizes, node.IntsOr("axis", 0)[0]);
                     for (int o = 0; o < node.Outputs.Count; o++) values[node.Outputs[o]] = parts[o];
                     break;
             }
