@@ -24,7 +24,7 @@ public sealed class RepositoryRulesTests
     [TestMethod]
     public void ThePublicSurfaceIsTheListedOne()
     {
-        // Issue 10.9: what users need and nothing else; the engine, checkpoints, decoding, the IDX/CIFAR readers and the
+        // What users need and nothing else; the engine, checkpoints, decoding, the IDX/CIFAR readers and the
         // pictures are internal. A type made public or internal on purpose is added to or removed from the list.
         var expected = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, "Microsoft.ML.SaPE2.Tests", "TestData", "public-types.txt"))
             .Where(line => line.Length > 0 && !line.StartsWith('#')).ToHashSet();
@@ -36,7 +36,7 @@ public sealed class RepositoryRulesTests
     [TestMethod]
     public void TheMLNetFacingApiHasNoTorchSharpTypeButTheRawModelAccessor()
     {
-        // Issue 10.9: the ML.NET surface and the experiments speak ML.NET and .NET types; the TorchSharp model is reached
+        // The ML.NET surface and the experiments speak ML.NET and .NET types; the TorchSharp model is reached
         // through one documented door, the transformer's Classifier.
         static bool Torch(Type type) => type.Assembly.GetName().Name == "TorchSharp"
             || (type.IsGenericType && type.GetGenericArguments().Any(Torch)) || (type.HasElementType && Torch(type.GetElementType()!));

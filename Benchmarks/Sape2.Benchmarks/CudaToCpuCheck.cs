@@ -8,7 +8,7 @@ using Microsoft.ML.SaPE2.Modeling;
 namespace Sape2.Benchmarks;
 
 /// <summary>
-/// `cuda-to-cpu` (issue 14.5): trains a SaPE² model on CUDA through the ML.NET trainer, saves model.zip and scores images with
+/// `cuda-to-cpu`: trains a SaPE² model on CUDA through the ML.NET trainer, saves model.zip and scores images with
 /// it there; then a child process that sees no GPU (CUDA_VISIBLE_DEVICES empty) loads the file and scores the same images on the
 /// CPU. Passes when every image's top-1 agrees and every score is within 1e-4; exits non-zero otherwise. `--device cpu` runs the
 /// same check with a CPU-trained model (the check's own test, on any machine).

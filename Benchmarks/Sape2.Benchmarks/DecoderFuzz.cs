@@ -6,7 +6,7 @@ using SkiaSharp;
 namespace Sape2.Benchmarks;
 
 /// <summary>
-/// A seeded mutation fuzz of <see cref="ImageDecoder"/>'s header probe and decoder (issue 15.7): valid PNG, JPEG, BMP, GIF and WebP seeds are
+/// A seeded mutation fuzz of <see cref="ImageDecoder"/>'s header probe and decoder: valid PNG, JPEG, BMP, GIF and WebP seeds are
 /// truncated, bit-flipped, overwritten in their headers (sizes included) and spliced, and each case must either decode
 /// to the model's size or fail with an <see cref="InvalidOperationException"/> that names it — no other exception, no
 /// native crash (it would end the process), no case slower than <see cref="SlowCase"/>, and no memory growth beyond

@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace Sape2.Benchmarks;
 
 /// <summary>
-/// `gpu-speed` (issue 14.1 and 14.4): CUDA training throughput, forward + backward + AdamW on synthetic batches already on the
+/// `gpu-speed`: CUDA training throughput, forward + backward + AdamW on synthetic batches already on the
 /// GPU, side by side in one run — APE alone, SaPE²+APE fused (this library's form) and SaPE²+APE in its plain autograd form (the
-/// form before issue 14) — for ViT-S/4 and ViT-Ti/4 at 32×32, batch 128 and 512; then fp32 against bf16 mixed precision for
+/// form before the fused rewrite) — for ViT-S/4 and ViT-Ti/4 at 32×32, batch 128 and 512; then fp32 against bf16 mixed precision for
 /// ViT-S/16 at 224×224, batch 256. GPU memory in use after each variant's run alone is reported (cudaMemGetInfo after the
 /// caching allocator's peak reservation, cumulative over the variants run before it in the same process). `--smoke` runs the same
 /// tables with Micro models, batch 8 and 64×64 images on the CPU: a check that the program works, not a measurement.

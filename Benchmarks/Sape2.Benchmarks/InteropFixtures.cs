@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Sape2.Benchmarks;
 
 /// <summary>
-/// Models of every position encoding for checking exports outside .NET (issue 12): the ONNX parity tests use them directly, and
+/// Models of every position encoding for checking exports outside .NET: the ONNX parity tests use them directly, and
 /// <c>B pytorch-fixtures --out DIR</c> writes each as safetensors with the embedded test images and the scores TorchSharp gives
 /// them, for <c>interop/python/check_exports.py DIR</c>. Linked into the tests, like the decoder fuzz.
 /// </summary>

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Sape2.Benchmarks;
 
 /// <summary>
-/// `layer` (issue 14.3): one attention layer's forward + backward at a small, dispatch-bound shape — batch 1, one CPU thread,
+/// `layer`: one attention layer's forward + backward at a small, dispatch-bound shape — batch 1, one CPU thread,
 /// Micro at 32×32 with patch 4 (8×8 patches plus CLS, width 64, 2 heads) — per position encoding, as a ratio to the APE layer
 /// (content-only attention) in the same run. At this size a layer's time is mostly the host cost of dispatching its tensor
 /// operations, as a GPU step is, so the ratio shows what fewer operations buy without a GPU.
@@ -24,7 +24,7 @@ internal static class LayerBenchmark
     /// <summary>A random input of one image's tokens, (1, CLS + 64, 64).</summary>
     public static Tensor Input() => randn(1, Baseline.PrefixTokens + Grid.Count, Baseline.EmbedDim);
 
-    /// <summary>The SaPE² layer's name; "SaPE² (plain autograd form)" is the same function before issue 14's fused form.</summary>
+    /// <summary>The SaPE² layer's name; "SaPE² (plain autograd form)" is the same function before the fused form.</summary>
     public const string Sape2 = "SaPE²", Sape2Plain = "SaPE² (plain autograd form)";
 
     /// <summary>One attention layer per encoding compared, APE's (content-only attention) first.</summary>

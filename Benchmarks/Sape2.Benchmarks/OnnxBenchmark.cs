@@ -9,7 +9,7 @@ using Microsoft.ML.SaPE2.Training;
 namespace Sape2.Benchmarks;
 
 /// <summary>
-/// Issue 12.4: CPU inference of one model served two ways in the same process — TorchSharp (the transformer's own path,
+/// CPU inference of one model served two ways in the same process — TorchSharp (the transformer's own path,
 /// <see cref="ImageClassifier.PredictProbabilities"/>) and ONNX Runtime on the <see cref="Sape2Onnx"/> export — for Micro and
 /// Tiny, SaPE²+APE and APE, 32×32 RGB, patch 4. Single-image latency (p50/p99 of <c>runs</c> calls, the two servers taking
 /// turns in blocks so drift hits both) and batch-of-64 throughput. Weights are random: speed does not depend on them.

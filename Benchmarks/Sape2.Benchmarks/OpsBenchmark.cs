@@ -4,13 +4,13 @@ using static TorchSharp.torch;
 namespace Sape2.Benchmarks;
 
 /// <summary>
-/// `ops` (issue 14.2): the operations libtorch dispatches for one attention layer of each encoding — the layer of
+/// `ops`: the operations libtorch dispatches for one attention layer of each encoding — the layer of
 /// <see cref="LayerBenchmark"/> — in the forward and in the backward, counted by <see cref="DispatchCounter"/>. On a GPU each
 /// is at least one kernel launch and ≈12 µs of host time, so at small shapes this count is the step time.
 /// </summary>
 internal static class OpsBenchmark
 {
-    /// <summary>SaPE²'s budget of issue 14.2: its layer's forward + backward operations together.</summary>
+    /// <summary>SaPE²'s budget: its layer's forward + backward operations together.</summary>
     public const int Sape2Budget = 140;
 
     /// <summary>The operations one layer dispatches: forward, backward (names in order, autograd nodes left out).</summary>
@@ -70,7 +70,7 @@ internal static class OpsBenchmark
                 $"{count.Forward.Count(d => d.Depth == 0)}, {count.Backward.Count(d => d.Depth == 0)} |");
         var sape2 = counts.Single(c => c.Name == LayerBenchmark.Sape2).Count;
         report.WriteLine();
-        report.WriteLine($"SaPE² budget (issue 14.2): operations called directly in forward + backward ≤ {Sape2Budget}: " +
+        report.WriteLine($"SaPE² budget: operations called directly in forward + backward ≤ {Sape2Budget}: " +
             $"{(sape2.Direct <= Sape2Budget ? "met" : "NOT met")} ({sape2.Direct}; all dispatches, nested ones included: {sape2.Total}).");
         if (listSape2)
         {

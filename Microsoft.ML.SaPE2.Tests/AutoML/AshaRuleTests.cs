@@ -2,7 +2,7 @@ using Microsoft.ML.SaPE2.AutoML;
 
 namespace Microsoft.ML.SaPE2.Tests.AutoML;
 
-/// <summary>Issue 9.3/9.7: the ASHA rule on synthetic learning curves, no training needed.</summary>
+/// <summary>The ASHA rule on synthetic learning curves, no training needed.</summary>
 [TestClass]
 public sealed class AshaRuleTests
 {

@@ -4,7 +4,7 @@ using static Microsoft.ML.SaPE2.Tests.AutoML.AutoMLTestData;
 
 namespace Microsoft.ML.SaPE2.Tests.AutoML;
 
-/// <summary>Issue 9.3–9.5, 9.7: experiments that train, on tiny images, in seconds.</summary>
+/// <summary>Experiments that train, on tiny images, in seconds.</summary>
 [TestClass]
 public sealed class ExperimentTests
 {

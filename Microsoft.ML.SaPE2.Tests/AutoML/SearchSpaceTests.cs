@@ -3,7 +3,7 @@ using Microsoft.ML.SearchSpace;
 
 namespace Microsoft.ML.SaPE2.Tests.AutoML;
 
-/// <summary>Issue 9.2/9.7: the search space is read from ML.NET's attributes and round-trips through the tuners' unit cube.</summary>
+/// <summary>The search space is read from ML.NET's attributes and round-trips through the tuners' unit cube.</summary>
 [TestClass]
 public sealed class SearchSpaceTests
 {
@@ -93,7 +93,7 @@ public sealed class SearchSpaceTests
     }
 }
 
-/// <summary>Issue 9.1: nothing here clashes with Microsoft.ML.AutoML when a program imports both.</summary>
+/// <summary>Nothing here clashes with Microsoft.ML.AutoML when a program imports both.</summary>
 [TestClass]
 public sealed class AutoMLNamingTests
 {

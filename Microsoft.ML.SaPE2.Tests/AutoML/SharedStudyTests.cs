@@ -4,7 +4,7 @@ using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
 
 namespace Microsoft.ML.SaPE2.Tests.AutoML;
 
-/// <summary>Issue 13: one study, many worker processes, through PostgreSQL (a real server) and SQLite.</summary>
+/// <summary>One study, many worker processes, through PostgreSQL (a real server) and SQLite.</summary>
 [TestClass]
 public sealed class SharedStudyTests
 {

@@ -2,7 +2,7 @@ using Microsoft.ML.SaPE2.AutoML;
 
 namespace Microsoft.ML.SaPE2.Tests.AutoML;
 
-/// <summary>Issue 9.7: each tuner proposes valid options; the grid covers its grid; cost-frugal starts at the default and moves.</summary>
+/// <summary>Each tuner proposes valid options; the grid covers its grid; cost-frugal starts at the default and moves.</summary>
 [TestClass]
 public sealed class TunerTests
 {

@@ -2,7 +2,7 @@ using Sape2.Benchmarks;
 
 namespace Microsoft.ML.SaPE2.Tests.Data;
 
-/// <summary>Issue 15.7: mutated PNG, JPEG, BMP, GIF and WebP files never crash, hang or over-allocate, and every refusal names the case.</summary>
+/// <summary>Mutated PNG, JPEG, BMP, GIF and WebP files never crash, hang or over-allocate, and every refusal names the case.</summary>
 [TestClass]
 public sealed class DecoderFuzzTests
 {

@@ -8,7 +8,7 @@ using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
 
 namespace Microsoft.ML.SaPE2.Tests.Interop;
 
-/// <summary>Issue 12.1–12.2 the ML.NET ways: ConvertToOnnx through the transformer's ONNX hook, and serving with ML.NET's own image
+/// <summary>The ML.NET ways: ConvertToOnnx through the transformer's ONNX hook, and serving with ML.NET's own image
 /// pipeline and ApplyOnnxModel, no TorchSharp in the scoring.</summary>
 [TestClass]
 public sealed class OnnxMLNetTests

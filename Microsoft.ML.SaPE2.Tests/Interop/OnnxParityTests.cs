@@ -9,7 +9,7 @@ using Sape2.Benchmarks;
 namespace Microsoft.ML.SaPE2.Tests.Interop;
 
 /// <summary>
-/// Issue 12.2: for every position encoding (and the tokenizers, poolings and SaPE² settings), ONNX Runtime's scores of the exported
+/// For every position encoding (and the tokenizers, poolings and SaPE² settings), ONNX Runtime's scores of the exported
 /// graph equal the TorchSharp model's within 1e-4 on the embedded Fashion-MNIST test images, top-1 identical. The models are
 /// untrained but every weight is randomised (CoPE's table and BatchNorm's statistics included), so no term is trivially zero.
 /// </summary>

@@ -150,6 +150,14 @@ public sealed class TimmCheckpointTests
         using var loaded = (IDisposable)ml.Model.Load(zip, out _);
         var again = ((ITransformer)loaded).Transform(data).GetColumn<float[]>("Score").ToList();
         for (int i = 0; i < scores.Count; i++) CollectionAssert.AreEqual(scores[i], again[i], $"image {i} after save and load");
+
+        var otherPatch = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(
+            new Sape2ImageClassificationTrainer.Options { LabelColumnName = "Label", FeatureColumnName = "Image", PretrainedWeights = path,
+                PatchSize = 8 }).Fit(data));
+        StringAssert.Contains(otherPatch.Message, "patch-16");
+        var both = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.Sape2ImageClassification(
+            new Sape2ImageClassificationTrainer.Options { PretrainedWeights = path, InitialModel = zip }));
+        Assert.AreEqual("PretrainedWeights", both.ParamName);
     }
 
     /// <summary>A loopback HTTP server answering every request with <paramref name="respond"/>; counts the requests.</summary>

@@ -4,7 +4,7 @@ using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
 
 namespace Microsoft.ML.SaPE2.Tests.MLNet;
 
-/// <summary>Issue 10: MLContext cancellation and device settings, validation data, and the output schema ML.NET tools read.</summary>
+/// <summary>MLContext cancellation and device settings, validation data, and the output schema ML.NET tools read.</summary>
 [TestClass]
 public sealed class MLContextConformanceTests
 {

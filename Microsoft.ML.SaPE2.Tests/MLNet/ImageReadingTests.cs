@@ -4,7 +4,7 @@ using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
 namespace Microsoft.ML.SaPE2.Tests.MLNet;
 
 /// <summary>
-/// Issue 10.8: each image is read and decoded once, by the trainer or the transformer, so a bad one is found there; its
+/// Each image is read and decoded once, by the trainer or the transformer, so a bad one is found there; its
 /// exception says the row, the column and the data view, which lets a program that built the view (the CLI) name the file.
 /// </summary>
 [TestClass]

@@ -1,4 +1,4 @@
-// Issue 10.1: user code outside this library's namespaces needs these two usings and no more, as
+// User code outside this library's namespaces needs these two usings and no more, as
 // `using Microsoft.ML.Vision;` suffices for ML.NET's image classifier. This file must compile with only them.
 using Microsoft.ML;
 using Microsoft.ML.SaPE2;

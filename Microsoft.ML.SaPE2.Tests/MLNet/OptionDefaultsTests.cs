@@ -5,7 +5,7 @@ using Microsoft.ML.SaPE2.Training;
 
 namespace Microsoft.ML.SaPE2.Tests.MLNet;
 
-/// <summary>Issue 10.7: each default written once — Defaults holds every fixed-value default, and the layers agree with it.</summary>
+/// <summary>Each default written once — Defaults holds every fixed-value default, and the layers agree with it.</summary>
 [TestClass]
 public sealed class OptionDefaultsTests
 {

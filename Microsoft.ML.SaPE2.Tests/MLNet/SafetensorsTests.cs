@@ -8,7 +8,7 @@ using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
 
 namespace Microsoft.ML.SaPE2.Tests.MLNet;
 
-/// <summary>Issue 12.5–12.6: weights to and from safetensors with timm's names, round trips and refusals.</summary>
+/// <summary>Weights to and from safetensors with timm's names, round trips and refusals.</summary>
 [TestClass]
 public sealed class SafetensorsTests
 {

@@ -81,7 +81,7 @@ public sealed class Sape2ImageClassificationTests
     [TestMethod]
     public void BFloat16TrainingGivesAFloat32ModelAndWarnsOnTheCpu()
     {
-        // Issue 14.4: Precision = BFloat16 trains in bf16 mixed precision; the model it returns, saves and scores with is fp32.
+        // Precision = BFloat16 trains in bf16 mixed precision; the model it returns, saves and scores with is fp32.
         var ml = new MLContext(seed: 1);
         var warnings = new List<string>();
         ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.RawMessage); };
@@ -291,7 +291,7 @@ public sealed class Sape2ImageClassificationTests
             (With(o => { o.EarlyStoppingPatience = 2; o.ValidationSetFraction = null; }), "EarlyStoppingPatience"),   // nothing to validate on
             (With(o => o.ValidationSetFraction = 1.5), "ValidationSetFraction"),
             (With(o => o.ValidationSetFraction = double.NaN), "ValidationSetFraction"),
-            // NaN slipped through range checks written as "x < 0" (issue 15); every floating-point option is checked.
+            // NaN slipped through range checks written as "x < 0"; every floating-point option is checked.
             (With(o => o.WarmupEpochs = double.NaN), "WarmupEpochs"),
             (With(o => o.GradientClipNorm = double.NaN), "GradientClipNorm"),
             (With(o => o.WeightDecay = double.NaN), "WeightDecay"),

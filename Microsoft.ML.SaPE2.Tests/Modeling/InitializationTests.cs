@@ -10,7 +10,7 @@ public sealed class InitializationTests
     [TestMethod]
     public void TruncatedNormalHasTimmsMeaning()
     {
-        // timm's trunc_normal_(w, std=.02): bounds ±2 absolute, ±100σ, so the spread is the std itself (issue 11).
+        // timm's trunc_normal_(w, std=.02): bounds ±2 absolute, ±100σ, so the spread is the std itself.
         using var scope = NewDisposeScope();
         torch.manual_seed(1);
         var t = empty(200_000);

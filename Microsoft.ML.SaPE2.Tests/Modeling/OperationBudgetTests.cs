@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.SaPE2.Tests.Modeling;
 
 /// <summary>
-/// Issue 14.2: the operations one SaPE² attention layer dispatches in forward + backward, counted by libtorch's RecordFunction
+/// The operations one SaPE² attention layer dispatches in forward + backward, counted by libtorch's RecordFunction
 /// hook (<see cref="DispatchCounter"/>), stay within budget — a count, so exact on any machine.
 /// </summary>
 [TestClass]

@@ -117,7 +117,7 @@ public sealed class Sape2LogitsTests
     [TestMethod]
     public void BFloat16InputsGiveFloat32LogitsAndInputTypedGradients()
     {
-        // Issue 14.4: from bf16 q, k and tables only the two matmuls run in bf16; positions, distances and logits are fp32.
+        // From bf16 q, k and tables only the two matmuls run in bf16; positions, distances and logits are fp32.
         using var scope = NewDisposeScope();
         var c = new Case(4, 4, 1, Sape2Mode.Key, +1, true, false, 5, 0);
         var x = Random(c, seed: 4, batch: 2, heads: 2, headDim: 8);

@@ -121,9 +121,27 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void AModelOnThePretrainedBackboneTrainsPredictsExplainsAndDescribes()
+    {
+        string data = Path.Combine(folder, "photos"), output = Path.Combine(folder, "out"), retrained = Path.Combine(folder, "again");
+        SyntheticFolder(data, classes: 2, perClass: 6, SkiaSharp.SKEncodedImageFormat.Jpeg, variedSizes: true);
+        Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "2", "--image-size", "64", "--out", output, "--device", "cpu").ExitCode);
+        string model = Path.Combine(output, "model.zip");
+        Assert.AreEqual(0, Run("predict", "--model", model, Path.Combine(data, "class000")).ExitCode);
+        Assert.AreEqual(0, Run("evaluate", "--model", model, "--data", data).ExitCode);
+        Assert.AreEqual(0, Run("info", "--model", model).ExitCode);
+        var image = Directory.GetFiles(Path.Combine(data, "class001"))[0];
+        Assert.AreEqual(0, Run("explain", "--model", model, "--image", image, "--patch", "1,1", "--out", Path.Combine(folder, "explained")).ExitCode);
+        Assert.IsTrue(File.Exists(Path.Combine(folder, "explained", "sape2-bias.png")));
+        Assert.AreEqual(0, Run("train", "--data", data, "--epochs", "1", "--from", model, "--out", retrained, "--device", "cpu").ExitCode,
+            "retraining from the model with --from");
+        AssertOneLineError(Run("train", "--data", data, "--tokenizer", "PretrainedBackbone", "--patch", "8", "--out", retrained), "PatchSize");
+    }
+
+    [TestMethod]
     public void EvaluateGivesTheMetricsTheModelsOwnScoresGive()
     {
-        // Any shift or reordering of the label keys shows in the metrics (issue 15: evaluate reported 1.33% on the
+        // Any shift or reordering of the label keys shows in the metrics (evaluate reported 1.33% on the
         // images train had just scored at 75%, its confusion matrix shifted by one class).
         string data = Path.Combine(folder, "data"), output = Path.Combine(folder, "out");
         SyntheticFolder(data, classes: 4, perClass: 8);
@@ -176,7 +194,7 @@ public sealed class CliTests
         AssertOneLineError(Run(cifarArgs), "test_batch.bin");
         WriteCifar(cifarTest, 6);
         Assert.AreEqual(0, Run(cifarArgs).ExitCode);
-        // A named recipe fills what the command line leaves open; what it names wins (issue 11: Docs/reproduce-cifar.md).
+        // A named recipe fills what the command line leaves open; what it names wins (Docs/reproduce-cifar.md).
         string recipeOut = Path.Combine(folder, "recipe");
         Assert.AreEqual(0, Run("train", "--cifar", cifar, "--recipe", "paper", "--preset", "Micro", "--epochs", "1", "--image-size", "16",
             "--out", recipeOut).ExitCode);

@@ -6,7 +6,7 @@ using Sape2.Benchmarks;
 
 namespace Microsoft.ML.SaPE2.Tests.Samples;
 
-/// <summary>Issue 12.3: the ONNX serving sample depends on ML.NET and ONNX Runtime only, and its output folder holds no libtorch.</summary>
+/// <summary>The ONNX serving sample depends on ML.NET and ONNX Runtime only, and its output folder holds no libtorch.</summary>
 [TestClass]
 public sealed class OnnxServingSampleTests
 {

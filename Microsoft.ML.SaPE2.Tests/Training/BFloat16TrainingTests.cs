@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.SaPE2.Tests.Training;
 
-/// <summary>Issue 14.4: bf16 mixed-precision training steps (<see cref="TrainingPrecision.BFloat16"/>), on the CPU.</summary>
+/// <summary>Bf16 mixed-precision training steps (<see cref="TrainingPrecision.BFloat16"/>), on the CPU.</summary>
 [TestClass]
 public sealed class BFloat16TrainingTests
 {

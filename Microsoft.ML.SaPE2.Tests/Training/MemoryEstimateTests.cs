@@ -8,7 +8,7 @@ using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
 
 namespace Microsoft.ML.SaPE2.Tests.Training;
 
-/// <summary>Issue 15.2: sizes that would exhaust memory are refused up front, naming the options, never by a native abort.</summary>
+/// <summary>Sizes that would exhaust memory are refused up front, naming the options, never by a native abort.</summary>
 [TestClass]
 public sealed class MemoryEstimateTests
 {

@@ -27,8 +27,6 @@ public sealed partial class Sape2ImageClassificationTrainer
         public const double ValidationSetFraction = 0.1;
         /// <summary>Height and width of non-square inputs: 0, use the image size.</summary>
         public const int ImageHeight = 0, ImageWidth = 0;
-        /// <summary>Centre-crop to the model's aspect: no (stretch).</summary>
-        public static readonly bool KeepAspectByCenterCrop = new ImageFormat().KeepAspectByCenterCrop;
         /// <summary>Largest image accepted, in pixels: 64 megapixels.</summary>
         public static readonly long MaxPixels = new ImageFormat().MaxPixels;
         /// <summary>Position encoding: SaPE².</summary>
@@ -142,8 +140,9 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>Initialisation of the linear layers; null: <see cref="WeightInitialization.PyTorchDefault"/>. The paper: <see
         /// cref="WeightInitialization.TruncatedNormal"/>.</summary>
         public WeightInitialization? Initialization;
-        /// <summary>Crop images to the model's aspect ratio before resizing instead of stretching them. Default false.</summary>
-        public bool KeepAspectByCenterCrop = Defaults.KeepAspectByCenterCrop;
+        /// <summary>Crop images to the model's aspect ratio before resizing instead of stretching them; null: true for photos going to a
+        /// pretrained network (ImageNet networks learnt from centre crops: stretching distorts what they see), false otherwise.</summary>
+        public bool? KeepAspectByCenterCrop;
         /// <summary>Per-channel pixel mean and std (pixels in [0, 1]); null: 0.5 and 0.5, or pixel values in [0, 255] with the pretrained
         /// backbone (what its network takes; another normalisation is refused there).</summary>
         public Normalization? Normalization;

@@ -104,11 +104,14 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     }
 
     /// <summary>The input format: the options, with <paramref name="provisional"/> size and channels where they are automatic.</summary>
-    internal static ImageFormat Format(Options o, (int Size, int Channels) provisional) => new()
+    /// <param name="o">The options.</param>
+    /// <param name="provisional">Size and channels where the options leave them automatic.</param>
+    /// <param name="pretrained">Whether the images go to a pretrained network: then they are centre-cropped unless the options say otherwise.</param>
+    internal static ImageFormat Format(Options o, (int Size, int Channels) provisional, bool pretrained = false) => new()
     {
         Height = o.ImageHeight > 0 ? o.ImageHeight : o.ImageSize ?? provisional.Size,
         Width = o.ImageWidth > 0 ? o.ImageWidth : o.ImageSize ?? provisional.Size,
-        Channels = o.Channels ?? provisional.Channels, KeepAspectByCenterCrop = o.KeepAspectByCenterCrop, MaxPixels = o.MaxPixels,
+        Channels = o.Channels ?? provisional.Channels, KeepAspectByCenterCrop = o.KeepAspectByCenterCrop ?? pretrained, MaxPixels = o.MaxPixels,
     };
 
     internal static VitConfig Architecture(Options o, ImageFormat format, AutoRecipe.Recipe recipe, int numClasses)
@@ -156,6 +159,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         "LabelSmoothing" => o.LabelSmoothing.HasValue,
         "Augmentation" => o.Augmentation is not null,
         "BackboneLearningRateScale" => o.BackboneLearningRateScale.HasValue,
+        "KeepAspectByCenterCrop" => o.KeepAspectByCenterCrop.HasValue,
         _ => throw new ArgumentOutOfRangeException(nameof(option), $"No option {option}."),
     };
 
@@ -269,7 +273,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         if (checkpoint is not null)
         {
             int side = options.ImageSize ?? checkpoint.Architecture.ImageHeight;
-            var fineTuneFormat = Format(options, provisional: (side, 3)) with { Channels = 3 };
+            var fineTuneFormat = Format(options, provisional: (side, 3), pretrained: true) with { Channels = 3 };
             var (rows, validationCount, fraction) = RowCounts(input, validationData);
             var fineTune = AutoRecipe.ChooseFineTune((int)Math.Min(rows - (long)Math.Round(rows * fraction), int.MaxValue),
                 checkpoint.Architecture.PatchSize, cuda);
@@ -278,7 +282,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             return (fineTuneFormat, fineTune, choices, rows, validationCount, fraction);
         }
         bool pretrained = initial?.Config.Backbone is not null || options.Tokenizer == TokenizerKind.PretrainedBackbone;
-        var format = initial?.Format ?? Format(options, provisional: pretrained ? (AutoRecipe.PretrainedImageSide, 3) : (32, 3));
+        var format = initial?.Format ?? Format(options, provisional: pretrained ? (AutoRecipe.PretrainedImageSide, 3) : (32, 3), pretrained);
         if (initial is null && (!IsSet(options, "ImageSize") || !IsSet(options, "Channels") || options.Tokenizer is null))
         {
             var survey = options.DecodedImages?.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData)
@@ -291,7 +295,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
                 choices.Add(new RecipeChoice("Tokenizer", $"{TokenizerKind.Convolutional}", $"these look like photos, but the ImageNet " +
                     $"backbone's files are not in '{BackboneFiles.Folder(options.BackboneFolder)}' (package {ImageNetResNet18.Package}): " +
                     "from scratch"));
-            format = Format(options, provisional: (size, channels));
+            format = Format(options, provisional: (size, channels), pretrained);
             choices.AddRange(formatChoices);
         }
         options.Normalization?.Validate(format.Channels);
@@ -317,12 +321,24 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         : null;
 
     /// <summary>The checkpoint's ViT with the user's classes, image size and position encoding (SaPE² behind its gate at 0).</summary>
-    internal static VitConfig FineTuneArchitecture(Options o, VitConfig pretrained, ImageFormat format, int numClasses) => pretrained with
+    internal static VitConfig FineTuneArchitecture(Options o, VitConfig pretrained, ImageFormat format, int numClasses)
     {
-        ImageHeight = format.Height, ImageWidth = format.Width, NumClasses = numClasses, PositionEncoding = o.PositionEncoding,
-        AbsolutePosition = o.AbsolutePosition, Sape2Mode = o.Sape2Mode, Sape2BiasSign = o.Sape2BiasSign,
-        Sape2BiasGate = o.PositionEncoding == PositionEncodingKind.Sape2, DropPathRate = o.DropPathRate ?? 0.1,
-    };
+        if (o.PatchSize is { } patch && patch != pretrained.PatchSize)
+            throw new ArgumentOutOfRangeException(nameof(o.PatchSize), $"PretrainedWeights '{o.PretrainedWeights}' is a patch-" +
+                $"{pretrained.PatchSize} ViT; PatchSize {patch} cannot use it. Leave PatchSize unset.");
+        if (o.Preset is { } preset && VitConfig.FromPreset(preset).EmbedDim != pretrained.EmbedDim)
+            throw new ArgumentOutOfRangeException(nameof(o.Preset), $"PretrainedWeights '{o.PretrainedWeights}' is {pretrained.EmbedDim} wide; " +
+                $"Preset {preset} is {VitConfig.FromPreset(preset).EmbedDim}. Leave Preset unset.");
+        if (format.Height % pretrained.PatchSize != 0 || format.Width % pretrained.PatchSize != 0)
+            throw new ArgumentOutOfRangeException(nameof(o.ImageSize), $"PretrainedWeights '{o.PretrainedWeights}' has " +
+                $"{pretrained.PatchSize}-pixel patches; the image size {format.Height}×{format.Width} must be a multiple of it.");
+        return pretrained with
+        {
+            ImageHeight = format.Height, ImageWidth = format.Width, NumClasses = numClasses, PositionEncoding = o.PositionEncoding,
+            AbsolutePosition = o.AbsolutePosition, Sape2Mode = o.Sape2Mode, Sape2BiasSign = o.Sape2BiasSign,
+            Sape2BiasGate = o.PositionEncoding == PositionEncodingKind.Sape2, DropPathRate = o.DropPathRate ?? 0.1,
+        };
+    }
 
     /// <summary>
     /// The epochs <see cref="Fit(IDataView, IDataView?)"/> would plan — <see cref="Options.Epochs"/>, or the automatic number for the data (an

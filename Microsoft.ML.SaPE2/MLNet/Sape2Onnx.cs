@@ -15,8 +15,9 @@ namespace Microsoft.ML;
 /// one gray channel), with the training normalisation inside the graph. Its outputs are <see cref="ScoresName"/>, the class
 /// probabilities (batch, classes) as the transformer's Score column holds them, and <see cref="PredictedIndexName"/>, the
 /// most probable class's index (batch), int64 from 0. The metadata holds the class names (<c>sape2.classes</c>, JSON), the
-/// architecture (<c>sape2.config</c>), the normalisation inside the graph (<c>sape2.normalization</c>) and the input layout
-/// (<c>sape2.input</c>).
+/// architecture (<c>sape2.config</c>), the normalisation inside the graph (<c>sape2.normalization</c>), the input layout
+/// (<c>sape2.input</c>) and whether images are centre-cropped to the model's aspect before resizing (<c>sape2.keep_aspect</c>,
+/// "true" or "false": a server must prepare images the same way).
 /// </remarks>
 public static class Sape2Onnx
 {

@@ -135,6 +135,7 @@ internal static class AutoRecipe
                 "instead of learning a stem from a few hundred images"),
             new("PatchSize", $"{PretrainedStride}", "the backbone cut after its last stage: 7×7 tokens of its most semantic features"),
             new("BackboneLearningRateScale", "0", "frozen: each image's features are computed once and reused every epoch (the fast CPU path)"),
+            new("KeepAspectByCenterCrop", "true", "ImageNet networks learnt from centre crops; stretched photos distort what they see"),
             new("Pooling", $"{PoolingKind.GlobalAverage}", "the mean of the tokens, as the backbone's own classifier pools its features"),
             new("Initialization", $"{WeightInitialization.PyTorchDefault}", "learns faster in short runs (measured)"),
             new("Preset", $"{VitPreset.Micro}", "a small transformer on top of the pretrained features: few images to learn from"),
@@ -171,6 +172,7 @@ internal static class AutoRecipe
             new("WarmupEpochs", Invariant(WarmupEpochs), "one epoch"),
             new("LabelSmoothing", Invariant(LabelSmoothing), "as DeiT"),
             new("Augmentation", "random resized crop (from half the area) and flip", "light augmentation for a short fine-tune"),
+            new("KeepAspectByCenterCrop", "true", "timm's ViTs learnt from centre crops; stretched photos distort what they see"),
         };
         return new Recipe(patchSize, VitPreset.Tiny, epochs, batch, 1e-4, WarmupEpochs, LabelSmoothing, augmentation, choices)
         {

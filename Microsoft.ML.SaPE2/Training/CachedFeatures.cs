@@ -48,7 +48,7 @@ internal sealed class CachedFeatures : IBatchSource, IDisposable
         {
             backbone.eval();
             using var noGrad = no_grad();
-            const int chunk = 4;   // measured fastest on 2 cores: 45 images/s against 20 at 16 (Benchmarks: backbone)
+            const int chunk = ImageClassifier.BackboneBatchSize;   // fastest on 2 cores: 45 images/s at 4, 20 at 16 (Benchmarks: backbone)
             for (int view = 0; view < views; view++)
                 for (int start = 0; start < data.Count; start += chunk)
                 {

@@ -50,6 +50,9 @@ public sealed class ImageClassifier : IDisposable
         Config = Config, Format = Format, Normalization = Normalization, ClassNames = ClassNames, History = History,
     };
 
+    /// <summary>Images per forward pass through a pretrained backbone when scoring.</summary>
+    internal const int BackboneBatchSize = 4;
+
     private readonly ReaderWriterLockSlim lifetime = new(LockRecursionPolicy.SupportsRecursion);
     private bool disposed;
 
@@ -93,6 +96,9 @@ public sealed class ImageClassifier : IDisposable
                 $"{Format.Channels}×{Format.Height}×{Format.Width}.", nameof(pixels));
         int classes = ClassNames.Count;
         var output = new float[count * classes];
+        // A pretrained CNN's feature maps at 224 px are large (a batch of 256 would hold gigabytes at once), and its CPU pass is fastest
+        // in small batches (Benchmarks: backbone).
+        if (Model.Backbone is not null) batchSize = Math.Min(batchSize, BackboneBatchSize);
         var device = Model.parameters().First().device;
         Model.eval();
         using var noGrad = no_grad();

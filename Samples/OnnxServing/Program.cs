@@ -18,12 +18,15 @@ if (!File.Exists(modelPath)) return Fail($"the model '{modelPath}' does not exis
 // What the exported graph takes and names: (batch, channels, height, width) pixels, and the classes in its metadata.
 int channels, height, width;
 string[] classes;
+bool keepAspect;
 try
 {
     using var session = new InferenceSession(modelPath);
     var dims = session.InputMetadata["pixels"].Dimensions;
     (channels, height, width) = (dims[1], dims[2], dims[3]);
     classes = JsonSerializer.Deserialize<string[]>(session.ModelMetadata.CustomMetadataMap["sape2.classes"])!;
+    // Models trained on centre crops (photos on a pretrained network) are served centre crops; files exported before the key: stretched.
+    keepAspect = session.ModelMetadata.CustomMetadataMap.TryGetValue("sape2.keep_aspect", out var crop) && crop == "true";
 }
 catch (Exception e) when (e is OnnxRuntimeException or KeyNotFoundException or JsonException)
 {
@@ -42,13 +45,14 @@ foreach (var path in args.Skip(1))
 if (images.Count == 0) return Fail($"no images (.png, .jpg, .jpeg, .bmp, .gif, .webp) in {string.Join(", ", args.Skip(1))}.");
 
 // Images are decoded here rather than by ML.NET's LoadImages, which ignores the EXIF orientation: each is turned upright as its
-// orientation says (a phone photo stored sideways is upright in every viewer), resized as the library resizes (bilinear) and
+// orientation says (a phone photo stored sideways is upright in every viewer), centre-cropped when the model was trained on crops,
+// resized as the library resizes (bilinear) and
 // turned into the channel-major 0–255 floats the graph takes; a cut-short file is refused instead of scored with black rows.
 var rows = new List<PixelRow>();
 var problems = new List<string>();
 foreach (var path in images)
 {
-    try { rows.Add(new PixelRow { Pixels = UprightImage.Pixels(path, channels, height, width) }); }
+    try { rows.Add(new PixelRow { Pixels = UprightImage.Pixels(path, channels, height, width, keepAspect) }); }
     catch (InvalidDataException e) { problems.Add(e.Message); }
 }
 if (problems.Count > 0)

@@ -17,16 +17,19 @@ static class UprightImage
     }
 
     /// <summary>
-    /// The upright image resized to <paramref name="width"/> × <paramref name="height"/> (bilinear, as the library resizes) as
-    /// channel-major 0–255 floats: one luma plane (0.299 R + 0.587 G + 0.114 B, rounded, as the library's grayscale) or R, G, B planes.
+    /// The upright image — centre-cropped to the model's aspect first when <paramref name="keepAspect"/>, as the library crops — resized
+    /// to <paramref name="width"/> × <paramref name="height"/> (bilinear, as the library resizes) as channel-major 0–255 floats: one luma
+    /// plane (0.299 R + 0.587 G + 0.114 B, rounded, as the library's grayscale) or R, G, B planes.
     /// </summary>
-    public static float[] Pixels(string path, int channels, int height, int width)
+    public static float[] Pixels(string path, int channels, int height, int width, bool keepAspect)
     {
         var (rgba, w, h) = Upright(path);
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        using var upright = new SKBitmap(info);
-        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, upright.GetPixels(), rgba.Length);
-        using var resized = w == width && h == height ? upright.Copy()
+        using var whole = new SKBitmap(info);
+        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, whole.GetPixels(), rgba.Length);
+        using var cropped = keepAspect ? CentreCrop(whole, (double)width / height) : null;
+        var upright = cropped ?? whole;
+        using var resized = upright.Width == width && upright.Height == height ? upright.Copy()
             : upright.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul), SKFilterQuality.Low);
         var pixels = resized.GetPixelSpan();
         int plane = width * height;
@@ -38,6 +41,19 @@ static class UprightImage
             else (planes[i], planes[plane + i], planes[2 * plane + i]) = (r, g, b);
         }
         return planes;
+    }
+
+    /// <summary>The centred crop of <paramref name="aspect"/> (width / height), as the library takes it; null when the image has that
+    /// aspect.</summary>
+    private static SKBitmap? CentreCrop(SKBitmap bitmap, double aspect)
+    {
+        int cropWidth = Math.Min(bitmap.Width, Math.Max(1, (int)Math.Round(bitmap.Height * aspect)));
+        int cropHeight = Math.Min(bitmap.Height, Math.Max(1, (int)Math.Round(cropWidth / aspect)));
+        if (cropWidth == bitmap.Width && cropHeight == bitmap.Height) return null;
+        var subset = new SKBitmap();
+        var area = SKRectI.Create((bitmap.Width - cropWidth) / 2, (bitmap.Height - cropHeight) / 2, cropWidth, cropHeight);
+        if (!bitmap.ExtractSubset(subset, area)) { subset.Dispose(); return null; }
+        return subset;
     }
 
     private static (byte[] Rgba, int Width, int Height) Upright(string path)

@@ -62,7 +62,10 @@ internal sealed class TrainerFlags
         => defaults.GradientClipNorm };
     public Option<int> Patience { get; } = new("--patience") { Description = "Early-stopping patience in epochs (0: off).", DefaultValueFactory = _
         => defaults.EarlyStoppingPatience };
-    public Option<bool> KeepAspect { get; } = new("--keep-aspect") { Description = "Centre-crop images to the model's aspect before resizing." };
+    public Option<bool> KeepAspect { get; } = new("--keep-aspect") { Description = "Centre-crop images to the model's aspect before resizing " +
+        "(automatic for photos on a pretrained network)." };
+    public Option<bool> Stretch { get; } = new("--stretch") { Description = "Stretch images to the model's aspect, even photos on a pretrained " +
+        "network." };
     public Option<string?> Recipe { get; } = new("--recipe") { Description = "paper (the paper's CIFAR setting: ViT-S/4 at 32×32, CLS " +
         "token, Adam without weight decay, crop and flip, 400 epochs of batch 128) or deit (the same with DeiT's AdamW 0.05, RandAugment, " +
         "Mixup/CutMix, label smoothing 0.1). Flags given as well win." };
@@ -70,7 +73,7 @@ internal sealed class TrainerFlags
     private Option[] All =>
     [
         Preset, Tokenizer, Pooling, Init, Time, Encoding, NoApe, Mode, BiasSign, ImageSize, Patch, Channels, Epochs, Batch, Lr, Augment, Device,
-        Precision, Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Recipe, BackboneLr, From, Pretrained,
+        Precision, Seed, Threads, WeightDecay, Warmup, Smoothing, Ema, Clip, Patience, KeepAspect, Stretch, Recipe, BackboneLr, From, Pretrained,
         PretrainedSha256, LayerDecay,
     ];
 
@@ -99,7 +102,7 @@ internal sealed class TrainerFlags
             LearningRate = parse.GetValue(Lr), WarmupEpochs = parse.GetValue(Warmup), LabelSmoothing = parse.GetValue(Smoothing),
             WeightDecay = parse.GetValue(WeightDecay), EmaDecay = parse.GetValue(Ema), GradientClipNorm = parse.GetValue(Clip),
             EarlyStoppingPatience = parse.GetValue(Patience),
-            KeepAspectByCenterCrop = parse.GetValue(KeepAspect), MaxPixels = maxPixels,
+            KeepAspectByCenterCrop = parse.GetValue(KeepAspect) ? true : parse.GetValue(Stretch) ? false : null, MaxPixels = maxPixels,
             Augmentation = parse.GetValue(Augment) switch
             {
                 "none" => AugmentationOptions.None,

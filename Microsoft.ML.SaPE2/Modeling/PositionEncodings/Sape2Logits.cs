@@ -6,7 +6,7 @@ namespace Microsoft.ML.SaPE2.Modeling.PositionEncodings;
 /// <summary>
 /// SaPE²'s attention logits, Eq. 9–16 — <c>q·kᵀ/√d</c> plus the bias of <see cref="Sape2Bias"/> on patch pairs — as one
 /// autograd operation: the forward records no graph and the backward is written by hand, so a training step dispatches far
-/// fewer tensor operations (issue 14.2: on a GPU each is a kernel launch, and launches, not arithmetic, set SaPE²'s cost).
+/// fewer tensor operations (on a GPU each is a kernel launch, and launches, not arithmetic, set SaPE²'s cost).
 /// <see cref="Sape2Bias"/> stays the plain form; the tests hold this one to it, value and gradient.
 /// </summary>
 /// <remarks>
@@ -76,7 +76,7 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         var grid = settings.Grid;
         long n = grid.Count;
         double scale = 1.0 / Math.Sqrt(d);
-        // (B, h, T, T): q·kᵀ/√d; from bf16 q and k too, everything from here on is in fp32 (issue 14.4).
+        // (B, h, T, T): q·kᵀ/√d; from bf16 q and k too, everything from here on is in fp32.
         var logits = ReducedPrecision.Widened(query.matmul(key.transpose(-2, -1))).mul_(scale);
         var patchEmbeddingLogits = PatchRows(embeddingLogits, settings);                     // Eq. 13: (B, h, H, W, 2, M)
         var created = saved is null ? null : new List<Tensor>();   // saved, and made here
