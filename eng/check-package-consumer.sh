@@ -21,5 +21,11 @@ XML
 echo 'using Microsoft.ML.SaPE2; using Microsoft.ML.SaPE2.Modeling; using var m = new VisionTransformer(VitConfig.FromPreset(VitPreset.Micro)); System.Console.WriteLine($"logits: {m.forward(TorchSharp.torch.randn(1, 3, 32, 32)).shape[1]}");' > Program.cs
 dotnet run
 dotnet publish -r linux-x64 --self-contained false -o "$work/publish" >/dev/null
-readelf -V "$work/publish/libLibTorchSharp.so" | grep -q "GLIBCXX_3.4.32  Flags: WEAK" && echo "publish: GLIBCXX_3.4.32 need is weak"
+# The check fails the script when the flag is missing (a grep in an && list would not: set -e ignores it there).
+readelf -V "$work/publish/libLibTorchSharp.so" > "$work/version-needs.txt"
+if ! grep -q "GLIBCXX_3.4.32  Flags: WEAK" "$work/version-needs.txt"; then
+  echo "error: the published libLibTorchSharp.so still needs GLIBCXX_3.4.32 (not marked weak)" >&2
+  exit 1
+fi
+echo "publish: GLIBCXX_3.4.32 need is weak"
 "$work/publish/app"

@@ -98,6 +98,21 @@ internal static class PhotosBenchmark
                 .Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(labelColumnName: "Label", featureColumnName: "Image"));
             title = "SaPE² default call (`Sape2ImageClassification(\"Label\", \"Image\")`)";
         }
+        else if (pipeline.StartsWith("options:", StringComparison.Ordinal))
+        {
+            // "options:Pooling=SequencePooling;EmaDecay=0.99": the default call with these options set (for recipe experiments).
+            var options = new Sape2ImageClassificationTrainer.Options { LabelColumnName = "Label", FeatureColumnName = "Image", Seed = seed };
+            foreach (var setting in pipeline["options:".Length..].Split(';', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var (name, text) = (setting.Split('=')[0], setting.Split('=')[1]);
+                var field = typeof(Sape2ImageClassificationTrainer.Options).GetField(name) ?? throw new ArgumentException($"No option {name}.");
+                var type = Nullable.GetUnderlyingType(field.FieldType) ?? field.FieldType;
+                field.SetValue(options, type.IsEnum ? Enum.Parse(type, text) : Convert.ChangeType(text, type, CultureInfo.InvariantCulture));
+            }
+            estimator = label.Append(ml.Transforms.LoadRawImageBytes("Image", null, "ImagePath"))
+                .Append(ml.MulticlassClassification.Trainers.Sape2ImageClassification(options));
+            title = $"SaPE² default call with {pipeline["options:".Length..]}";
+        }
         else
         {
             bool ape = pipeline.EndsWith("+APE", StringComparison.Ordinal);

@@ -48,8 +48,13 @@ switch (mode)
         if (photos > 0) Directory.Delete(smallData, recursive: true);
         break;
     case "photos":
-        PhotosBenchmark.Run(Arg("data", ""), Arg("seeds", "1,2,3").Split(',').Select(int.Parse).ToList(),
+        int syntheticPhotos = int.Parse(Arg("synthetic-photos", "0"));   // photo-shaped stand-ins: time and memory, not accuracy
+        string photoData = syntheticPhotos > 0
+            ? SyntheticPhotos.Write(Directory.CreateTempSubdirectory("sape2-photos-").FullName, syntheticPhotos)
+            : Arg("data", "");
+        PhotosBenchmark.Run(photoData, Arg("seeds", "1,2,3").Split(',').Select(int.Parse).ToList(),
             Arg("encodings", "Sape2+APE,Absolute,None").Split(',', StringSplitOptions.RemoveEmptyEntries), report);
+        if (syntheticPhotos > 0) Directory.Delete(photoData, recursive: true);
         break;
     case "backbone":
         BackboneBenchmark.Run(int.Parse(Arg("stride", "32")), Arg("batches", "1,8,16,32").Split(',').Select(int.Parse).ToArray(), report);
