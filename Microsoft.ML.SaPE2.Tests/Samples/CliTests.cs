@@ -523,11 +523,16 @@ public sealed class CliTests
         string leaderboard = File.ReadAllText(Path.Combine(output, "leaderboard.md"));
         StringAssert.Contains(leaderboard, "| 1 | 0 |");
         StringAssert.Contains(leaderboard, "**best**");
-        string builder = File.ReadAllText(Path.Combine(project, "ModelBuilder.cs"));
+        string builder = File.ReadAllText(Path.Combine(project, "Sape2Model.training.cs"));
+        StringAssert.Contains(builder, "public static ITransformer RetrainPipeline(MLContext mlContext, IDataView trainData)");
+        StringAssert.Contains(builder, "public static IEstimator<ITransformer> BuildPipeline(MLContext mlContext)");
+        StringAssert.Contains(File.ReadAllText(Path.Combine(project, "Sape2Model.consumption.cs")),
+            "public static ModelOutput Predict(ModelInput input)");
         StringAssert.Contains(builder, "PositionEncoding = PositionEncodingKind.Sape2,");
         StringAssert.Contains(builder, "Epochs = 2,");
         StringAssert.Contains(builder, "ImageSize = 16,");
-        Assert.IsTrue(File.Exists(Path.Combine(project, "Sape2Model.csproj")) && File.Exists(Path.Combine(project, "ConsumeModel.cs")));
+        CollectionAssert.AreEquivalent(new[] { "Program.cs", "Sape2Model.consumption.cs", "Sape2Model.csproj", "Sape2Model.training.cs" },
+            Directory.GetFiles(project).Select(Path.GetFileName).ToArray(), "Model Builder's current files: the partial class in two files");
         Assert.AreEqual(0, Run("evaluate", "--model", Path.Combine(output, "model.zip"), "--data", data).ExitCode, "evaluate takes the best model");
 
         AssertOneLineError(Run("sweep", "--data", data, "--time", "60", "--epochs", "2", "--image-size", "16", "--out", output),

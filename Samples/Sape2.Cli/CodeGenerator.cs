@@ -6,9 +6,11 @@ using Microsoft.ML.SaPE2;
 namespace Sape2.Cli;
 
 /// <summary>
-/// `sape2 sweep --generate DIR`: a small C# project in the shape Model Builder writes after an AutoML run — ModelInput,
-/// ModelOutput, a training method with the winning trainer options spelled out, ConsumeModel — that builds on its own
-/// and trains the winning configuration on an image folder.
+/// `sape2 sweep --generate DIR`: a small C# project in the shape Model Builder writes today after an AutoML run — one partial class
+/// <c>Sape2Model</c> in two files, <c>Sape2Model.consumption.cs</c> (ModelInput, ModelOutput, <c>Predict</c> through one lazily created
+/// prediction engine) and <c>Sape2Model.training.cs</c> (<c>Train</c>, <c>RetrainPipeline</c>, <c>BuildPipeline</c> with the winning
+/// trainer options spelled out) — and a console program using it, that builds on its own and trains the winning configuration on an
+/// image folder.
 /// </summary>
 internal static class CodeGenerator
 {
@@ -27,10 +29,8 @@ internal static class CodeGenerator
         var files = new Dictionary<string, string>
         {
             ["Sape2Model.csproj"] = Project(version, System.Security.SecurityElement.Escape(SourceClone() ?? "")),
-            ["ModelInput.cs"] = ModelInput,
-            ["ModelOutput.cs"] = ModelOutput,
-            ["ModelBuilder.cs"] = ModelBuilder(winner, summary),
-            ["ConsumeModel.cs"] = ConsumeModel,
+            ["Sape2Model.consumption.cs"] = Consumption,
+            ["Sape2Model.training.cs"] = Training(winner, summary),
             ["Program.cs"] = Program,
         };
         foreach (var (name, text) in files) ToolData.WriteAtomically(Path.Combine(folder, name), temporary => File.WriteAllText(temporary, text));
@@ -113,105 +113,43 @@ internal static class CodeGenerator
 
         """;
 
-    private const string ModelInput = """
+    private const string Consumption = """
+        using Microsoft.ML;
         using Microsoft.ML.Data;
 
         namespace Sape2Model;
 
-        // One input row: an image file and its class (the name of the folder it is in).
-        public class ModelInput
+        // Prediction code in the shape Model Builder generates (<Name>.consumption.cs): the input and output rows and Predict, through
+        // one lazily created prediction engine that every call reuses.
+        public partial class Sape2Model
         {
-            [ColumnName("Label"), LoadColumn(0)]
-            public string Label { get; set; } = "";
-
-            [ColumnName("ImageSource"), LoadColumn(1)]
-            public string ImageSource { get; set; } = "";
-        }
-
-        """;
-
-    private const string ModelOutput = """
-        using Microsoft.ML.Data;
-
-        namespace Sape2Model;
-
-        // The prediction: the class name and one probability per class.
-        public class ModelOutput
-        {
-            [ColumnName("PredictedLabelValue")]
-            public string Prediction { get; set; } = "";
-
-            public float[] Score { get; set; } = Array.Empty<float>();
-        }
-
-        """;
-
-    private static string ModelBuilder(Sape2ImageClassificationTrainer.Options winner, string summary) => $$"""
-        using Microsoft.ML;
-        using Microsoft.ML.SaPE2;
-        using Microsoft.ML.SaPE2.Data;
-
-        namespace Sape2Model;
-
-        // Training code for the winning trial of a `sape2 sweep`, in the shape Model Builder generates.
-        // {{summary}}
-        public static class ModelBuilder
-        {
-            private static readonly MLContext mlContext = new(seed: 1);
-
-            public static void CreateModel(string imageFolder, string modelPath)
+            // One input row: an image file and its class (the name of the folder it is in).
+            public class ModelInput
             {
-                // One row per image file, labelled by its folder.
-                IDataView trainingDataView = mlContext.Data.LoadFromEnumerable(LoadImagesFromDirectory(imageFolder));
-                IEstimator<ITransformer> trainingPipeline = BuildTrainingPipeline(mlContext);
-                Console.WriteLine("=============== Training model ===============");
-                ITransformer mlModel = trainingPipeline.Fit(trainingDataView);
-                Console.WriteLine("=============== End of training process ===============");
-                mlContext.Model.Save(mlModel, trainingDataView.Schema, modelPath);
-                Console.WriteLine($"The model is saved to {Path.GetFullPath(modelPath)}");
+                [ColumnName("Label"), LoadColumn(0)]
+                public string Label { get; set; } = "";
+
+                [ColumnName("ImageSource"), LoadColumn(1)]
+                public string ImageSource { get; set; } = "";
             }
 
-            public static IEstimator<ITransformer> BuildTrainingPipeline(MLContext mlContext)
+            // The prediction: the class name and one probability per class.
+            public class ModelOutput
             {
-                var dataProcessPipeline = mlContext.Transforms.Conversion.MapValueToKey("Label", "Label")
-                    .Append(mlContext.Transforms.LoadRawImageBytes("Image", null, "ImageSource"));
+                [ColumnName("PredictedLabelValue")]
+                public string Prediction { get; set; } = "";
 
-                // The sweep's winning trainer options; validation: a stratified 10% of the images held back, as the trainer's default.
-                var trainer = mlContext.MulticlassClassification.Trainers.Sape2ImageClassification(new Sape2ImageClassificationTrainer.Options
-                {
-                    LabelColumnName = "Label",
-                    FeatureColumnName = "Image",
-        {{OptionsInitializer(winner, "            ")}}
-                })
-                    .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
-
-                return dataProcessPipeline.Append(trainer);
+                public float[] Score { get; set; } = Array.Empty<float>();
             }
 
-            public static IEnumerable<ModelInput> LoadImagesFromDirectory(string folder) =>
-                Directory.GetFiles(folder, "*", SearchOption.AllDirectories)
-                    .Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f)))
-                    .Order(StringComparer.Ordinal)
-                    .Select(f => new ModelInput { Label = Directory.GetParent(f)!.Name, ImageSource = f });
-        }
+            public static string MLNetModelPath { get; set; } = Path.GetFullPath("Sape2Model.mlnet");
 
-        """;
+            public static readonly Lazy<PredictionEngine<ModelInput, ModelOutput>> PredictEngine = new(() => CreatePredictEngine(), true);
 
-    private const string ConsumeModel = """
-        using Microsoft.ML;
+            // Use this method to predict on one image.
+            public static ModelOutput Predict(ModelInput input) => PredictEngine.Value.Predict(input);
 
-        namespace Sape2Model;
-
-        // Prediction code in the shape Model Builder generates: one lazily created prediction engine, reused.
-        public static class ConsumeModel
-        {
-            private static readonly Lazy<PredictionEngine<ModelInput, ModelOutput>> PredictionEngine = new(CreatePredictionEngine);
-
-            public static string MLNetModelPath { get; set; } = Path.GetFullPath("MLModel.zip");
-
-            public static ModelOutput Predict(ModelInput input) => PredictionEngine.Value.Predict(input);
-
-            private static PredictionEngine<ModelInput, ModelOutput> CreatePredictionEngine()
+            private static PredictionEngine<ModelInput, ModelOutput> CreatePredictEngine()
             {
                 var mlContext = new MLContext();
                 ITransformer mlModel = mlContext.Model.Load(MLNetModelPath, out _);
@@ -221,20 +159,75 @@ internal static class CodeGenerator
 
         """;
 
+    private static string Training(Sape2ImageClassificationTrainer.Options winner, string summary) => $$"""
+        using Microsoft.ML;
+        using Microsoft.ML.SaPE2;
+        using Microsoft.ML.SaPE2.Data;
+
+        namespace Sape2Model;
+
+        // Training code for the winning trial of a `sape2 sweep`, in the shape Model Builder generates (<Name>.training.cs).
+        // {{summary}}
+        public partial class Sape2Model
+        {
+            // Trains the winning configuration on an image folder (one sub-folder per class) and saves the model to outputModelPath.
+            public static void Train(string outputModelPath, string imageFolder)
+            {
+                var mlContext = new MLContext(seed: 1);
+                IDataView data = mlContext.Data.LoadFromEnumerable(LoadImagesFromDirectory(imageFolder));
+                ITransformer model = RetrainPipeline(mlContext, data);
+                mlContext.Model.Save(model, data.Schema, outputModelPath);
+            }
+
+            // Retrains the pipeline on new data (ML.NET's "retrain" entry point); returns the fitted model.
+            public static ITransformer RetrainPipeline(MLContext mlContext, IDataView trainData)
+            {
+                var pipeline = BuildPipeline(mlContext);
+                return pipeline.Fit(trainData);
+            }
+
+            // The pipeline: label keys, image bytes, the SaPE² trainer with the sweep's winning options, the predicted label's name.
+            public static IEstimator<ITransformer> BuildPipeline(MLContext mlContext)
+            {
+                // Validation: a stratified 10% of the images held back, as the trainer's default.
+                var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label", "Label")
+                    .Append(mlContext.Transforms.LoadRawImageBytes("Image", null, "ImageSource"))
+                    .Append(mlContext.MulticlassClassification.Trainers.Sape2ImageClassification(new Sape2ImageClassificationTrainer.Options
+                    {
+                        LabelColumnName = "Label",
+                        FeatureColumnName = "Image",
+        {{OptionsInitializer(winner, "                ")}}
+                    }))
+                    .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel"));
+                return pipeline;
+            }
+
+            // One row per image file, labelled by its folder.
+            public static IEnumerable<ModelInput> LoadImagesFromDirectory(string folder) =>
+                Directory.GetFiles(folder, "*", SearchOption.AllDirectories)
+                    .Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f)))
+                    .Order(StringComparer.Ordinal)
+                    .Select(f => new ModelInput { Label = Directory.GetParent(f)!.Name, ImageSource = f });
+        }
+
+        """;
+
     private const string Program = """
         using Sape2Model;
 
-        // Usage: dotnet run -- <image folder with one sub-folder per class> [model.zip]
+        // Usage: dotnet run -- <image folder with one sub-folder per class> [model file]
         if (args.Length < 1 || !Directory.Exists(args[0]))
         {
-            Console.Error.WriteLine("usage: dotnet run -- <image folder with one sub-folder per class> [model.zip]");
+            Console.Error.WriteLine("usage: dotnet run -- <image folder with one sub-folder per class> [model file]");
             return 2;
         }
-        string modelPath = args.Length > 1 ? args[1] : "MLModel.zip";
-        ModelBuilder.CreateModel(args[0], modelPath);
-        ConsumeModel.MLNetModelPath = Path.GetFullPath(modelPath);
-        var first = ModelBuilder.LoadImagesFromDirectory(args[0]).First();
-        var prediction = ConsumeModel.Predict(first);
+        string modelPath = Path.GetFullPath(args.Length > 1 ? args[1] : "Sape2Model.mlnet");
+        Console.WriteLine("=============== Training model ===============");
+        Sape2Model.Sape2Model.Train(modelPath, args[0]);
+        Console.WriteLine($"The model is saved to {modelPath}");
+        Sape2Model.Sape2Model.MLNetModelPath = modelPath;
+        var first = Sape2Model.Sape2Model.LoadImagesFromDirectory(args[0]).First();
+        var prediction = Sape2Model.Sape2Model.Predict(first);
         Console.WriteLine($"{Path.GetFileName(first.ImageSource)}: actual {first.Label}, predicted {prediction.Prediction} " +
             $"({prediction.Score.Max():P1})");
         return 0;
