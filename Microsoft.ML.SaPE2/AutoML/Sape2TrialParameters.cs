@@ -45,7 +45,7 @@ public class Sape2TrialParameters
     [Range(1e-3, 0.3, 0.05, logBase: true)]
     public virtual double WeightDecay { get; set; } = 0.05;
 
-    /// <summary>Linear warm-up as a fraction of the trial's planned epochs (0.06 of 17 epochs ≈ the trainer's default 1 epoch).</summary>
+    /// <summary>Linear warm-up as a fraction of the trial's planned epochs (0.06 of 19 epochs ≈ the trainer's default 1 epoch).</summary>
     [Range(0.0, 0.25, 0.06)]
     public virtual double WarmupFraction { get; set; } = 0.06;
 
