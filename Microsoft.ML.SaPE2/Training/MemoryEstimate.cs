@@ -24,7 +24,7 @@ internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes,
     /// <summary>
     /// Allowance for libtorch, the .NET runtime, the loader's buffers and the allocator's slack: a process had about 145 MB
     /// resident before its fit, and the terms above ranged from 8% under to 50% over the measured growth; with this
-    /// allowance the whole estimate was 1.08–1.69 times the measured peak (Docs/benchmarks.md, "Memory estimate").
+    /// allowance the whole estimate was 1.08–2.09 times the measured peak, never below it (Docs/benchmarks.md, "Memory estimate").
     /// </summary>
     public const long RuntimeBytes = 400L << 20;
 
