@@ -55,12 +55,19 @@ internal sealed class BatchLoader : IBatchSource
     public int BatchesPerEpoch => Plan(0).Count;
 
     /// <summary>The image indices of each batch of <paramref name="epoch"/>.</summary>
-    private List<int[]> Plan(int epoch)
+    private List<int[]> Plan(int epoch) =>
+        PlanBatches(data.Count, options.BatchSize, options.Training ? new Random(SeedOf(epoch, -1)) : null);
+
+    /// <summary>
+    /// The indices 0 … <paramref name="count"/> − 1 in batches of <paramref name="batchSize"/>: in order, or shuffled by <paramref name="shuffle"/>
+    /// for training, when a last batch of fewer than two is dropped (a batch of one cannot be mixed). Shared by every batch source.
+    /// </summary>
+    public static List<int[]> PlanBatches(int count, int batchSize, Random? shuffle)
     {
-        var order = Enumerable.Range(0, data.Count).ToArray();
-        if (options.Training) new Random(SeedOf(epoch, -1)).Shuffle(order);
-        var batches = order.Chunk(options.BatchSize).ToList();
-        if (options.Training && batches.Count > 0 && batches[^1].Length < 2) batches.RemoveAt(batches.Count - 1);
+        var order = Enumerable.Range(0, count).ToArray();
+        shuffle?.Shuffle(order);
+        var batches = order.Chunk(batchSize).ToList();
+        if (shuffle is not null && batches.Count > 0 && batches[^1].Length < 2) batches.RemoveAt(batches.Count - 1);
         return batches;
     }
 
@@ -132,9 +139,7 @@ internal sealed class BatchLoader : IBatchSource
     {
         using var scope = NewDisposeScope();
         var format = data.Format;
-        var pixels = new byte[indices.Length * format.PixelCount];
-        for (int i = 0; i < indices.Length; i++)
-            data.Image(indices[i]).CopyTo(pixels.AsSpan(i * format.PixelCount));
+        var pixels = data.Pixels(indices);
         var labels = indices.Select(i => data.Labels[i]).ToArray();
         var unit = Preprocessing.ToUnitRange(pixels, indices.Length, format);
         Tensor? targets = null;

@@ -43,6 +43,14 @@ internal sealed class ImageDataset
     /// <summary>The bytes (C × H × W) of image <paramref name="index"/>.</summary>
     public ReadOnlySpan<byte> Image(int index) => pixels.AsSpan(index * Format.PixelCount, Format.PixelCount);
 
+    /// <summary>The bytes of the images at <paramref name="indices"/>, one after another (the layout batches are built from).</summary>
+    public byte[] Pixels(IReadOnlyList<int> indices)
+    {
+        var batch = new byte[indices.Count * Format.PixelCount];
+        for (int i = 0; i < indices.Count; i++) Image(indices[i]).CopyTo(batch.AsSpan(i * Format.PixelCount));
+        return batch;
+    }
+
     /// <summary>How many images each class has.</summary>
     public int[] ClassCounts()
     {

@@ -73,9 +73,6 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         if (o.EarlyStoppingPatience > 0 && o.ValidationSet is null && !(o.ValidationSetFraction > 0))
             throw new ArgumentOutOfRangeException(nameof(o.EarlyStoppingPatience),
                 $"Early stopping (patience {o.EarlyStoppingPatience}) needs a ValidationSet or a ValidationSetFraction above 0.");
-        if (o.BackboneLearningRateScale is { } scale && !(scale >= 0 && scale <= 1))
-            throw new ArgumentOutOfRangeException(nameof(o.BackboneLearningRateScale), $"Should be within [0, 1] (0 freezes the backbone), or " +
-                $"null for automatic; got {scale}.");
         if (o.PretrainedWeights is { } weights)
         {
             if (o.InitialModel is not null) throw new ArgumentOutOfRangeException(nameof(o.PretrainedWeights),
@@ -86,19 +83,16 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
                 throw new FileNotFoundException($"PretrainedWeights '{weights}' does not exist: name a timm ViT safetensors file or an " +
                     "http(s) URL.", weights);
         }
-        if (o.LayerDecay is { } decay && !(decay > 0 && decay <= 1))
-            throw new ArgumentOutOfRangeException(nameof(o.LayerDecay), $"Should be within (0, 1], or null for none; got {decay}.");
         if (o.InitialModel is { } initialPath && !File.Exists(initialPath))
             throw new FileNotFoundException($"InitialModel '{initialPath}' does not exist: name a model.zip saved from a SaPE² pipeline.",
                 initialPath);
         bool pretrained = o.Tokenizer == TokenizerKind.PretrainedBackbone;
-        if (pretrained && o.Normalization is not null)
-            throw new ArgumentOutOfRangeException(nameof(o.Normalization), "The pretrained backbone takes pixel values in [0, 255] as ImageNet " +
-                "trained it; leave Normalization null with the PretrainedBackbone tokenizer.");
         // What can be checked before the data is seen: the options as set, with placeholders for the automatic ones.
         var format = Format(o, provisional: pretrained ? (AutoRecipe.PretrainedImageSide, 3) : (32, 3));
         var recipe = AutoRecipe.Choose(1000, format.Height, format.Width, format.Channels, cuda: false, pretrained);
-        Architecture(o, format, recipe, numClasses: 2).Validate();
+        var architecture = Architecture(o, format, recipe, numClasses: 2);
+        architecture.Validate();
+        CheckNormalization(o, architecture);
         Training(o, recipe, seed: 0, timeLimit: null).Validate();
         if (o.Channels is { } known) o.Normalization?.Validate(known);
     }
@@ -114,6 +108,14 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         Channels = o.Channels ?? provisional.Channels, KeepAspectByCenterCrop = o.KeepAspectByCenterCrop ?? pretrained, MaxPixels = o.MaxPixels,
     };
 
+    /// <summary>Refuses a <see cref="Options.Normalization"/> set for a model on the pretrained backbone, which takes pixel values.</summary>
+    private static void CheckNormalization(Options o, VitConfig architecture)
+    {
+        if (architecture.Backbone is not null && o.Normalization is not null)
+            throw new ArgumentOutOfRangeException(nameof(o.Normalization), "The pretrained backbone takes pixel values in [0, 255] as " +
+                "ImageNet trained it; leave Normalization null with it (or set Tokenizer to train from scratch).");
+    }
+
     internal static VitConfig Architecture(Options o, ImageFormat format, AutoRecipe.Recipe recipe, int numClasses)
     {
         var preset = VitConfig.FromPreset(o.Preset ?? recipe.Preset, format.Height, o.PatchSize ?? recipe.PatchSize, format.Channels, numClasses);
@@ -122,7 +124,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         {
             Backbone = tokenizer == TokenizerKind.PretrainedBackbone ? BackboneFiles.ImageNetResNet18Graph(o.BackboneFolder, preset.PatchSize) : null,
             ImageWidth = format.Width, PositionEncoding = o.PositionEncoding, AbsolutePosition = o.AbsolutePosition, Sape2Mode = o.Sape2Mode,
-            Sape2BiasSign = o.Sape2BiasSign, Tokenizer = o.Tokenizer ?? recipe.Tokenizer, Pooling = o.Pooling ?? recipe.Pooling,
+            Sape2BiasSign = o.Sape2BiasSign, Tokenizer = tokenizer, Pooling = o.Pooling ?? recipe.Pooling,
             Initialization = o.Initialization ?? recipe.Initialization, DropPathRate = o.DropPathRate ?? preset.DropPathRate,
         };
     }
@@ -138,7 +140,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         EarlyStoppingPatience = o.EarlyStoppingPatience, Device = o.Device, Precision = o.Precision, Threads = o.Threads, Seed = seed,
         ResumeFrom = resumeFrom, CheckpointDirectory = o.CheckpointDirectory ?? Path.GetDirectoryName(resumeFrom),
         Normalization = o.Normalization ?? recipe.Normalization, TimeLimit = timeLimit,
-        BackboneLearningRateScale = o.BackboneLearningRateScale ?? 0, FeatureViews = recipe.FeatureViews,
+        BackboneLearningRateScale = o.BackboneLearningRateScale ?? 0, FeatureViews = recipe.FeatureViews, LayerDecay = o.LayerDecay,
         };
     }
 
@@ -274,9 +276,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         {
             int side = options.ImageSize ?? checkpoint.Architecture.ImageHeight;
             var fineTuneFormat = Format(options, provisional: (side, 3), pretrained: true) with { Channels = 3 };
-            var (rows, validationCount, fraction) = RowCounts(input, validationData);
-            var fineTune = AutoRecipe.ChooseFineTune((int)Math.Min(rows - (long)Math.Round(rows * fraction), int.MaxValue),
-                checkpoint.Architecture.PatchSize, cuda);
+            var (rows, validationCount, fraction, learning) = RowCounts(input, validationData);
+            var fineTune = AutoRecipe.ChooseFineTune(learning, checkpoint.Architecture.PatchSize, cuda);
             choices.Add(new RecipeChoice("ImageSize", $"{side}", "the side the pretrained ViT was trained at"));
             choices.AddRange(fineTune.Choices);
             return (fineTuneFormat, fineTune, choices, rows, validationCount, fraction);
@@ -299,19 +300,21 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             choices.AddRange(formatChoices);
         }
         options.Normalization?.Validate(format.Channels);
-        var (trainRows, validationRows, holdBack) = RowCounts(input, validationData);
-        long learningRows = trainRows - (long)Math.Round(trainRows * holdBack);
-        var recipe = AutoRecipe.Choose((int)Math.Min(learningRows, int.MaxValue), format.Height, format.Width, format.Channels, cuda, pretrained);
+        var (trainRows, validationRows, holdBack, learningRows) = RowCounts(input, validationData);
+        var recipe = AutoRecipe.Choose(learningRows, format.Height, format.Width, format.Channels, cuda, pretrained);
         choices.AddRange(recipe.Choices);
         return (format, recipe, choices, trainRows, validationRows, holdBack);
     }
 
-    /// <summary>Rows of the training and validation data, and the fraction of the training rows held back for validation.</summary>
-    private (long TrainRows, long ValidationRows, double HoldBack) RowCounts(IDataView input, IDataView? validationData)
+    /// <summary>Rows of the training and validation data, the fraction of the training rows held back for validation, and the rows
+    /// left to learn from (what the recipe is sized for).</summary>
+    private (long TrainRows, long ValidationRows, double HoldBack, int LearningRows) RowCounts(IDataView input, IDataView? validationData)
     {
         if (validationData is not null) GetOutputSchema(SchemaShape.Create(validationData.Schema));
-        return (DataViewImages.CountRows(input), validationData is null ? 0 : DataViewImages.CountRows(validationData),
-            validationData is null ? options.ValidationSetFraction ?? 0 : 0);
+        long trainRows = DataViewImages.CountRows(input);
+        double holdBack = validationData is null ? options.ValidationSetFraction ?? 0 : 0;
+        return (trainRows, validationData is null ? 0 : DataViewImages.CountRows(validationData), holdBack,
+            (int)Math.Min(trainRows - (long)Math.Round(trainRows * holdBack), int.MaxValue));
     }
 
     /// <summary>The timm checkpoint of <see cref="Options.PretrainedWeights"/> (downloaded first when it is a URL); null without one.</summary>
@@ -371,15 +374,12 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var architecture = initial is not null ? initial.Classifier.Config with { NumClasses = classNames.Count }
             : checkpoint is not null ? FineTuneArchitecture(options, checkpoint.Architecture, format, classNames.Count)
             : Architecture(options, format, recipe, classNames.Count);
-        if (architecture.Backbone is not null && options.Normalization is not null)
-            throw new ArgumentOutOfRangeException(nameof(options.Normalization), "The pretrained backbone takes pixel values in [0, 255] as " +
-                "ImageNet trained it; leave Normalization null with it (or set Tokenizer to train from scratch).");
+        CheckNormalization(options, architecture);
         var sized = architecture with { NumClasses = Math.Max(2, architecture.NumClasses) };
         sized.Validate();
         var training = Training(options, recipe, seed: 0, timeLimit: null) with { Device = deviceText };
         if (initial is not null)
             training = training with { InitialModel = initial.Classifier, Normalization = initial.Classifier.Normalization };
-        training = training with { LayerDecay = options.LayerDecay };
         MemoryEstimate.EnsureFits(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0, device,
             training.BackboneLearningRateScale > 0, training.FeatureViews);
         return (device, deviceReason, format, recipe, choices, holdBack, architecture, training);

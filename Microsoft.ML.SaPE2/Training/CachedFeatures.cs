@@ -55,9 +55,7 @@ internal sealed class CachedFeatures : IBatchSource, IDisposable
                     cancellation.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
                     int n = Math.Min(chunk, data.Count - start);
-                    var pixels = new byte[n * format.PixelCount];
-                    for (int i = 0; i < n; i++) data.Image(start + i).CopyTo(pixels.AsSpan(i * format.PixelCount));
-                    var unit = Preprocessing.ToUnitRange(pixels, n, format);
+                    var unit = Preprocessing.ToUnitRange(data.Pixels(Enumerable.Range(start, n).ToArray()), n, format);
                     if (view > 0)
                     {
                         var chunkLabels = Enumerable.Range(start, n).Select(i => data.Labels[i]).ToArray();
@@ -79,14 +77,8 @@ internal sealed class CachedFeatures : IBatchSource, IDisposable
     /// <inheritdoc />
     public int BatchesPerEpoch => Plan(0).Count;
 
-    private List<int[]> Plan(int epoch)
-    {
-        var order = Enumerable.Range(0, labels.Length).ToArray();
-        if (training) new Random(seed * 1_000_003 + epoch).Shuffle(order);
-        var batches = order.Chunk(batchSize).ToList();
-        if (training && batches.Count > 0 && batches[^1].Length < 2) batches.RemoveAt(batches.Count - 1);
-        return batches;
-    }
+    private List<int[]> Plan(int epoch) =>
+        BatchLoader.PlanBatches(labels.Length, batchSize, training ? new Random(seed * 1_000_003 + epoch) : null);
 
     /// <inheritdoc />
     public IEnumerable<Batch> Epoch(int epoch, CancellationToken cancellation = default)

@@ -56,14 +56,12 @@ internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes,
     /// <summary>Values of a backbone's weights (its batch-norm statistics included).</summary>
     public static long BackboneWeightCount(Modeling.Backbone.CnnGraph graph) => graph.Weights.Values.Sum(s => s.Aggregate(1L, (a, b) => a * b));
 
-    /// <summary>Floats one image's pass through a backbone holds: every convolution's output with its batch norm and ReLU, twice with
-    /// gradients.</summary>
-    private static long BackboneActivationFloats(Modeling.Backbone.CnnGraph graph, int height, int width, bool gradients)
+    /// <summary>Floats of every convolution's output in one image's pass through a backbone.</summary>
+    private static long BackboneConvolutionOutputs(Modeling.Backbone.CnnGraph graph, int height, int width)
     {
         var sizes = graph.ValueSizes(height, width);
-        long floats = graph.Nodes.Where(n => n.Op == "Conv")
-            .Sum(n => 3 * graph.Weights[n.Inputs[1]][0] * sizes[n.Outputs[0]].Height * sizes[n.Outputs[0]].Width);
-        return gradients ? 2 * floats : floats;
+        return graph.Nodes.Where(n => n.Op == "Conv")
+            .Sum(n => graph.Weights[n.Inputs[1]][0] * sizes[n.Outputs[0]].Height * sizes[n.Outputs[0]].Width);
     }
 
     /// <summary>Floats one image keeps for the backward pass.</summary>
@@ -75,7 +73,8 @@ internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes,
         if (config.PositionEncoding == PositionEncodingKind.Sape2) perBlock += 16 * h * t * t + 24 * h * side * side * side;
         long pixels = (long)config.ImageHeight * config.ImageWidth;
         long stem = config.Backbone is { } backbone
-            ? (backboneTrained ? BackboneActivationFloats(backbone, config.ImageHeight, config.ImageWidth, gradients: true) : 0) + 2 * t * c
+            // trained: every convolution's output with its batch norm and ReLU, and their gradients
+            ? (backboneTrained ? 6 * BackboneConvolutionOutputs(backbone, config.ImageHeight, config.ImageWidth) : 0) + 2 * t * c
             : config.Tokenizer == TokenizerKind.Convolutional
             ? 8 * pixels * Math.Max(1, c / 2)   // conv, BatchNorm, ReLU and pool outputs of every stage, and their gradients
             : 2 * pixels * config.InChannels + 2 * t * c;
@@ -169,7 +168,7 @@ internal sealed record MemoryEstimate(long ParameterBytes, long ActivationBytes,
         long t = (long)config.GridHeight * config.GridWidth + config.PrefixTokens, h = config.NumHeads;
         long side = Math.Max(config.GridHeight, config.GridWidth);
         long perImage = 3L * config.ImageHeight * config.ImageWidth * config.InChannels + 8 * t * config.EmbedDim + 2 * h * t * t
-            + (config.Backbone is { } backbone ? BackboneActivationFloats(backbone, config.ImageHeight, config.ImageWidth, gradients: false) / 3 : 0);
+            + (config.Backbone is { } backbone ? BackboneConvolutionOutputs(backbone, config.ImageHeight, config.ImageWidth) : 0);
         if (config.PositionEncoding == PositionEncodingKind.Sape2) perImage += 4 * h * t * t + 24 * h * side * side * side;
         return ParameterCount(config) * sizeof(float) + batchSize * perImage * sizeof(float) + RuntimeBytes;
     }

@@ -12,23 +12,30 @@ internal static class ParameterGroups
     /// <see cref="INoWeightDecay"/> (the CLS token, the position tables of APE, SaPE² and CoPE, RoPE frequencies).
     /// </summary>
     /// <remarks>Frozen parameters (<c>requires_grad</c> off: a frozen pretrained backbone) are in neither list.</remarks>
-    public static (List<Parameter> Decayed, List<Parameter> NotDecayed) Split(VisionTransformer model) => Split(model, model.parameters());
+    public static (List<Parameter> Decayed, List<Parameter> NotDecayed) Split(VisionTransformer model)
+    {
+        var exempt = new[] { (TorchSharp.torch.nn.Module)model }.Concat(model.modules()).Distinct().OfType<INoWeightDecay>()
+            .SelectMany(m => m.NoWeightDecay()).Select(p => p.Handle).ToHashSet();
+        var decayed = new List<Parameter>();
+        var plain = new List<Parameter>();
+        foreach (var parameter in model.parameters().Where(p => p.requires_grad))
+            (parameter.dim() >= 2 && !exempt.Contains(parameter.Handle) ? decayed : plain).Add(parameter);
+        return (decayed, plain);
+    }
 
     /// <summary>
     /// The trainable parameters in AdamW groups by weight decay and learning-rate scale: <paramref name="rateScaleOf"/> gives each
     /// parameter's scale from its state-dict name (a lower rate for a pretrained backbone, layer-wise decay of a pretrained ViT).
+    /// Groups go from the highest scale down, the decayed group of a scale first.
     /// </summary>
     public static List<(List<Parameter> Parameters, bool Decayed, double RateScale)> ByRate(VisionTransformer model, Func<string, double> rateScaleOf)
     {
-        var groups = new List<(List<Parameter>, bool, double)>();
-        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad);
-        foreach (var scaled in trainable.GroupBy(p => rateScaleOf(p.name)).OrderByDescending(g => g.Key))
-        {
-            var (decayed, plain) = Split(model, scaled.Select(p => p.parameter));
-            if (decayed.Count > 0) groups.Add((decayed, true, scaled.Key));
-            if (plain.Count > 0) groups.Add((plain, false, scaled.Key));
-        }
-        return groups;
+        var scaleOf = model.named_parameters().ToDictionary(p => p.parameter.Handle, p => rateScaleOf(p.name));
+        var (decayed, plain) = Split(model);
+        return decayed.Select(p => (Parameter: p, Decayed: true)).Concat(plain.Select(p => (Parameter: p, Decayed: false)))
+            .GroupBy(p => (Scale: scaleOf[p.Parameter.Handle], p.Decayed))
+            .OrderByDescending(g => g.Key.Scale).ThenByDescending(g => g.Key.Decayed)
+            .Select(g => (g.Select(p => p.Parameter).ToList(), g.Key.Decayed, g.Key.Scale)).ToList();
     }
 
     /// <summary>
@@ -41,16 +48,5 @@ internal static class ParameterGroups
             : name.StartsWith("patchEmbedding.", StringComparison.Ordinal) || name is "classToken" || name.StartsWith("tokenPosition.",
                 StringComparison.Ordinal) ? 0 : depth + 1;
         return Math.Pow(decay, depth + 1 - layer);
-    }
-
-    private static (List<Parameter> Decayed, List<Parameter> NotDecayed) Split(VisionTransformer model, IEnumerable<Parameter> parameters)
-    {
-        var exempt = new[] { (TorchSharp.torch.nn.Module)model }.Concat(model.modules()).Distinct().OfType<INoWeightDecay>()
-            .SelectMany(m => m.NoWeightDecay()).Select(p => p.Handle).ToHashSet();
-        var decayed = new List<Parameter>();
-        var plain = new List<Parameter>();
-        foreach (var parameter in parameters.Where(p => p.requires_grad))
-            (parameter.dim() >= 2 && !exempt.Contains(parameter.Handle) ? decayed : plain).Add(parameter);
-        return (decayed, plain);
     }
 }

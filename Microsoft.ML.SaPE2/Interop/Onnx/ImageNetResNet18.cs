@@ -42,6 +42,16 @@ internal static class ImageNetResNet18
     /// </summary>
     public static (CnnGraph Graph, Dictionary<string, Tensor> Weights) Load(string? folder, int stride)
     {
+        var (graph, files) = Read(folder, stride);
+        return (graph, OnnxCnnReader.WeightsOf(graph, files));
+    }
+
+    /// <summary>The graph of <see cref="Load"/> alone, without making its weights' tensors.</summary>
+    public static CnnGraph Graph(string? folder, int stride) => Read(folder, stride).Graph;
+
+    /// <summary>The cut graph and the two files it was read from (their weights not yet made into tensors).</summary>
+    internal static (CnnGraph Graph, OnnxCnnReader.OnnxFile[] Files) Read(string? folder, int stride)
+    {
         if (!Strides.Contains(stride))
             throw new ArgumentOutOfRangeException("PatchSize", $"The ResNet18 backbone is cut after its third or last stage: PatchSize " +
                 $"(its token stride) must be 16 or 32; got {stride}.");
@@ -54,10 +64,9 @@ internal static class ImageNetResNet18
         var preprocess = OnnxCnnReader.Read(preprocessPath);
         var network = OnnxCnnReader.Read(networkPath);
         string source = $"ImageNet ResNet18 ({Package}: {Path.GetFileName(preprocessPath)} + {Path.GetFileName(networkPath)})";
-        var (whole, weights) = OnnxCnnReader.Compose(source, NativeSide, network.Outputs[0], preprocess, network);
-        foreach (var w in weights.Values) w.Dispose();
-        string cut = CutAt(whole, NativeSide / stride);
-        return OnnxCnnReader.Compose(source + $", cut at {cut} (stride {stride})", NativeSide, cut, preprocess, network);
+        string cut = CutAt(OnnxCnnReader.ComposeGraph(source, NativeSide, network.Outputs[0], preprocess, network), NativeSide / stride);
+        return (OnnxCnnReader.ComposeGraph(source + $", cut at {cut} (stride {stride})", NativeSide, cut, preprocess, network),
+            new[] { preprocess, network });
     }
 
     /// <summary>The last ReLU output (a residual block's end) whose grid at the native side is <paramref name="side"/> a side.</summary>
@@ -89,25 +98,17 @@ internal static class BackboneFiles
     {
         var (_, network) = ImageNetResNet18.Files(folder);
         var written = File.Exists(network) ? File.GetLastWriteTimeUtc(network) : default;
-        return Graphs.GetOrAdd((Folder(folder), stride, written), _ =>
-        {
-            var (graph, weights) = ImageNetResNet18.Load(folder, stride);
-            foreach (var w in weights.Values) w.Dispose();
-            return graph;
-        });
+        return Graphs.GetOrAdd((Folder(folder), stride, written), _ => ImageNetResNet18.Graph(folder, stride));
     }
 
     /// <summary>The pretrained weights of <paramref name="graph"/> for one fit (null without a backbone); dispose after the fit.</summary>
     public static LoadedWeights? Weights(CnnGraph? graph, string? folder)
     {
         if (graph is null) return null;
-        var (read, weights) = ImageNetResNet18.Load(folder, graph.Stride);
+        var (read, files) = ImageNetResNet18.Read(folder, graph.Stride);
         if (!read.Equals(graph))
-        {
-            foreach (var w in weights.Values) w.Dispose();
             throw new InvalidDataException($"The backbone files in '{Folder(folder)}' changed while the trainer was set up; train again.");
-        }
-        return new LoadedWeights(weights);
+        return new LoadedWeights(OnnxCnnReader.WeightsOf(read, files));
     }
 
     /// <summary>Weights by ONNX name, freed together.</summary>

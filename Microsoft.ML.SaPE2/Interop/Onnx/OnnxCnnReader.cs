@@ -181,16 +181,22 @@ internal static class OnnxCnnReader
     public static (CnnGraph Graph, Dictionary<string, Tensor> Weights) Compose(string source, int nativeSide, string cutAt,
         params OnnxFile[] networks)
     {
+        var graph = ComposeGraph(source, nativeSide, cutAt, networks);
+        return (graph, WeightsOf(graph, networks));
+    }
+
+    /// <summary>The graph of <see cref="Compose"/> alone: no tensor is made.</summary>
+    public static CnnGraph ComposeGraph(string source, int nativeSide, string cutAt, params OnnxFile[] networks)
+    {
         var nodes = new List<CnnNode>();
         var shapes = new Dictionary<string, long[]>();
-        var values = new Dictionary<string, (long[] Dims, float[] Values)>();
         string input = networks[0].Input, previous = input;
         foreach (var network in networks)
         {
             string Rename(string value) => value == network.Input ? previous : value;
             foreach (var node in network.Nodes)
                 nodes.Add(node with { Inputs = node.Inputs.Select(Rename).ToArray() });
-            foreach (var (name, weight) in network.Weights) { values[name] = weight; shapes[name] = weight.Dims; }
+            foreach (var (name, weight) in network.Weights) shapes[name] = weight.Dims;
             previous = network.Outputs[0];
         }
         int last = nodes.FindLastIndex(n => n.Outputs.Contains(cutAt));
@@ -201,14 +207,19 @@ internal static class OnnxCnnReader
                 throw new NotSupportedException($"{source}: node '{node.Name}' is {node.Op}; a backbone may use only " +
                     $"{string.Join(", ", CnnGraph.SupportedOps)}.");
         var used = nodes.SelectMany(n => n.Inputs).Where(shapes.ContainsKey).ToHashSet();
-        var graph = new CnnGraph
+        return new CnnGraph
         {
             Source = source, Sha256 = string.Join("+", networks.Select(n => n.Sha256)), Input = input, Output = cutAt,
             InputChannels = (int)networks[0].InputDims[1], OutputChannels = ChannelsOf(nodes, shapes, cutAt, (int)networks[0].InputDims[1], input),
             NativeSide = nativeSide, Nodes = nodes, Weights = shapes.Where(p => used.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value),
         };
-        var tensors = graph.Weights.Keys.ToDictionary(name => name, name => tensor(values[name].Values, values[name].Dims));
-        return (graph, tensors);
+    }
+
+    /// <summary>The tensors of the weights <paramref name="graph"/> uses, from <paramref name="networks"/> (the caller owns them).</summary>
+    public static Dictionary<string, Tensor> WeightsOf(CnnGraph graph, params OnnxFile[] networks)
+    {
+        var values = networks.SelectMany(n => n.Weights).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+        return graph.Weights.Keys.ToDictionary(name => name, name => tensor(values[name].Values, values[name].Dims));
     }
 
     private static int ChannelsOf(List<CnnNode> nodes, Dictionary<string, long[]> shapes, string value, int inputChannels, string input)
