@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.SaPE2;
 using static Microsoft.ML.SaPE2.Tests.MLNet.MLNetTestData;
@@ -122,9 +123,16 @@ public sealed class ModelFileTests
     }
 
     [TestMethod]
-    public void TheMLNetVersionGuardAcceptsTheVersionWeBuiltAgainst()
+    public void TheMLNetVersionGuardAcceptsTheVersionWeBuiltAgainstOnly()
     {
-        Assert.AreEqual("5.0.1", MLNetVersionGuard.SupportedVersion);
+        string loaded = typeof(MLContext).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
+        Assert.AreEqual(loaded, MLNetVersionGuard.SupportedVersion, "The tests run on the ML.NET the library was built against.");
+        CollectionAssert.Contains(new[] { "6.0.0", "5.0.1" }, MLNetVersionGuard.SupportedVersion);
         MLNetVersionGuard.Check();
+        string other = MLNetVersionGuard.SupportedVersion == "6.0.0" ? "5.0.1" : "6.0.0";
+        string? problem = MLNetVersionGuard.ProblemWith(new[] { ("Microsoft.ML.Data", loaded), ("Microsoft.ML.ImageAnalytics", other + "+abc") });
+        Assert.IsNotNull(problem, "A mixed ML.NET (another release's ImageAnalytics) is refused.");
+        StringAssert.Contains(problem, $"Microsoft.ML.ImageAnalytics {other}+abc is loaded");
+        Assert.IsNull(MLNetVersionGuard.ProblemWith(new[] { ("Microsoft.ML.Data", loaded + "+commit") }));
     }
 }

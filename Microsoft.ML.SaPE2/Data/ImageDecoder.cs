@@ -150,9 +150,17 @@ internal static class ImageDecoder
         var target = new SKImageInfo(format.Width, format.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var resized = input.Width == format.Width && input.Height == format.Height
             ? input.Copy()
-            : input.Resize(target, SKFilterQuality.Low);   // Low = bilinear, without mipmaps
+            : ResizeBilinear(input, target);
         return ToChannelsFirst(resized.GetPixelSpan(), format);
     }
+
+    /// <summary>Bilinear, without mipmaps. SkiaSharp 3 (ML.NET 6) names the sampling; 2.88 (ML.NET 5) calls the same one "Low".</summary>
+    private static SKBitmap ResizeBilinear(SKBitmap input, SKImageInfo target) =>
+#if SKIASHARP2
+        input.Resize(target, SKFilterQuality.Low);
+#else
+        input.Resize(target, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None));
+#endif
 
     private static SKBitmap? CenterCrop(SKBitmap bitmap, double aspect)
     {

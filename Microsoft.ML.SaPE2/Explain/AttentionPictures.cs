@@ -58,11 +58,14 @@ internal static class AttentionPictures
         using var surface = SKSurface.Create(new SKImageInfo(70 + heads * (Tile + 8), 40 + layers * (Tile + 8)));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
-        canvas.DrawText(title, 8, 24, Heatmap.Text(15));
+        using var heading = new Label(15);
+        using var rowLabel = new Label(12);
+        using var columnLabel = new Label(11);
+        heading.Draw(canvas, title, 8, 24);
         using var photo = Gray(pixels, format);
         for (int l = 0; l < layers; l++)
         {
-            canvas.DrawText($"layer {l + 1}", 4, 40 + l * (Tile + 8) + Tile / 2f, Heatmap.Text(12));
+            rowLabel.Draw(canvas, $"layer {l + 1}", 4, 40 + l * (Tile + 8) + Tile / 2f);
             for (int h = 0; h < heads; h++)
             {
                 var values = maps[l][h].to(ScalarType.Float32).cpu().data<float>().ToArray();
@@ -77,7 +80,7 @@ internal static class AttentionPictures
                 if (mark is { } m)
                     canvas.DrawRect(SKRect.Create(tile.Left + m.Column * cw, tile.Top + m.Row * ch, cw, ch), new SKPaint { Color = SKColors.Red,
                         Style = SKPaintStyle.Stroke, StrokeWidth = 2 });
-                if (l == 0) canvas.DrawText($"head {h + 1}", tile.Left, tile.Top - 2, Heatmap.Text(11));
+                if (l == 0) columnLabel.Draw(canvas, $"head {h + 1}", tile.Left, tile.Top - 2);
             }
         }
         Heatmap.SavePng(surface, path);

@@ -18,26 +18,26 @@ internal static class ConfusionMatrixImage
         canvas.Clear(SKColors.White);
         double max = 0;
         foreach (double c in counts) max = Math.Max(max, c);
-        using var text = Heatmap.Text(Math.Min(12, cell * 0.45f));
-        using var label = Heatmap.Text(12);
+        using var text = new Label(Math.Min(12, cell * 0.45f));
+        using var textOnDark = new Label(text.Size, SKColors.White);
+        using var label = new Label(12);
         for (int t = 0; t < n; t++)
         {
-            canvas.DrawText(Short(classNames[t]), 4, margin + t * cell + cell * 0.65f, label);
+            label.Draw(canvas, Short(classNames[t]), 4, margin + t * cell + cell * 0.65f);
             canvas.Save();
             canvas.Translate(margin + t * cell + cell * 0.65f, margin - 6);
             canvas.RotateDegrees(-60);
-            canvas.DrawText(Short(classNames[t]), 0, 0, label);
+            label.Draw(canvas, Short(classNames[t]), 0, 0);
             canvas.Restore();
             for (int p = 0; p < n; p++)
             {
                 var rect = SKRect.Create(margin + p * cell, margin + t * cell, cell - 1, cell - 1);
                 canvas.DrawRect(rect, new SKPaint { Color = Heatmap.Color(counts[t, p], 0, max) });
                 if (cell >= 20 && counts[t, p] > 0)
-                    canvas.DrawText($"{counts[t, p]:0}", rect.Left + 3, rect.MidY + 4, counts[t, p] > max * 0.6 ? text : Heatmap.Text(text.TextSize,
-                        SKColors.White));
+                    (counts[t, p] > max * 0.6 ? text : textOnDark).Draw(canvas, $"{counts[t, p]:0}", rect.Left + 3, rect.MidY + 4);
             }
         }
-        canvas.DrawText("true ↓  predicted →", 4, 16, label);
+        label.Draw(canvas, "true ↓  predicted →", 4, 16);
         Heatmap.SavePng(surface, path);
     }
 

@@ -22,8 +22,6 @@ internal static class Heatmap
             alpha);
     }
 
-    public static SKPaint Text(float size, SKColor? color = null) => new() { Color = color ?? SKColors.Black, TextSize = size, IsAntialias = true };
-
     /// <summary>Encodes the surface as PNG and writes it atomically (a temporary file moved over the target).</summary>
     public static void SavePng(SKSurface surface, string path)
     {

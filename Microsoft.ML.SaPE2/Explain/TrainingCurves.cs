@@ -15,10 +15,12 @@ internal static class TrainingCurves
         canvas.Clear(SKColors.White);
         Panel(canvas, new SKRect(60, 40, 460, 340), "loss", history, h => h.TrainLoss, h => h.ValidationLoss);
         Panel(canvas, new SKRect(540, 40, 940, 340), "accuracy", history, h => h.TrainAccuracy, h => h.ValidationAccuracy);
-        using var legend = Heatmap.Text(14);
-        canvas.DrawText("— training", 60, 380, new SKPaint { Color = SKColors.SteelBlue, TextSize = 14, IsAntialias = true });
-        canvas.DrawText("— validation", 180, 380, new SKPaint { Color = SKColors.DarkOrange, TextSize = 14, IsAntialias = true });
-        canvas.DrawText("epoch →", 860, 380, legend);
+        using var legend = new Label(14);
+        using var trainingLegend = new Label(14, SKColors.SteelBlue);
+        using var validationLegend = new Label(14, SKColors.DarkOrange);
+        trainingLegend.Draw(canvas, "— training", 60, 380);
+        validationLegend.Draw(canvas, "— validation", 180, 380);
+        legend.Draw(canvas, "epoch →", 860, 380);
         Heatmap.SavePng(surface, path);
     }
 
@@ -31,12 +33,13 @@ internal static class TrainingCurves
         if (high - low < 1e-9) { low -= 0.5; high += 0.5; }
         using var axis = new SKPaint { Color = SKColors.Gray, StrokeWidth = 1, IsAntialias = true, Style = SKPaintStyle.Stroke };
         canvas.DrawRect(area, axis);
-        using var text = Heatmap.Text(13);
-        canvas.DrawText(title, area.Left, area.Top - 12, Heatmap.Text(16));
-        canvas.DrawText($"{high:G3}", area.Left - 55, area.Top + 12, text);
-        canvas.DrawText($"{low:G3}", area.Left - 55, area.Bottom, text);
-        canvas.DrawText("1", area.Left, area.Bottom + 16, text);
-        canvas.DrawText($"{history.Count}", area.Right - 16, area.Bottom + 16, text);
+        using var text = new Label(13);
+        using var heading = new Label(16);
+        heading.Draw(canvas, title, area.Left, area.Top - 12);
+        text.Draw(canvas, $"{high:G3}", area.Left - 55, area.Top + 12);
+        text.Draw(canvas, $"{low:G3}", area.Left - 55, area.Bottom);
+        text.Draw(canvas, "1", area.Left, area.Bottom + 16);
+        text.Draw(canvas, $"{history.Count}", area.Right - 16, area.Bottom + 16);
         SKPoint At(int i, double v) => new(area.Left + (history.Count == 1 ? area.Width / 2 : area.Width * i / (history.Count - 1)),
             (float)(area.Bottom - (v - low) / (high - low) * area.Height));
         void Line(Func<int, double?> value, SKColor color)

@@ -1,27 +1,36 @@
 using System.Reflection;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.SaPE2;
 
 /// <summary>
 /// Fails fast on an ML.NET other than the one this library was compiled against. Every ML.NET release has assembly
-/// version 1.0.0.0, so the runtime would not notice; the internals we use are only known to match 5.0.1.
+/// version 1.0.0.0, so the runtime would not notice; the internals we use (MLNet/MLNetInternalsUsed.txt) are only known to
+/// match the release the build compiled against, and ML.NET's assemblies of two releases do not mix.
 /// </summary>
 internal static class MLNetVersionGuard
 {
-    /// <summary>The Microsoft.ML package version the library was built and tested with.</summary>
-    public const string SupportedVersion = "5.0.1";
+    /// <summary>The Microsoft.ML package version this build of the library was compiled and tested against (6.0.0 or 5.0.1).</summary>
+    public static string SupportedVersion { get; } = typeof(MLNetVersionGuard).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "MicrosoftMLVersion").Value!;
 
-    private static readonly Lazy<string?> Problem = new(() =>
+    private static readonly Lazy<string?> Problem = new(() => ProblemWith(
+        new[] { typeof(IHostEnvironment).Assembly, typeof(MLContext).Assembly, typeof(MLImage).Assembly }
+            .Select(a => (a.GetName().Name!, a.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown"))));
+
+    /// <summary>Why the loaded ML.NET assemblies (name, informational version) do not fit this build, or null when they do.</summary>
+    internal static string? ProblemWith(IEnumerable<(string Name, string Version)> loaded)
     {
-        foreach (var assembly in new[] { typeof(MLContext).Assembly, typeof(Microsoft.ML.Data.TextLoader).Assembly })
+        foreach (var (name, version) in loaded)
         {
-            string version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
             if (!version.Split('+')[0].Equals(SupportedVersion, StringComparison.Ordinal))
-                return $"Microsoft.ML.SaPE2 works with Microsoft.ML {SupportedVersion} only, but {assembly.GetName().Name} {version} is loaded. " +
-                    $"Reference Microsoft.ML {SupportedVersion} (the package pins it) or a Microsoft.ML.SaPE2 built for your ML.NET.";
+                return $"This build of Microsoft.ML.SaPE2 works with Microsoft.ML {SupportedVersion}, but {name} {version} is loaded. " +
+                    $"Reference Microsoft.ML and Microsoft.ML.ImageAnalytics {SupportedVersion} (the package pins them), or a " +
+                    "Microsoft.ML.SaPE2 built for your ML.NET (the source builds against 6.0.0 and 5.0.1: -p:MicrosoftMLVersion=5.0.1).";
         }
         return null;
-    });
+    }
 
     /// <summary>Throws <see cref="NotSupportedException"/> before any ML.NET internal is touched.</summary>
     public static void Check()

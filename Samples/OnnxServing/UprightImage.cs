@@ -29,8 +29,13 @@ static class UprightImage
         System.Runtime.InteropServices.Marshal.Copy(rgba, 0, whole.GetPixels(), rgba.Length);
         using var cropped = keepAspect ? CentreCrop(whole, (double)width / height) : null;
         var upright = cropped ?? whole;
+        var size = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+#if SKIASHARP2   // ML.NET 5 brings SkiaSharp 2.88, which calls bilinear without mipmaps "Low"
+        using var resized = upright.Width == width && upright.Height == height ? upright.Copy() : upright.Resize(size, SKFilterQuality.Low);
+#else
         using var resized = upright.Width == width && upright.Height == height ? upright.Copy()
-            : upright.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul), SKFilterQuality.Low);
+            : upright.Resize(size, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None));   // bilinear, without mipmaps
+#endif
         var pixels = resized.GetPixelSpan();
         int plane = width * height;
         var planes = new float[channels * plane];

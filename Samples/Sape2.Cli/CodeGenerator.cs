@@ -98,8 +98,8 @@ internal static class CodeGenerator
             <NoWarn>$(NoWarn);NU1603</NoWarn>
           </PropertyGroup>
           <ItemGroup>
-            <PackageReference Include="Microsoft.ML" Version="5.0.1" />
-            <PackageReference Include="Microsoft.ML.ImageAnalytics" Version="5.0.1" />
+            <PackageReference Include="Microsoft.ML" Version="{{MLNetVersionGuard.SupportedVersion}}" />
+            <PackageReference Include="Microsoft.ML.ImageAnalytics" Version="{{MLNetVersionGuard.SupportedVersion}}" />
             <PackageReference Include="libtorch-cpu-linux-x64" Version="2.10.0" Condition="$([MSBuild]::IsOSPlatform('Linux'))" />
             <PackageReference Include="libtorch-cpu-win-x64" Version="2.10.0" Condition="$([MSBuild]::IsOSPlatform('Windows'))" />
           </ItemGroup>

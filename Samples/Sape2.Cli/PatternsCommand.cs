@@ -46,7 +46,6 @@ internal static class PatternsCommand
         canvas.Clear(SKColors.White);
         using var font = new SKFont(SKTypeface.Default, 16);
         using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        using var sharp = new SKPaint { IsAntialias = false, FilterQuality = SKFilterQuality.None };   // enlarged pixels stay square
         for (int c = 0; c < classes.Length; c++)
         {
             float top = gap + c * (side + gap);
@@ -54,12 +53,22 @@ internal static class PatternsCommand
             for (int i = 0; i < perClass; i++)   // labels cycle through the classes: image c + k·classes is of class c
             {
                 var (pixels, _) = RepeatedPatterns.Image(seed, c + i * classes.Length);
-                using var image = SKImage.FromPixelCopy(new SKImageInfo(RepeatedPatterns.Side, RepeatedPatterns.Side, SKColorType.Gray8,
-                    SKAlphaType.Opaque), pixels);
-                canvas.DrawImage(image, new SKRect(label + i * (side + gap), top, label + i * (side + gap) + side, top + side), sharp);
+                using var image = SKImage.FromPixelCopy(new SKImageInfo(side, side, SKColorType.Gray8, SKAlphaType.Opaque), Enlarged(pixels, scale));
+                canvas.DrawImage(image, label + i * (side + gap), top);
             }
         }
         Microsoft.ML.SaPE2.Explain.Heatmap.SavePng(surface, path);
+    }
+
+    /// <summary>Each pixel of the square image as a <paramref name="scale"/>×<paramref name="scale"/> block, so that enlarged pixels stay square.</summary>
+    private static byte[] Enlarged(byte[] pixels, int scale)
+    {
+        int side = RepeatedPatterns.Side, large = side * scale;
+        var enlarged = new byte[large * large];
+        for (int y = 0; y < large; y++)
+            for (int x = 0; x < large; x++)
+                enlarged[y * large + x] = pixels[y / scale * side + x / scale];
+        return enlarged;
     }
 
     private static void Write(string folder, int seed, int first, int count)
