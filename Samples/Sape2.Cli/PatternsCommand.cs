@@ -60,7 +60,7 @@ internal static class PatternsCommand
         Microsoft.ML.SaPE2.Explain.Heatmap.SavePng(surface, path);
     }
 
-    /// <summary>Each pixel of the square image as a <paramref name="scale"/>×<paramref name="scale"/> block, so that enlarged pixels stay square.</summary>
+    /// <summary>Each pixel of the square image as a block of <paramref name="scale"/>² pixels, so that enlarged pixels stay square.</summary>
     private static byte[] Enlarged(byte[] pixels, int scale)
     {
         int side = RepeatedPatterns.Side, large = side * scale;
