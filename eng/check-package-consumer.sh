@@ -13,7 +13,7 @@ dotnet pack "$work/src/Microsoft.ML.SaPE2" -c Release -o "$work/feed" -p:Microso
 mkdir "$work/app" && cd "$work/app"
 cat > app.csproj <<XML
 <Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><RestorePackagesPath>$work/packages</RestorePackagesPath></PropertyGroup>
+  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><RestorePackagesPath>$work/packages</RestorePackagesPath></PropertyGroup>
   <ItemGroup>
     <PackageReference Include="Microsoft.ML.SaPE2" Version="*-*" />
     <PackageReference Include="Microsoft.ML" Version="$mlnet" />
@@ -42,7 +42,10 @@ var model = pipeline.Fit(data);
 ml.Model.Save(model, data.Schema, "model.zip");
 var loaded = ml.Model.Load("model.zip", out _);
 var metrics = ml.MulticlassClassification.Evaluate(loaded.Transform(data));
-Console.WriteLine(\$"ML.NET {typeof(MLContext).Assembly.GetName().Name} $mlnet: trained, saved, reloaded; accuracy on its 200 images {metrics.MicroAccuracy:P1}");
+string loadedVersion = typeof(MLContext).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+    .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion.Split('+')[0];
+if (loadedVersion != "$mlnet") throw new Exception(\$"ML.NET {loadedVersion} was loaded, not $mlnet");
+Console.WriteLine(\$"ML.NET {loadedVersion}: trained, saved, reloaded; accuracy on its 200 images {metrics.MicroAccuracy:P1}");
 class Row { public string Label { get; set; } = ""; public string Path { get; set; } = ""; }
 CS
 dotnet run

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs eng/ConsumerCheck from a folder outside the repository, referencing the library's project: the
-# way of consuming it that the build targets' GLIBCXX fix does not reach (issue 15.3), so start-up works only because
+# way of consuming it that the build targets' GLIBCXX fix does not reach, so start-up works only because
 # the library patches libLibTorchSharp.so at run time. Usage: eng/check-project-consumer.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throw-away PostgreSQL server for the shared-study tests (issue 13), on 127.0.0.1 only.
+# A throw-away PostgreSQL server for the shared-study tests, on 127.0.0.1 only.
 #   eng/postgres.sh start DIR PORT   installs Debian's postgresql when absent (apt-get, as root), creates a cluster in DIR
 #                                     (directly under /tmp, so the postgres user can reach it; trust authentication: it
 #                                     listens on 127.0.0.1 alone), starts it and prints its connection string

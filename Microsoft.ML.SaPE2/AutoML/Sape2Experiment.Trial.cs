@@ -160,6 +160,7 @@ public sealed partial class Sape2Experiment
             var metric = experiment.metric;
             double value = MetricOf(metric, p.ValidationAccuracy, p.ValidationMacroAccuracy, p.ValidationLoss);
             experiment.monitor?.ReportEpoch(settings, p);
+            store.RecordEpoch(settings.TrialId, p.Epoch, value, p.ValidationLoss);   // the learning curve a dashboard draws
             if (pruneReason is not null) return;
             if (p.ValidationLoss is not { } loss || !double.IsFinite(loss))
             {

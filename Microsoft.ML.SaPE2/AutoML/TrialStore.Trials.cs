@@ -18,7 +18,7 @@ internal sealed partial class TrialStore
     /// <paramref name="maxTrials"/> trials (interrupted ones not counted) or <paramref name="propose"/> has nothing.
     /// </summary>
     public ClaimedTrial? Claim(string worker, string device, TimeSpan heartbeatTimeout, int? maxTrials,
-        Sape2SearchSpace space, Func<int, (Sape2TrialParameters Parameters, bool NeverPrune, int Seed)?> propose) => Read(transaction =>
+        Sape2SearchSpace space, Func<int, (Sape2TrialParameters Parameters, bool NeverPrune, int Seed)?> propose) => InTransaction(transaction =>
     {
         LockStudy(transaction);
         using var next = Command(transaction, "SELECT COALESCE(MAX(id) + 1, 0) FROM sape2_trials WHERE study = @study", ("@study", Study));
@@ -52,7 +52,7 @@ internal sealed partial class TrialStore
     });
 
     /// <summary>Refreshes the heartbeat of <paramref name="worker"/>'s running trial; false when it is no longer that worker's to finish.</summary>
-    public bool Heartbeat(int id, string worker) => Read(transaction =>
+    public bool Heartbeat(int id, string worker) => InTransaction(transaction =>
     {
         using var update = Command(transaction, $"UPDATE sape2_trials SET heartbeat = {Now} WHERE study = @study AND id = @id AND " +
             "status = @running AND worker = @worker", ("@study", Study), ("@id", id), ("@running", Running), ("@worker", worker));
@@ -63,7 +63,7 @@ internal sealed partial class TrialStore
     /// Forgets the running trials of an earlier run of a study only one process works on (a checkpoint folder): they run again. A
     /// shared study never does this; its silent trials are rerun by heartbeat.
     /// </summary>
-    public int RemoveUnfinished() => Read(transaction =>
+    public int RemoveUnfinished() => InTransaction(transaction =>
     {
         using var delete = Command(transaction, "DELETE FROM sape2_trials WHERE study = @study AND status = @running", ("@study", Study),
             ("@running", Running));
@@ -71,7 +71,7 @@ internal sealed partial class TrialStore
     });
 
     /// <summary>Records a result; false (and nothing written) when the trial is no longer this worker's: it was rerun elsewhere.</summary>
-    public bool Finished(Sape2TrialResult r, string worker) => Read(transaction =>
+    public bool Finished(Sape2TrialResult r, string worker) => InTransaction(transaction =>
     {
         using var update = Command(transaction, "UPDATE sape2_trials SET status = @status, metric = @metric, loss = @loss, rung_metrics = @rungs, " +
             "epochs = @epochs, planned_epochs = @planned, seconds = @seconds, peak_memory = @peak, reason = @reason WHERE study = @study AND " +
@@ -85,7 +85,7 @@ internal sealed partial class TrialStore
 
     /// <summary>Records trial <paramref name="id"/>'s <paramref name="loss"/> at ASHA's <paramref name="rung"/>; returns every loss recorded there
     /// in the study, this one included.</summary>
-    public IReadOnlyList<double> RecordRung(int id, int rung, double loss) => Read(transaction =>
+    public IReadOnlyList<double> RecordRung(int id, int rung, double loss) => InTransaction(transaction =>
     {
         LockStudy(transaction);   // the rule compares with the results recorded before this one, by every worker
         Execute(transaction, "INSERT INTO sape2_rungs (study, trial, rung, loss) VALUES (@study, @trial, @rung, @loss) ON CONFLICT (study, trial, " +
@@ -100,7 +100,8 @@ internal sealed partial class TrialStore
     });
 
     /// <summary>The study's finished trials (not running, not interrupted), in id order, with their never-prune flag, worker and device.</summary>
-    public IReadOnlyList<(Sape2TrialResult Result, bool NeverPrune, string Worker)> FinishedTrials(Sape2SearchSpace space) => Read(transaction =>
+    public IReadOnlyList<(Sape2TrialResult Result, bool NeverPrune, string Worker)> FinishedTrials(Sape2SearchSpace space) =>
+        InTransaction(transaction =>
     {
         using var read = Command(transaction, "SELECT id, parameters, status, metric, loss, rung_metrics, epochs, planned_epochs, seconds, " +
             "peak_memory, reason, never_prune, seed, worker, device FROM sape2_trials WHERE study = @study AND status <> @running AND " +
@@ -125,7 +126,7 @@ internal sealed partial class TrialStore
     });
 
     /// <summary>How many of the study's trials are in each status (interrupted included): for tests and reports.</summary>
-    public IReadOnlyDictionary<string, int> StatusCounts() => Read(transaction =>
+    public IReadOnlyDictionary<string, int> StatusCounts() => InTransaction(transaction =>
     {
         using var read = Command(transaction, "SELECT status, count(*) FROM sape2_trials WHERE study = @study GROUP BY status", ("@study", Study));
         using var reader = read.ExecuteReader();
@@ -135,14 +136,14 @@ internal sealed partial class TrialStore
     });
 
     /// <summary>The study's best trial and where its model was written, or null.</summary>
-    public (int Trial, string Path)? Best() => Read(transaction => BestOf(transaction));
+    public (int Trial, string Path)? Best() => InTransaction(transaction => BestOf(transaction));
 
     /// <summary>
     /// Makes trial <paramref name="trialId"/> the study's best when <paramref name="isBetter"/> says it beats the recorded best (given that
     /// trial's epochs and loss, or null when there is none), writing its model with <paramref name="save"/> first; atomically, so two
     /// workers never both win.
     /// </summary>
-    public bool OfferBest(int trialId, Func<(int Epochs, double Loss)?, bool> isBetter, Func<string> save) => Read(transaction =>
+    public bool OfferBest(int trialId, Func<(int Epochs, double Loss)?, bool> isBetter, Func<string> save) => InTransaction(transaction =>
     {
         LockStudy(transaction);
         (int, double)? recorded = null;
@@ -161,7 +162,7 @@ internal sealed partial class TrialStore
     });
 
     /// <summary>The study's trials that count: claimed and not interrupted.</summary>
-    public int ClaimedCount() => Read(CountClaimed);
+    public int ClaimedCount() => InTransaction(CountClaimed);
 
     private int CountClaimed(DbTransaction transaction)
     {

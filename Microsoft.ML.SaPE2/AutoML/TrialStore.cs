@@ -96,7 +96,7 @@ internal sealed partial class TrialStore : IDisposable
     /// <summary>The database's clock in seconds since 1970: every worker's heartbeat is judged by the same clock.</summary>
     private string Now => postgres ? "CAST(extract(epoch from clock_timestamp()) AS DOUBLE PRECISION)" : "((julianday('now') - 2440587.5) * 86400.0)";
 
-    private void CreateSchema() => Write(transaction =>
+    private void CreateSchema() => InTransaction(transaction =>
     {
         if (postgres) Execute(transaction, "SELECT pg_advisory_xact_lock(2505094660)");   // workers starting at once create the tables once
         else
@@ -115,7 +115,10 @@ internal sealed partial class TrialStore : IDisposable
             "seconds DOUBLE PRECISION NOT NULL, peak_memory BIGINT NOT NULL, reason TEXT, never_prune INTEGER NOT NULL, seed INTEGER NOT NULL, " +
             "worker TEXT NOT NULL, device TEXT NOT NULL, heartbeat DOUBLE PRECISION NOT NULL, rerun_of INTEGER, PRIMARY KEY (study, id));" +
             "CREATE TABLE IF NOT EXISTS sape2_rungs (study TEXT NOT NULL, trial INTEGER NOT NULL, rung INTEGER NOT NULL, " +
-            "loss DOUBLE PRECISION NOT NULL, PRIMARY KEY (study, trial, rung));");
+            "loss DOUBLE PRECISION NOT NULL, PRIMARY KEY (study, trial, rung));" +
+            // Added after the first shared-study version; stores made before it get the table when next opened (learning curves start then).
+            "CREATE TABLE IF NOT EXISTS sape2_epochs (study TEXT NOT NULL, trial INTEGER NOT NULL, epoch INTEGER NOT NULL, " +
+            "metric DOUBLE PRECISION, validation_loss DOUBLE PRECISION, PRIMARY KEY (study, trial, epoch));");
         Execute(transaction, $"INSERT INTO sape2_studies (name, started) VALUES (@study, {Now}) ON CONFLICT (name) DO NOTHING", ("@study", Study));
     });
 
@@ -123,7 +126,7 @@ internal sealed partial class TrialStore : IDisposable
     /// Records what the study is (data, columns, metric, search space, seed…) the first time; every later worker or run must match,
     /// or the error names the first setting that differs.
     /// </summary>
-    public void CheckIdentity(IReadOnlyList<(string Key, string Value)> settings) => Write(transaction =>
+    public void CheckIdentity(IReadOnlyList<(string Key, string Value)> settings) => InTransaction(transaction =>
     {
         foreach (var (key, value) in settings)
         {
@@ -138,7 +141,7 @@ internal sealed partial class TrialStore : IDisposable
     });
 
     /// <summary>When the study began (the database's clock, seconds since 1970), and that clock now.</summary>
-    public (double Started, double Now) Clock() => Read(transaction =>
+    public (double Started, double Now) Clock() => InTransaction(transaction =>
     {
         using var read = Command(transaction, $"SELECT started, {Now} FROM sape2_studies WHERE name = @study", ("@study", Study));
         using var reader = read.ExecuteReader();
@@ -179,13 +182,13 @@ internal sealed partial class TrialStore : IDisposable
     }
 
     /// <summary>Runs <paramref name="work"/> in one transaction that takes the write lock at once (SQLite) and commits it.</summary>
-    private void Write(Action<DbTransaction> work) => Read(transaction => { work(transaction); return 0; });
+    private void InTransaction(Action<DbTransaction> work) => InTransaction<int>(transaction => { work(transaction); return 0; });
 
     /// <summary>
     /// Runs <paramref name="work"/> in one committed transaction, retrying a lost or busy connection with backoff (0.5, 1, 2, 4 s); then
     /// fails naming the store. Errors of the work itself (a refused setting) are not retried.
     /// </summary>
-    private T Read<T>(Func<DbTransaction, T> work)
+    private T InTransaction<T>(Func<DbTransaction, T> work)
     {
         lock (gate)
         {

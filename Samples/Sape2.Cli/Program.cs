@@ -8,6 +8,7 @@ var verbose = new Option<bool>("--verbose") { Description = "Show full exception
 var root = new RootCommand("Train, evaluate and explain SaPE² vision transformers (ML.NET + TorchSharp).") { verbose };
 root.Subcommands.Add(TrainCommand.Create(verbose));
 root.Subcommands.Add(SweepCommand.Create(verbose));
+root.Subcommands.Add(Sape2.Cli.Dashboard.DashboardCommand.Create(verbose));
 root.Subcommands.Add(CompareCommand.Create(verbose));
 root.Subcommands.Add(RobustnessCommand.Create(verbose));
 root.Subcommands.Add(PatternsCommand.Create(verbose));

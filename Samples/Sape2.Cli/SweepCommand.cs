@@ -44,11 +44,14 @@ internal static class SweepCommand
             "is shared through --storage, or a store in --out)." };
         var heartbeat = new Option<double>("--heartbeat-timeout") { Description = "Seconds a shared study waits for a silent worker before " +
             "another reruns its trial.", DefaultValueFactory = _ => 60 };
+        var dashboard = new Option<bool>("--dashboard") { Description = "Serve a live web page of the study on 127.0.0.1 while the sweep runs " +
+            "(its address is printed; `sape2 dashboard` serves it afterwards, or for workers elsewhere)." };
+        var dashboardPort = Dashboard.DashboardCommand.PortOption();
         var force = OutputFiles.ForceOption();
         var command = new Command("sweep", "Search encodings, sizes and recipes within a time budget (ASHA); keep the best model.")
         {
             output, time, maxTrials, tuner, resume, epochs, metric, imageSize, device, threads, seed, generate, storage, study, devices, heartbeat,
-            force,
+            dashboard, dashboardPort, force,
         };
         inputs.AddTo(command);
         command.SetAction(parse => Guard.Run(parse.GetValue(verbose), () =>
@@ -107,6 +110,11 @@ internal static class SweepCommand
                     _ => experiment.SetCostFrugalTuner(),
                 };
             }).ToList();
+            using var page = parse.GetValue(dashboard)
+                ? Dashboard.DashboardCommand.Start(shared ?? Path.Combine(checkpoint, TrialStore.FileName), shared is null ? "default"
+                    : parse.GetValue(study)!, parse.GetValue(dashboardPort))
+                : null;
+            if (page is not null) Console.WriteLine($"dashboard: {page.Address} (while the sweep runs)");
             try
             {
                 return Sweep(ml, experiments, monitor, data, folder, parse.GetValue(generate), interactive);

@@ -11,7 +11,7 @@ brings the weights back into a model.zip.
 Needs PyTorch only (1.13 or later). APE, sin-cos and no-encoding models with the patch tokenizer also load into
 timm's own VisionTransformer with strict=True: see `timm_vision_transformer`.
 
-The math follows shared/SPEC-SAPE2.md (equation numbers below) and the C# implementation step for step.
+The math follows Docs/spec.md (equation numbers below) and the C# implementation step for step.
 """
 import json
 import math
