@@ -14,7 +14,7 @@ namespace Sape2.Benchmarks;
 /// </summary>
 internal static class AutoMLBenchmark
 {
-    public static void Run(string dataRoot, uint seconds, int seed, TextWriter report)
+    public static void Run(string dataRoot, uint seconds, int seed, bool finalFit, TextWriter report)
     {
         var ml = new MLContext(seed: seed);
         var trainRows = ml.Data.LoadFromEnumerable(FolderRow.Read(Path.Combine(dataRoot, "train")));
@@ -45,7 +45,10 @@ internal static class AutoMLBenchmark
         }
 
         clock.Restart();
-        var experiment = ml.Sape2Auto().CreateExperiment().SetDataset(train).SetColumns("Label", "Image").SetTrainingTimeInSeconds(seconds);
+        // A checkpoint folder keeps the best trial's own model (best-model.zip), so that a final fit can be compared with it on the test set.
+        string checkpoint = Directory.CreateTempSubdirectory("sape2-automl-").FullName;
+        var experiment = ml.Sape2Auto().CreateExperiment().SetDataset(train).SetColumns("Label", "Image").SetTrainingTimeInSeconds(seconds)
+            .SetFinalFit(finalFit).SetCheckpoint(checkpoint);
         var best = experiment.RunAsync().GetAwaiter().GetResult();
         double experimentWall = clock.Elapsed.TotalSeconds;
         var trials = experiment.Trials;
@@ -57,6 +60,18 @@ internal static class AutoMLBenchmark
             $"{Encoding(p)}, lr {p.LearningRate:G2}, wd {p.WeightDecay:G2}, {p.Augmentation}, patch " +
             $"{(p.PatchSize == 0 ? "auto" : p.PatchSize)}, {best.EpochsTrained} epochs | {best.ValidationMetrics!.MicroAccuracy:P1} | " +
             $"{scored.MicroAccuracy:P1} | {scored.MacroAccuracy:P1} | {experimentWall:F0} s |");
+        if (best.FinalFit is { } final)
+        {
+            var own = ml.Model.LoadSape2Model(Path.Combine(checkpoint, "best-model.zip"), out _);
+            var ownScored = ml.MulticlassClassification.Evaluate(own.Transform(test));
+            report.WriteLine($"| … of which the best trial's own model (before the final fit) | | | {best.TrialId} | " +
+                $"{best.ValidationMetrics!.MicroAccuracy:P1} | {ownScored.MicroAccuracy:P1} | {ownScored.MacroAccuracy:P1} | |");
+            report.WriteLine();
+            report.WriteLine($"Final fit: trial {best.TrialId}'s configuration on all {final.TrainingRows} training rows, {final.EpochsTrained} of " +
+                $"{final.Epochs} epochs, {final.Seconds:F0} s.");
+            ((IDisposable)own).Dispose();
+        }
+        Directory.Delete(checkpoint, recursive: true);
         report.WriteLine();
         report.WriteLine("Trials of the experiment:");
         report.WriteLine();

@@ -23,12 +23,38 @@ public sealed class ExperimentTests
         Assert.IsTrue(experiment.Trials[^1].Reason?.Contains("time budget") == true || experiment.Trials[^1].EpochsTrained < 500,
             $"The last trial ({experiment.Trials[^1].Status}, {experiment.Trials[^1].Reason}) was not ended by the budget.");
         Assert.IsNotNull(best.Model, "The budget's end still returns a model.");
+        Assert.IsNull(best.FinalFit, "The rest of a 3 s budget cannot train the 500 planned epochs again: no final fit.");
         Assert.IsTrue(best.EpochsTrained is > 0 and < 500, $"{best.EpochsTrained} epochs.");
         var scored = best.Model.Transform(data);
         Assert.IsNotNull(scored.Schema.GetColumnOrNull("Score"));
         Assert.AreEqual(best.Metric, best.ValidationMetrics!.MicroAccuracy, 1e-6,
             "The validation metrics are those of the returned model (its micro accuracy is the trial's metric).");
         best.Model.Dispose();
+    }
+
+    [TestMethod]
+    public void TheFinalFitTrainsTheBestConfigurationOnEveryRowForALongerSchedule()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = Images(ml, classes: 4, perClass: 12);
+        var experiment = Experiment(ml, data).SetMaxEpochsPerTrial(2).SetMaxModelToExplore(2);
+        var best = experiment.RunAsync().GetAwaiter().GetResult();
+        Assert.IsNotNull(best.FinalFit, "With most of the default 600 s left, the best configuration is trained again.");
+        Assert.AreEqual(6, best.FinalFit.Epochs, "three times the trials' 2 epochs: the cap, as the budget allows far more");
+        Assert.AreEqual(6, best.FinalFit.EpochsTrained);
+        Assert.AreEqual(48, best.FinalFit.TrainingRows, "every row, the validation hold-back included");
+        Assert.AreEqual(6, best.Model!.TrainingHistory.Count, "the returned model is the final fit");
+        Assert.IsTrue(best.Model.TrainingHistory.All(h => h.ValidationAccuracy is null), "the final fit holds nothing back");
+        Assert.AreEqual(2, best.EpochsTrained, "the trial's own record is unchanged");
+        Assert.IsNotNull(best.ValidationMetrics, "the trial's own model was scored on the validation rows before the final fit");
+        Assert.AreEqual(6, experiment.TrainerOptions(best).Epochs, "the options that reproduce the returned model are the final fit's");
+        best.Model.Dispose();
+
+        var without = Experiment(new MLContext(seed: 1), Images(ml, 4, 12)).SetMaxEpochsPerTrial(2).SetMaxModelToExplore(2).SetFinalFit(false)
+            .RunAsync().GetAwaiter().GetResult();
+        Assert.IsNull(without.FinalFit);
+        Assert.AreEqual(without.EpochsTrained, without.Model!.TrainingHistory.Count, "without a final fit the trial's own model is returned");
+        without.Model.Dispose();
     }
 
     [TestMethod]

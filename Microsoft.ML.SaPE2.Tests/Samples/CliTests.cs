@@ -529,7 +529,8 @@ public sealed class CliTests
         StringAssert.Contains(File.ReadAllText(Path.Combine(project, "Sape2Model.consumption.cs")),
             "public static ModelOutput Predict(ModelInput input)");
         StringAssert.Contains(builder, "PositionEncoding = PositionEncodingKind.Sape2,");
-        StringAssert.Contains(builder, "Epochs = 2,");
+        StringAssert.Contains(builder, "Epochs = 6,", "the final fit's schedule: three times the trials' 2 epochs (the budget allows more)");
+        StringAssert.Contains(leaderboard, "model.zip is its final fit");
         StringAssert.Contains(builder, "ImageSize = 16,");
         CollectionAssert.AreEquivalent(new[] { "Program.cs", "Sape2Model.consumption.cs", "Sape2Model.csproj", "Sape2Model.training.cs" },
             Directory.GetFiles(project).Select(Path.GetFileName).ToArray(), "Model Builder's current files: the partial class in two files");

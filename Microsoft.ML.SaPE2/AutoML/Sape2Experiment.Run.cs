@@ -84,12 +84,18 @@ public sealed partial class Sape2Experiment
         // A shared study's budget runs from its first start, on the database's clock; a checkpointed one's from this run's start.
         var (started, now) = shared ? store.Clock() : (0, 0);
         var deadline = shared ? clock.Elapsed + TimeSpan.FromSeconds(budget - (now - started)) : TimeSpan.FromSeconds(budget);
+        var searchDeadline = SearchDeadline(deadline, shared);
         int failuresInARow = 0;
         while (true)
         {
             if (userCancellation.IsCancellationRequested) { ch.Info("SaPE² experiment: cancelled."); break; }
-            var remaining = deadline - clock.Elapsed;
-            if (remaining <= TimeSpan.Zero) { ch.Info($"SaPE² experiment: the {budget} s budget is spent."); break; }
+            var remaining = searchDeadline - clock.Elapsed;
+            if (remaining <= TimeSpan.Zero)
+            {
+                ch.Info(searchDeadline < deadline ? $"SaPE² experiment: the search's {searchDeadline.TotalSeconds:F0} s are spent."
+                    : $"SaPE² experiment: the {budget} s budget is spent.");
+                break;
+            }
             if (shared) Sync(store, state);
             if (!FitsAnotherTrial(state, remaining, ch)) break;
             var claim = store.Claim(WorkerName, trainerTemplate.Device, HeartbeatTimeout, maxModels, space, id =>
@@ -111,7 +117,7 @@ public sealed partial class Sape2Experiment
                 ch.Info($"SaPE² experiment: rerun: trial {lost} lost its worker (no heartbeat); it runs again as trial {claim.Id}.");
             var settings = new Sape2TrialSettings { TrialId = claim.Id, SearchSpace = space, Seed = claim.Seed, NeverPrune = claim.NeverPrune };
             settings.Parameters = claim.Parameters;
-            var trial = new TrialRun(this, state, settings, store, cache, deadline - clock.Elapsed, userCancellation);
+            var trial = new TrialRun(this, state, settings, store, cache, searchDeadline - clock.Elapsed, userCancellation);
             var (result, model) = trial.Execute(train, validation);
             Finish(result, model, state, store, train.Schema, ch);
             failuresInARow = result.Status == Sape2TrialStatus.Failed ? failuresInARow + 1 : 0;
@@ -121,10 +127,13 @@ public sealed partial class Sape2Experiment
                     "budget ends.");
                 break;
             }
-            if (!state.PlanLogged) LogPlan(state, deadline - clock.Elapsed, ch);
+            if (!state.PlanLogged) LogPlan(state, searchDeadline - clock.Elapsed, ch);
         }
         if (shared) Sync(store, state);
-        return Outcome(state, store, validation, ch, userCancellation.IsCancellationRequested);
+        var best = Outcome(state, store, validation, ch, userCancellation.IsCancellationRequested);
+        if (searchDeadline < deadline)
+            FitFinal(best, state, wholeData ?? train, DataViewImages.CountRows(train), cache, deadline - clock.Elapsed, userCancellation, ch);
+        return best;
     }
 
     private (IDataView Train, IDataView Validation, int[] ValidationLabels) Datasets(int experimentSeed)

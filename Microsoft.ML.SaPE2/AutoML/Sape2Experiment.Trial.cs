@@ -10,12 +10,14 @@ public sealed partial class Sape2Experiment
     /// <summary>
     /// The trainer options <paramref name="trial"/> trained with (its knobs, seed and epochs over the template of
     /// <see cref="SetTrainerOptions"/>), without the experiment's hooks: train them with
-    /// <c>Fit(train, validation)</c> on the same data to reproduce it (Model Builder-style code generation prints them).
+    /// <c>Fit(train, validation)</c> on the same data to reproduce it (Model Builder-style code generation prints them). For the
+    /// trial whose model is the final fit (<see cref="Sape2TrialResult.FinalFit"/>), the final fit's: its epochs, no hold-back —
+    /// <c>Fit(data)</c> on all the rows reproduces it.
     /// </summary>
     public Sape2ImageClassificationTrainer.Options TrainerOptions(Sape2TrialResult trial)
     {
         ArgumentNullException.ThrowIfNull(trial);
-        return TrialOptions(trial.Parameters, trial.Seed, trial.PlannedEpochs, default, cache: null);
+        return TrialOptions(trial.Parameters, trial.Seed, trial.FinalFit?.Epochs ?? trial.PlannedEpochs, default, cache: null);
     }
 
     /// <summary>The trainer options of one trial: the template's, with the trial's knobs, seed, epochs and the experiment's hooks.</summary>

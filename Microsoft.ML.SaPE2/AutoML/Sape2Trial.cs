@@ -73,6 +73,13 @@ public sealed class Sape2TrialResult
     /// scored or beaten, so TorchSharp's native memory does not grow with the number of trials.
     /// </summary>
     public Sape2ImageClassificationTransformer? Model { get; internal set; }
+    /// <summary>
+    /// Set on the trial <c>RunAsync</c> returned when its <see cref="Model"/> is the experiment's final fit (this trial's configuration
+    /// trained again on all the training rows, for a longer schedule; <see cref="Sape2Experiment.SetFinalFit"/>); null when the model is
+    /// the trial's own. <see cref="Metric"/> and <see cref="ValidationMetrics"/> stay the trial's own model's: the final fit learned from
+    /// the validation rows, so no held-out figure of it exists inside the experiment.
+    /// </summary>
+    public Sape2FinalFit? FinalFit { get; internal set; }
 }
 
 /// <summary>Proposes trial parameters and learns from results (ML.NET AutoML's <c>ITuner</c>, named apart so both can be imported).</summary>

@@ -194,8 +194,11 @@ internal static class SweepCommand
         string metricName = best.ValidationMetrics is null ? "metric" : "validation metric";
         string leaderboard = Path.Combine(folder, "leaderboard.md"), chart = Path.Combine(folder, "trials.png");
         string zip = Path.Combine(folder, "model.zip");
+        string finalFit = best.FinalFit is { } final ? $" model.zip is its final fit: the same configuration trained again on all " +
+            $"{final.TrainingRows} training images for {final.EpochsTrained} of {final.Epochs} epochs ({final.Seconds:F0} s), so its validation " +
+            "figure below is the trial's, not the final model's." : "";
         string board = $"# SaPE² sweep\n\n{trials.Count} trials; best: trial {best.TrialId} ({SweepMonitor.Describe(best.Parameters)})." +
-            $"\n\n{SweepReport.Leaderboard(trials, best, metricName)}";
+            $"{finalFit}\n\n{SweepReport.Leaderboard(trials, best, metricName)}";
         ToolData.WriteAtomically(leaderboard, temporary => File.WriteAllText(temporary, board));
         SweepReport.Chart(monitor.Trials, best.TrialId, chart);
         var keyToValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabelValue", "PredictedLabel").Fit(best.Model!.Transform(data.Train));
@@ -203,13 +206,15 @@ internal static class SweepCommand
         ToolData.SaveModel(ml, model, data.InputSchema, zip);
         var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data.Test));
         AnsiConsole.MarkupLine($"Best: trial {best.TrialId}, {Markup.Escape(SweepMonitor.Describe(best.Parameters))}, {best.EpochsTrained} epochs, " +
-            $"validation {best.Metric:F4}.");
+            $"validation {best.Metric:F4}" + (best.FinalFit is { } refit ? $"; the model is its final fit: {refit.EpochsTrained} of {refit.Epochs} " +
+            $"epochs on all {refit.TrainingRows} training images." : "."));
         Report.Metrics(metrics, best.Model.ClassNames, $"held-out test set ({data.TestCount} images), best trial");
         var written = new List<string> { leaderboard, chart, zip };
         if (generate is not null)
         {
             var winner = experiment.TrainerOptions(best);
-            winner.ValidationSetFraction = new Sape2ImageClassificationTrainer.Options().ValidationSetFraction;
+            // A trial holds 10% of its training images back to pick its best epoch; the final fit learned from every one of them.
+            winner.ValidationSetFraction = best.FinalFit is null ? new Sape2ImageClassificationTrainer.Options().ValidationSetFraction : null;
             CodeGenerator.Write(generate, winner, $"Trial {best.TrialId} of {trials.Count}: {SweepMonitor.Describe(best.Parameters)}; validation " +
                 $"{best.Metric:F4}, held-out test accuracy {metrics.MicroAccuracy:P2}.");
             written.Add(generate);
