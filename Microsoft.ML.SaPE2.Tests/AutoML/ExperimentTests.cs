@@ -14,6 +14,8 @@ public sealed class ExperimentTests
         var ml = new MLContext(seed: 1);
         var data = Images(ml, classes: 4, perClass: 60);
         var experiment = Experiment(ml, data).SetTrainingTimeInSeconds(3).SetMaxEpochsPerTrial(500);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.RawMessage); };
         var clock = Stopwatch.StartNew();
         var best = experiment.RunAsync().GetAwaiter().GetResult();
         double seconds = clock.Elapsed.TotalSeconds;
@@ -24,6 +26,8 @@ public sealed class ExperimentTests
             $"The last trial ({experiment.Trials[^1].Status}, {experiment.Trials[^1].Reason}) was not ended by the budget.");
         Assert.IsNotNull(best.Model, "The budget's end still returns a model.");
         Assert.IsNull(best.FinalFit, "The rest of a 3 s budget cannot train the 500 planned epochs again: no final fit.");
+        Assert.IsTrue(warnings.Any(w => w.Contains("partial model") && w.Contains($"of its 500 planned epoch(s)")),
+            "The user is told the model is partial: " + string.Join(" | ", warnings));
         Assert.IsTrue(best.EpochsTrained is > 0 and < 500, $"{best.EpochsTrained} epochs.");
         var scored = best.Model.Transform(data);
         Assert.IsNotNull(scored.Schema.GetColumnOrNull("Score"));

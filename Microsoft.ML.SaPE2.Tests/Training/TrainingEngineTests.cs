@@ -40,6 +40,19 @@ public sealed class TrainingEngineTests
     };
 
     [TestMethod]
+    public void AOneOffCostBeforeTheFirstEpochDoesNotShrinkATimeLimitedSchedule()
+    {
+        // The pause stands for the frozen backbone's features, computed once before the first epoch: 3 s against epochs of a
+        // fraction of a second. Timed from the run's start, the first epoch looked 3 s long and 30 s fitted about 10 of the 20.
+        var options = Quick(epochs: 20) with { TimeLimit = TimeSpan.FromSeconds(30), Initialize = _ => Thread.Sleep(3000) };
+        var result = VisionTransformerTrainer.Fit(Stripes(32), Stripes(16, seed: 1), Tiny8, options);
+        using var classifier = result.Classifier;
+        Assert.AreEqual(20, result.PlannedEpochs, "the schedule was not cut for a cost paid once");
+        Assert.AreEqual(20, classifier.History.Count);
+        Assert.IsFalse(result.ShortenedByTimeLimit);
+    }
+
+    [TestMethod]
     public void TimeLimitShrinksTheScheduleAndKeepsTheBestModel()
     {
         var progress = new List<TrainingProgress>();

@@ -86,18 +86,20 @@ public sealed partial class Sape2Experiment
         var deadline = shared ? clock.Elapsed + TimeSpan.FromSeconds(budget - (now - started)) : TimeSpan.FromSeconds(budget);
         var searchDeadline = SearchDeadline(deadline, shared);
         int failuresInARow = 0;
+        bool budgetEnded = false;
         while (true)
         {
             if (userCancellation.IsCancellationRequested) { ch.Info("SaPE² experiment: cancelled."); break; }
             var remaining = searchDeadline - clock.Elapsed;
             if (remaining <= TimeSpan.Zero)
             {
+                budgetEnded = true;
                 ch.Info(searchDeadline < deadline ? $"SaPE² experiment: the search's {searchDeadline.TotalSeconds:F0} s are spent."
                     : $"SaPE² experiment: the {budget} s budget is spent.");
                 break;
             }
             if (shared) Sync(store, state);
-            if (!FitsAnotherTrial(state, remaining, ch)) break;
+            if (!FitsAnotherTrial(state, remaining, ch)) { budgetEnded = true; break; }
             var claim = store.Claim(WorkerName, trainerTemplate.Device, HeartbeatTimeout, maxModels, space, id =>
             {
                 var proposal = new Sape2TrialSettings
@@ -131,6 +133,10 @@ public sealed partial class Sape2Experiment
         }
         if (shared) Sync(store, state);
         var best = Outcome(state, store, validation, ch, userCancellation.IsCancellationRequested);
+        if (budgetEnded && best.EpochsTrained < best.PlannedEpochs && !userCancellation.IsCancellationRequested)
+            ch.Warning($"SaPE² experiment: the budget ended before any trial finished its schedule: the returned model (trial {best.TrialId}) " +
+                $"trained {best.EpochsTrained} of its {best.PlannedEpochs} planned epoch(s), the last one possibly cut short, so it is a " +
+                "partial model. Raise SetTrainingTimeInSeconds (or lower SetMaxEpochsPerTrial) for a full one.");
         if (searchDeadline < deadline)
             FitFinal(best, state, wholeData ?? train, DataViewImages.CountRows(train), cache, deadline - clock.Elapsed, userCancellation, ch);
         return best;

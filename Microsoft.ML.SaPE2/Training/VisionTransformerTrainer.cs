@@ -129,6 +129,7 @@ internal static class VisionTransformerTrainer
         private readonly Action? beforeEachStep;
         private IBatchSource? validationBatches;   // cached features with a frozen backbone; null: the images
         private readonly Stopwatch clock = Stopwatch.StartNew();
+        private readonly Stopwatch epochsClock = new();
         private readonly List<EpochMetrics> history = new();
         private CheckpointMetadata state;
         private byte[] bestWeights = Array.Empty<byte>();
@@ -197,6 +198,7 @@ internal static class VisionTransformerTrainer
 
             bool cancelled = false, stoppedEarly = false, timeUp = false;
             int firstEpoch = state.EpochsCompleted;   // after a resume, only this run's epochs time the schedule
+            epochsClock.Restart();   // what came before (the frozen backbone's features, a resume) is paid once, not per epoch
             for (int epoch = state.EpochsCompleted; epoch < plannedEpochs && !cancelled && !stoppedEarly && !timeUp; epoch++)
             {
                 if (cancellation.IsCancellationRequested) { cancelled = true; break; }
@@ -263,12 +265,14 @@ internal static class VisionTransformerTrainer
 
         /// <summary>
         /// With a time limit, plans only the epochs that the mean epoch time so far still fits, and stretches the
-        /// cosine schedule over them, so the learning rate reaches its minimum before the limit.
+        /// cosine schedule over them, so the learning rate reaches its minimum before the limit. The epochs are timed from the first
+        /// one's start: a one-off cost before it (the frozen backbone's features of every image) would otherwise count once per
+        /// remaining epoch and cut the schedule to a fraction of what fits.
         /// </summary>
         private LearningRateSchedule FitScheduleToTimeLimit(LearningRateSchedule schedule, int epochsDone, int epochsThisRun, int stepsPerEpoch)
         {
             if (options.TimeLimit is not { } limit) return schedule;
-            double secondsPerEpoch = clock.Elapsed.TotalSeconds / epochsThisRun;
+            double secondsPerEpoch = epochsClock.Elapsed.TotalSeconds / epochsThisRun;
             int affordable = epochsDone + (int)Math.Floor((limit - clock.Elapsed).TotalSeconds / secondsPerEpoch);
             if (affordable >= plannedEpochs) return schedule;
             plannedEpochs = Math.Max(epochsDone, affordable);
