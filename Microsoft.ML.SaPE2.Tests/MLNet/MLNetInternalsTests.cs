@@ -41,6 +41,52 @@ public sealed class MLNetInternalsTests
                 $"{ListFile}:{Environment.NewLine}{string.Join(Environment.NewLine, used)}");
     }
 
+    /// <summary>
+    /// The internals stay in one layer, MLNet/ (the transformer derives from ML.NET's internal base classes, and saving, loading and
+    /// ONNX export go through ML.NET's internal contexts): no method of another folder reaches one, so an ML.NET change that breaks
+    /// them breaks only that folder, and the test above names what changed.
+    /// </summary>
+    [TestMethod]
+    public void OnlyTheMLNetFolderReachesMLNetInternals()
+    {
+        string bin = AppContext.BaseDirectory;
+        var resolver = new DefaultAssemblyResolver();
+        resolver.AddSearchDirectory(bin);
+        using var library = ModuleDefinition.ReadModule(Path.Combine(bin, "Microsoft.ML.SaPE2.dll"),
+            new ReaderParameters { AssemblyResolver = resolver, ReadSymbols = true });
+        var outside = new SortedSet<string>(StringComparer.Ordinal);
+        int methodsChecked = 0;
+        foreach (var type in library.GetTypes())
+            foreach (var method in type.Methods.Where(m => m.HasBody))
+            {
+                string? file = method.DebugInformation.SequencePoints.FirstOrDefault()?.Document.Url.Replace('\\', '/');
+                if (file is null) continue;
+                methodsChecked++;
+                if (file.Contains("/Microsoft.ML.SaPE2/MLNet/", StringComparison.Ordinal)) continue;
+                foreach (var instruction in method.Body.Instructions)
+                    if (instruction.Operand is MemberReference reference && HiddenMLNet(reference))
+                        outside.Add($"{Path.GetFileName(file)}: {method.DeclaringType.Name}.{method.Name} uses {reference.FullName}");
+            }
+        Assert.IsTrue(methodsChecked > 1000, $"the check itself: {methodsChecked} methods with source lines");
+        Assert.AreEqual(0, outside.Count, "ML.NET internals reached outside MLNet/:\n" + string.Join("\n", outside));
+    }
+
+    /// <summary>A non-public ML.NET type, or a non-public member or one of a non-public type.</summary>
+    static bool HiddenMLNet(MemberReference reference)
+    {
+        var type = reference as TypeReference ?? reference.DeclaringType;
+        if (type is null || !FromMLNet(type)) return false;
+        return reference switch
+        {
+            TypeReference t => t.Resolve() is { } definition && !IsVisible(definition),
+            MethodReference m => m.Resolve() is { } method && (!(method.IsPublic || method.IsFamily || method.IsFamilyOrAssembly)
+                || !IsVisible(method.DeclaringType)),
+            FieldReference f => f.Resolve() is { } field && (!(field.IsPublic || field.IsFamily || field.IsFamilyOrAssembly)
+                || !IsVisible(field.DeclaringType)),
+            _ => false,
+        };
+    }
+
     static bool FromMLNet(TypeReference type)
     {
         while (type.DeclaringType is not null) type = type.DeclaringType;

@@ -57,11 +57,11 @@ public sealed partial class Sape2Experiment
         int epochs = Math.Min(affordable, FinalFitEpochsPerTrialEpoch * best.PlannedEpochs);
         if (epochs < best.PlannedEpochs)
         {
-            ch.Info($"SaPE² experiment: no final fit: the remaining {remaining.TotalSeconds:F0} s fit {affordable} epoch(s) on all {rows} rows, " +
+            ch.Log($"SaPE² experiment: no final fit: the remaining {remaining.TotalSeconds:F0} s fit {affordable} epoch(s) on all {rows} rows, " +
                 $"fewer than the {best.PlannedEpochs} trial {best.TrialId} was planned for; its own model is returned.");
             return;
         }
-        ch.Info($"SaPE² experiment: final fit: trial {best.TrialId}'s configuration on all {rows} training rows for {epochs} epochs " +
+        ch.Log($"SaPE² experiment: final fit: trial {best.TrialId}'s configuration on all {rows} training rows for {epochs} epochs " +
             $"(about {perEpochOnAll:F1} s each; {remaining.TotalSeconds:F0} s of the budget left).");
         var options = TrialOptions(best.Parameters, best.Seed, epochs, userCancellation, cache);
         options.TrainingTimeInSeconds = Math.Max(1, remaining.TotalSeconds);
@@ -73,18 +73,18 @@ public sealed partial class Sape2Experiment
         }
         catch (OperationCanceledException) when (userCancellation.IsCancellationRequested)
         {
-            ch.Info("SaPE² experiment: the final fit was cancelled before its first epoch; the best trial's own model is returned.");
+            ch.Log("SaPE² experiment: the final fit was cancelled before its first epoch; the best trial's own model is returned.");
             return;
         }
         catch (Exception e) when (e is not (OperationCanceledException or InvalidImageException))
         {
             // The search's result stands: a final fit that fails (memory, a native error) costs only its own time.
-            ch.Warning($"SaPE² experiment: the final fit failed ({e.Message}); the best trial's own model is returned.");
+            ch.Warn($"SaPE² experiment: the final fit failed ({e.Message}); the best trial's own model is returned.");
             return;
         }
         best.Model.Dispose();
         best.Model = model;
         best.FinalFit = new Sape2FinalFit(epochs, model.TrainingHistory.Count, rows, clock.Elapsed.TotalSeconds);
-        ch.Info($"SaPE² experiment: final fit trained {model.TrainingHistory.Count} of {epochs} epochs in {clock.Elapsed.TotalSeconds:F0} s.");
+        ch.Log($"SaPE² experiment: final fit trained {model.TrainingHistory.Count} of {epochs} epochs in {clock.Elapsed.TotalSeconds:F0} s.");
     }
 }

@@ -43,7 +43,7 @@ public sealed partial class Sape2Experiment
         if (shared && checkpointFolder is null)
             throw new InvalidOperationException("A shared study needs SetCheckpoint(folder): this worker writes its best models there.");
         uint budget = trainingTimeInSeconds ?? DefaultTrainingTimeInSeconds;
-        if (trainingTimeInSeconds is null) ch.Info($"SaPE² experiment: time budget {budget} s (the default; SetTrainingTimeInSeconds changes it).");
+        if (trainingTimeInSeconds is null) ch.Log($"SaPE² experiment: time budget {budget} s (the default; SetTrainingTimeInSeconds changes it).");
         int experimentSeed = seed ??= host.Rand.Next();
         var (train, validation, validationLabels) = Datasets(experimentSeed);
         bool cuda = DeviceChoice.IsCuda(trainerTemplate.Device, ml);
@@ -55,7 +55,7 @@ public sealed partial class Sape2Experiment
         var (automaticEpochs, architecture) = new Sape2ImageClassificationTrainer(ml, TrialOptions(space.Default(), 0, null, default, cache))
             .PlannedFit(train, validation);
         onPretrainedBackbone = architecture.Tokenizer == TokenizerKind.PretrainedBackbone;
-        if (onPretrainedBackbone) ch.Info("SaPE² experiment: the images go to the pretrained backbone; the PatchSize knob is not used and " +
+        if (onPretrainedBackbone) ch.Log("SaPE² experiment: the images go to the pretrained backbone; the PatchSize knob is not used and " +
             "BackboneLearningRateScale is.");
         int plannedEpochs = maxEpochsPerTrial ?? automaticEpochs;
         var state = new RunState(space, activeTuner, OtherEncodings(space), new AshaRule(asha, plannedEpochs), validationLabels);
@@ -75,7 +75,7 @@ public sealed partial class Sape2Experiment
         store.CheckIdentity(identity);
         if (shared) Sync(store, state);
         else Replay(store, state, ch);
-        ch.Info($"SaPE² experiment: {(cuda ? "CUDA" : "CPU")} search space of {space.Dimension} knobs, {tunerName} tuner, metric {metric}, " +
+        ch.Log($"SaPE² experiment: {(cuda ? "CUDA" : "CPU")} search space of {space.Dimension} knobs, {tunerName} tuner, metric {metric}, " +
             $"budget {budget} s; every trial planned for R = {plannedEpochs} epochs{(maxEpochsPerTrial is null ? " (the trainer's automatic " +
             "number for these images)" : "")}, ASHA η = {asha.ReductionFactor} with rungs at epochs [{string.Join(", ", state.Asha.Rungs)}]; " +
             (shared ? $"study '{study}' in {store.Source} as worker {WorkerName}, {state.Seen.Count} finished trial(s) so far."
@@ -89,12 +89,12 @@ public sealed partial class Sape2Experiment
         bool budgetEnded = false;
         while (true)
         {
-            if (userCancellation.IsCancellationRequested) { ch.Info("SaPE² experiment: cancelled."); break; }
+            if (userCancellation.IsCancellationRequested) { ch.Log("SaPE² experiment: cancelled."); break; }
             var remaining = searchDeadline - clock.Elapsed;
             if (remaining <= TimeSpan.Zero)
             {
                 budgetEnded = true;
-                ch.Info(searchDeadline < deadline ? $"SaPE² experiment: the search's {searchDeadline.TotalSeconds:F0} s are spent."
+                ch.Log(searchDeadline < deadline ? $"SaPE² experiment: the search's {searchDeadline.TotalSeconds:F0} s are spent."
                     : $"SaPE² experiment: the {budget} s budget is spent.");
                 break;
             }
@@ -111,12 +111,12 @@ public sealed partial class Sape2Experiment
             });
             if (claim is null)
             {
-                ch.Info(maxModels is { } most && store.ClaimedCount() >= most ? $"SaPE² experiment: {most} trials explored (SetMaxModelToExplore)."
+                ch.Log(maxModels is { } most && store.ClaimedCount() >= most ? $"SaPE² experiment: {most} trials explored (SetMaxModelToExplore)."
                     : "SaPE² experiment: the tuner has nothing more to propose.");
                 break;
             }
             if (claim.RerunOf is { } lost)
-                ch.Info($"SaPE² experiment: rerun: trial {lost} lost its worker (no heartbeat); it runs again as trial {claim.Id}.");
+                ch.Log($"SaPE² experiment: rerun: trial {lost} lost its worker (no heartbeat); it runs again as trial {claim.Id}.");
             var settings = new Sape2TrialSettings { TrialId = claim.Id, SearchSpace = space, Seed = claim.Seed, NeverPrune = claim.NeverPrune };
             settings.Parameters = claim.Parameters;
             var trial = new TrialRun(this, state, settings, store, cache, searchDeadline - clock.Elapsed, userCancellation);
@@ -125,7 +125,7 @@ public sealed partial class Sape2Experiment
             failuresInARow = result.Status == Sape2TrialStatus.Failed ? failuresInARow + 1 : 0;
             if (failuresInARow >= FailuresBeforeGivingUp && state.Best is null)
             {
-                ch.Info($"SaPE² experiment: the first {failuresInARow} trials all failed; stopping rather than failing every trial until the " +
+                ch.Log($"SaPE² experiment: the first {failuresInARow} trials all failed; stopping rather than failing every trial until the " +
                     "budget ends.");
                 break;
             }
@@ -134,7 +134,7 @@ public sealed partial class Sape2Experiment
         if (shared) Sync(store, state);
         var best = Outcome(state, store, validation, ch, userCancellation.IsCancellationRequested);
         if (budgetEnded && best.EpochsTrained < best.PlannedEpochs && !userCancellation.IsCancellationRequested)
-            ch.Warning($"SaPE² experiment: the budget ended before any trial finished its schedule: the returned model (trial {best.TrialId}) " +
+            ch.Warn($"SaPE² experiment: the budget ended before any trial finished its schedule: the returned model (trial {best.TrialId}) " +
                 $"trained {best.EpochsTrained} of its {best.PlannedEpochs} planned epoch(s), the last one possibly cut short, so it is a " +
                 "partial model. Raise SetTrainingTimeInSeconds (or lower SetMaxEpochsPerTrial) for a full one.");
         if (searchDeadline < deadline)
@@ -164,7 +164,7 @@ public sealed partial class Sape2Experiment
         {
             LabelColumnName = labelColumn, FeatureColumnName = featureColumn,
         });
-        foreach (var view in views) probe.GetOutputSchema(SchemaShape.Create(view.Schema));
+        foreach (var view in views) probe.CheckInputSchema(view.Schema);
     }
 
     private static IReadOnlyList<Sape2TrialParameters> OtherEncodings(Sape2SearchSpace space)
@@ -184,7 +184,7 @@ public sealed partial class Sape2Experiment
     private void Replay(TrialStore store, RunState state, IChannel ch)
     {
         int rerun = store.RemoveUnfinished();
-        if (rerun > 0) ch.Info($"SaPE² experiment: {rerun} trial(s) unfinished when the earlier run stopped will run again.");
+        if (rerun > 0) ch.Log($"SaPE² experiment: {rerun} trial(s) unfinished when the earlier run stopped will run again.");
         lock (trials) trials.Clear();
         foreach (var (result, neverPrune, _) in store.FinishedTrials(state.Space))
         {
@@ -239,7 +239,7 @@ public sealed partial class Sape2Experiment
     {
         if (!store.Finished(result, WorkerName))
         {
-            ch.Info($"SaPE² experiment: trial {result.TrialId} was given to another worker when its heartbeats stopped reaching the store; this " +
+            ch.Log($"SaPE² experiment: trial {result.TrialId} was given to another worker when its heartbeats stopped reaching the store; this " +
                 "result is not counted.");
             model?.Dispose();
             return;
@@ -254,7 +254,7 @@ public sealed partial class Sape2Experiment
             monitor?.ReportBestTrial(result);
         }
         else model?.Dispose();   // scored and beaten: free its native weights now
-        ch.Info($"SaPE² experiment: trial {result.TrialId} {result.Status.ToString().ToLowerInvariant()} after {result.EpochsTrained} epoch(s), " +
+        ch.Log($"SaPE² experiment: trial {result.TrialId} {result.Status.ToString().ToLowerInvariant()} after {result.EpochsTrained} epoch(s), " +
             $"{result.Seconds:F1} s, {metric} {result.Metric:F4}{(result.Reason is null ? "" : $" ({result.Reason})")}; best so far: trial " +
             $"{state.Best?.TrialId.ToString() ?? "none"}.");
     }
@@ -295,7 +295,7 @@ public sealed partial class Sape2Experiment
         state.PlanLogged = true;
         double epochsPerConfiguration = state.Asha.ExpectedEpochsPerConfiguration();
         int configurations = (int)Math.Floor(Math.Max(0, remaining.TotalSeconds) / (perEpoch * epochsPerConfiguration));
-        ch.Info($"SaPE² experiment: budget: {perEpoch:F1} s per epoch measured; the remaining {remaining.TotalSeconds:F0} s fit about " +
+        ch.Log($"SaPE² experiment: budget: {perEpoch:F1} s per epoch measured; the remaining {remaining.TotalSeconds:F0} s fit about " +
             $"{configurations} more configuration(s) at about {epochsPerConfiguration:F1} epochs each under ASHA.");
     }
 
@@ -308,7 +308,7 @@ public sealed partial class Sape2Experiment
         if (state.Best is null || state.SecondsPerEpoch is not { } perEpoch) return true;
         int firstRung = state.Asha.Rungs.Count > 0 ? state.Asha.Rungs[0] : state.Asha.PlannedEpochs;
         if (remaining.TotalSeconds >= perEpoch * firstRung) return true;
-        ch.Info($"SaPE² experiment: the remaining {remaining.TotalSeconds:F0} s cannot take another trial to its first rung ({firstRung} " +
+        ch.Log($"SaPE² experiment: the remaining {remaining.TotalSeconds:F0} s cannot take another trial to its first rung ({firstRung} " +
             $"epoch(s), about {perEpoch * firstRung:F0} s); stopping.");
         return false;
     }
@@ -324,7 +324,7 @@ public sealed partial class Sape2Experiment
                 state.Best?.Model?.Dispose();
                 state.Best = theirs;
             }
-            else ch.Info($"SaPE² experiment: the study's best is trial {studyBest.Trial}, written by another worker to '{studyBest.Path}'; this " +
+            else ch.Log($"SaPE² experiment: the study's best is trial {studyBest.Trial}, written by another worker to '{studyBest.Path}'; this " +
                 "worker returns its own best.");
         }
         var best = state.Best;
@@ -341,7 +341,7 @@ public sealed partial class Sape2Experiment
         var metrics = ml.MulticlassClassification.Evaluate(scored, labelColumn, trainerTemplate.ScoreColumnName,
             trainerTemplate.PredictedLabelColumnName);
         best.ValidationMetrics = metrics;
-        ch.Info($"SaPE² experiment: best trial {best.TrialId} ({best.Parameters.PositionEncoding}), {metric} {best.Metric:F4}; validation " +
+        ch.Log($"SaPE² experiment: best trial {best.TrialId} ({best.Parameters.PositionEncoding}), {metric} {best.Metric:F4}; validation " +
             $"accuracy {metrics.MicroAccuracy:P2}, macro {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F4}.");
         return best;
     }

@@ -165,6 +165,10 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         _ => throw new ArgumentOutOfRangeException(nameof(option), $"No option {option}."),
     };
 
+    /// <summary>The input columns' check of <see cref="GetOutputSchema"/> on a data view's schema (<c>SchemaShape.Create</c> is internal to
+    /// ML.NET, so callers outside this layer come through here).</summary>
+    internal void CheckInputSchema(DataViewSchema schema) => GetOutputSchema(SchemaShape.Create(schema));
+
     /// <summary>Checks the input columns and describes the output columns.</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
