@@ -20,8 +20,26 @@ public sealed class AutoRecipeTests
     {
         var (size, chosenChannels, choices) = AutoRecipe.ChooseFormat(Survey(width, height, gray), cuda);
         Assert.AreEqual((side, channels), (size, chosenChannels));
-        CollectionAssert.AreEquivalent(new[] { "ImageSize", "Channels" }, choices.Select(c => c.Option).ToArray());
+        CollectionAssert.AreEquivalent(new[] { "ImageSize", "Channels" }, choices.Select(c => c.Option.ToString()).ToArray());
         Assert.IsTrue(choices.All(c => c.Rule.Length > 10), "Every choice says why.");
+    }
+
+    [TestMethod]
+    public void EveryAutomaticOptionIsKnownToTheTrainerAsSetOrUnset()
+    {
+        var unset = new Sape2ImageClassificationTrainer.Options();
+        var set = new Sape2ImageClassificationTrainer.Options
+        {
+            ImageSize = 32, Channels = 1, Tokenizer = TokenizerKind.Patch, PatchSize = 4, Pooling = PoolingKind.ClassToken,
+            Initialization = WeightInitialization.TruncatedNormal, Preset = VitPreset.Micro, Epochs = 3, BatchSize = 8, LearningRate = 1e-3,
+            WarmupEpochs = 1, LabelSmoothing = 0, Augmentation = AugmentationOptions.None, BackboneLearningRateScale = 0,
+            KeepAspectByCenterCrop = false,
+        };
+        foreach (var option in Enum.GetValues<RecipeOption>())
+        {
+            Assert.IsFalse(Sape2ImageClassificationTrainer.IsSet(unset, option), $"{option} is unset by default");
+            Assert.IsTrue(Sape2ImageClassificationTrainer.IsSet(set, option), $"{option} set is seen as set");
+        }
     }
 
     [TestMethod]
@@ -65,7 +83,8 @@ public sealed class AutoRecipeTests
         Assert.AreEqual((VitPreset.Tiny, 40, 128), (gpu.Preset, gpu.Epochs, gpu.BatchSize), "CIFAR-sized on a GPU");
         var options = new[] { "Tokenizer", "PatchSize", "Pooling", "Initialization", "Preset", "Epochs", "BatchSize", "LearningRate",
             "WarmupEpochs", "LabelSmoothing", "Augmentation" };
-        CollectionAssert.AreEquivalent(options, cpu.Choices.Select(c => c.Option).ToArray(), "Every automatic option is listed with its rule.");
+        CollectionAssert.AreEquivalent(options, cpu.Choices.Select(c => c.Option.ToString()).ToArray(),
+            "Every automatic option is listed with its rule.");
         new TrainingOptions { Epochs = cpu.Epochs, BatchSize = cpu.BatchSize, LearningRate = cpu.LearningRate,
             Augmentation = cpu.Augmentation }.Validate();
     }

@@ -63,13 +63,13 @@ public sealed partial class Sape2Experiment
         }
         ch.Log($"SaPE² experiment: final fit: trial {best.TrialId}'s configuration on all {rows} training rows for {epochs} epochs " +
             $"(about {perEpochOnAll:F1} s each; {remaining.TotalSeconds:F0} s of the budget left).");
-        var options = TrialOptions(best.Parameters, best.Seed, epochs, userCancellation, cache);
+        var options = TrialOptions(best.Parameters, best.Seed, epochs, userCancellation);
         options.TrainingTimeInSeconds = Math.Max(1, remaining.TotalSeconds);
         var clock = Stopwatch.StartNew();
         Sape2ImageClassificationTransformer model;
         try
         {
-            model = new Sape2ImageClassificationTrainer(ml, options).Fit(data);
+            model = new Sape2ImageClassificationTrainer(ml, options) { DecodedImages = cache }.Fit(data);
         }
         catch (OperationCanceledException) when (userCancellation.IsCancellationRequested)
         {

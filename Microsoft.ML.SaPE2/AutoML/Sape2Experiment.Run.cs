@@ -52,7 +52,8 @@ public sealed partial class Sape2Experiment
         var cache = new DecodedImageCache();
         // The default point's trainer makes every check a fit makes before decoding (options, device, sizes, memory): fixed options
         // no trial could train with are refused here, once, not by every trial until the budget ends.
-        var (automaticEpochs, architecture) = new Sape2ImageClassificationTrainer(ml, TrialOptions(space.Default(), 0, null, default, cache))
+        var (automaticEpochs, architecture) = new Sape2ImageClassificationTrainer(ml, TrialOptions(space.Default(), 0, null, default))
+            { DecodedImages = cache }
             .PlannedFit(train, validation);
         onPretrainedBackbone = architecture.Tokenizer == TokenizerKind.PretrainedBackbone;
         if (onPretrainedBackbone) ch.Log("SaPE² experiment: the images go to the pretrained backbone; the PatchSize knob is not used and " +

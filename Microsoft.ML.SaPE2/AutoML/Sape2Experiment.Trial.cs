@@ -17,17 +17,16 @@ public sealed partial class Sape2Experiment
     public Sape2ImageClassificationTrainer.Options TrainerOptions(Sape2TrialResult trial)
     {
         ArgumentNullException.ThrowIfNull(trial);
-        return TrialOptions(trial.Parameters, trial.Seed, trial.FinalFit?.Epochs ?? trial.PlannedEpochs, default, cache: null);
+        return TrialOptions(trial.Parameters, trial.Seed, trial.FinalFit?.Epochs ?? trial.PlannedEpochs, default);
     }
 
     /// <summary>The trainer options of one trial: the template's, with the trial's knobs, seed, epochs and the experiment's hooks.</summary>
-    private Sape2ImageClassificationTrainer.Options TrialOptions(Sape2TrialParameters p, int seed, int? plannedEpochs, CancellationToken token,
-        DecodedImageCache? cache)
+    private Sape2ImageClassificationTrainer.Options TrialOptions(Sape2TrialParameters p, int seed, int? plannedEpochs, CancellationToken token)
     {
         var o = trainerTemplate.Copy();
         (o.LabelColumnName, o.FeatureColumnName) = (labelColumn, featureColumn);
         (o.ValidationSet, o.ValidationSetFraction, o.CheckpointDirectory, o.ResumeFrom) = (null, null, null, null);
-        (o.Seed, o.CancellationToken, o.DecodedImages) = (seed, token, cache);
+        (o.Seed, o.CancellationToken) = (seed, token);
         (o.TrainingTimeInSeconds, o.Progress, o.MetricsCallback) = (null, null, null);
         o.PositionEncoding = p.PositionEncoding;
         o.AbsolutePosition = p.AbsolutePosition;
@@ -79,7 +78,7 @@ public sealed partial class Sape2Experiment
             var parameters = settings.Parameters!;
             using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(userCancellation);
             stop = cancellation;
-            var options = experiment.TrialOptions(parameters, settings.Seed, state.Asha.PlannedEpochs, cancellation.Token, cache);
+            var options = experiment.TrialOptions(parameters, settings.Seed, state.Asha.PlannedEpochs, cancellation.Token);
             options.MetricsCallback = OnEpoch;
             // Until some trial has a model, the budget is the trainer's own time limit, which always returns one (an epoch cut short
             // is validated as it stands); afterwards the deadline cancels, and the trainer returns its best epoch so far.
@@ -92,7 +91,7 @@ public sealed partial class Sape2Experiment
             Sape2ImageClassificationTransformer model;
             try
             {
-                model = new Sape2ImageClassificationTrainer(experiment.ml, options).Fit(train, validation);
+                model = new Sape2ImageClassificationTrainer(experiment.ml, options) { DecodedImages = cache }.Fit(train, validation);
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {

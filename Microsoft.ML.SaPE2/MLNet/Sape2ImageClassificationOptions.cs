@@ -228,9 +228,6 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// <summary>Stops training within one step; the best model so far is returned.</summary>
         public CancellationToken CancellationToken;
 
-        /// <summary>Decoded images shared by fits of the same data (an experiment's trials); null: decode for this fit.</summary>
-        internal DecodedImageCache? DecodedImages;
-
         /// <summary>A field-by-field copy (the same data views, callbacks and augmentation records): a template's options for one run.</summary>
         internal Options Copy() => (Options)MemberwiseClone();
     }

@@ -39,6 +39,9 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     private readonly IHost host;
     private readonly Options options;
 
+    /// <summary>Decoded images shared by fits of the same data (an experiment's trials); null: this fit decodes its own.</summary>
+    internal DecodedImageCache? DecodedImages { get; init; }
+
     internal Sape2ImageClassificationTrainer(IHostEnvironment env, Options options)
     {
         MLNetVersionGuard.Check();
@@ -145,23 +148,23 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     }
 
     /// <summary>Whether the user set the option a <see cref="RecipeChoice"/> would fill.</summary>
-    private static bool IsSet(Options o, string option) => option switch
+    internal static bool IsSet(Options o, RecipeOption option) => option switch
     {
-        "ImageSize" => o.ImageSize.HasValue || (o.ImageHeight > 0 && o.ImageWidth > 0),
-        "Channels" => o.Channels.HasValue,
-        "Tokenizer" => o.Tokenizer.HasValue,
-        "PatchSize" => o.PatchSize.HasValue,
-        "Pooling" => o.Pooling.HasValue,
-        "Initialization" => o.Initialization.HasValue,
-        "Preset" => o.Preset.HasValue,
-        "Epochs" => o.Epochs.HasValue,
-        "BatchSize" => o.BatchSize.HasValue,
-        "LearningRate" => o.LearningRate.HasValue,
-        "WarmupEpochs" => o.WarmupEpochs.HasValue,
-        "LabelSmoothing" => o.LabelSmoothing.HasValue,
-        "Augmentation" => o.Augmentation is not null,
-        "BackboneLearningRateScale" => o.BackboneLearningRateScale.HasValue,
-        "KeepAspectByCenterCrop" => o.KeepAspectByCenterCrop.HasValue,
+        RecipeOption.ImageSize => o.ImageSize.HasValue || (o.ImageHeight > 0 && o.ImageWidth > 0),
+        RecipeOption.Channels => o.Channels.HasValue,
+        RecipeOption.Tokenizer => o.Tokenizer.HasValue,
+        RecipeOption.PatchSize => o.PatchSize.HasValue,
+        RecipeOption.Pooling => o.Pooling.HasValue,
+        RecipeOption.Initialization => o.Initialization.HasValue,
+        RecipeOption.Preset => o.Preset.HasValue,
+        RecipeOption.Epochs => o.Epochs.HasValue,
+        RecipeOption.BatchSize => o.BatchSize.HasValue,
+        RecipeOption.LearningRate => o.LearningRate.HasValue,
+        RecipeOption.WarmupEpochs => o.WarmupEpochs.HasValue,
+        RecipeOption.LabelSmoothing => o.LabelSmoothing.HasValue,
+        RecipeOption.Augmentation => o.Augmentation is not null,
+        RecipeOption.BackboneLearningRateScale => o.BackboneLearningRateScale.HasValue,
+        RecipeOption.KeepAspectByCenterCrop => o.KeepAspectByCenterCrop.HasValue,
         _ => throw new ArgumentOutOfRangeException(nameof(option), $"No option {option}."),
     };
 
@@ -218,7 +221,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
 
         int seed = options.Seed ?? host.Rand.Next();
-        ImageDataset Read(IDataView data, string what) => options.DecodedImages is { } cache
+        ImageDataset Read(IDataView data, string what) => DecodedImages is { } cache
             ? cache.Read(data, options.FeatureColumnName, options.LabelColumnName, format, classNames, what)
             : DataViewImages.Read(data, options.FeatureColumnName, options.LabelColumnName, format, classNames, what);
         var train = Read(input, InvalidImageException.TrainingData);
@@ -282,22 +285,22 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             var fineTuneFormat = Format(options, provisional: (side, 3), pretrained: true) with { Channels = 3 };
             var (rows, validationCount, fraction, learning) = RowCounts(input, validationData);
             var fineTune = AutoRecipe.ChooseFineTune(learning, checkpoint.Architecture.PatchSize, cuda);
-            choices.Add(new RecipeChoice("ImageSize", $"{side}", "the side the pretrained ViT was trained at"));
+            choices.Add(new RecipeChoice(RecipeOption.ImageSize, $"{side}", "the side the pretrained ViT was trained at"));
             choices.AddRange(fineTune.Choices);
             return (fineTuneFormat, fineTune, choices, rows, validationCount, fraction);
         }
         bool pretrained = initial?.Config.Backbone is not null || options.Tokenizer == TokenizerKind.PretrainedBackbone;
         var format = initial?.Format ?? Format(options, provisional: pretrained ? (AutoRecipe.PretrainedImageSide, 3) : (32, 3), pretrained);
-        if (initial is null && (!IsSet(options, "ImageSize") || !IsSet(options, "Channels") || options.Tokenizer is null))
+        if (initial is null && (!IsSet(options, RecipeOption.ImageSize) || !IsSet(options, RecipeOption.Channels) || options.Tokenizer is null))
         {
-            var survey = options.DecodedImages?.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData)
+            var survey = DecodedImages?.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData)
                 ?? DataViewImages.Survey(input, options.FeatureColumnName, InvalidImageException.TrainingData);
             bool backbone = options.Tokenizer is null or TokenizerKind.PretrainedBackbone && BackboneFiles.Available(options.BackboneFolder);
             var (size, channels, formatChoices) = AutoRecipe.ChooseFormat(survey, cuda, backbone,
                 backboneChosen: options.Tokenizer == TokenizerKind.PretrainedBackbone);
             pretrained |= options.Tokenizer is null && backbone && AutoRecipe.ArePhotos(survey);
             if (options.Tokenizer is null && !backbone && AutoRecipe.ArePhotos(survey))
-                choices.Add(new RecipeChoice("Tokenizer", $"{TokenizerKind.Convolutional}", $"these look like photos, but the ImageNet " +
+                choices.Add(new RecipeChoice(RecipeOption.Tokenizer, $"{TokenizerKind.Convolutional}", $"these look like photos, but the ImageNet " +
                     $"backbone's files are not in '{BackboneFiles.Folder(options.BackboneFolder)}' (package {ImageNetResNet18.Package}): " +
                     "from scratch"));
             format = Format(options, provisional: (size, channels), pretrained);

@@ -4,7 +4,14 @@ using Microsoft.ML.SaPE2.Modeling;
 namespace Microsoft.ML.SaPE2.Training;
 
 /// <summary>One automatic choice: the option it fills, the value and the rule behind it (logged, and listed in Docs/small-data.md).</summary>
-internal sealed record RecipeChoice(string Option, string Value, string Rule);
+internal sealed record RecipeChoice(RecipeOption Option, string Value, string Rule);
+
+/// <summary>The trainer options an automatic recipe fills when the user leaves them unset (named as the options are).</summary>
+internal enum RecipeOption
+{
+    ImageSize, Channels, Tokenizer, PatchSize, Pooling, Initialization, Preset, Epochs, BatchSize, LearningRate, WarmupEpochs, LabelSmoothing,
+    Augmentation, BackboneLearningRateScale, KeepAspectByCenterCrop,
+}
 
 /// <summary>
 /// The defaults the trainer picks when an option is left unset, from the device, the images' size and the number of
@@ -59,19 +66,20 @@ internal static class AutoRecipe
         if (backboneChosen || backboneAvailable && ArePhotos(survey))
             return (PretrainedImageSide, 3, new[]
             {
-                new RecipeChoice("ImageSize", $"{PretrainedImageSide}", backboneChosen ? "the ImageNet backbone's native side" :
+                new RecipeChoice(RecipeOption.ImageSize, $"{PretrainedImageSide}", backboneChosen ? "the ImageNet backbone's native side" :
                     $"colour photos (median stored side {survey.MedianWidth}×{survey.MedianHeight}, at least {PhotoMinSide}) go to the " +
                     "ImageNet backbone at the side it was trained at"),
-                new RecipeChoice("Channels", "3", "the ImageNet backbone takes colour images"),
+                new RecipeChoice(RecipeOption.Channels, "3", "the ImageNet backbone takes colour images"),
             });
         int cap = cuda ? GpuMaxImageSide : CpuMaxImageSide;
         int side = Math.Clamp(survey.MedianSide, MinImageSide, cap);
         int channels = survey.Grayscale ? 1 : 3;
         return (side, channels, new[]
         {
-            new RecipeChoice("ImageSize", $"{side}", $"the median stored side of {survey.Images} surveyed images " +
+            new RecipeChoice(RecipeOption.ImageSize, $"{side}", $"the median stored side of {survey.Images} surveyed images " +
                 $"({survey.MedianWidth}×{survey.MedianHeight}), kept within [{MinImageSide}, {cap}] on {(cuda ? "a GPU" : "a CPU")}"),
-            new RecipeChoice("Channels", $"{channels}", survey.Grayscale ? "every surveyed image is grayscale" : "the surveyed images have colour"),
+            new RecipeChoice(RecipeOption.Channels, $"{channels}",
+                survey.Grayscale ? "every surveyed image is grayscale" : "the surveyed images have colour"),
         });
     }
 
@@ -96,22 +104,24 @@ internal static class AutoRecipe
         string grid = $"{ConvolutionalTokenizer.TokensAlong(imageHeight, stride)}×{ConvolutionalTokenizer.TokensAlong(imageWidth, stride)}";
         var choices = new List<RecipeChoice>
         {
-            new("Tokenizer", $"{TokenizerKind.Convolutional}",
+            new(RecipeOption.Tokenizer, $"{TokenizerKind.Convolutional}",
                 "a convolutional stem learns far faster than linear patches from a few thousand images (CCT; measured)"),
-            new("PatchSize", $"{stride}", $"the smallest power-of-two token stride that gives at most {MaxGridSide} tokens a side ({grid})"),
-            new("Pooling", $"{PoolingKind.SequencePooling}",
+            new(RecipeOption.PatchSize, $"{stride}",
+                $"the smallest power-of-two token stride that gives at most {MaxGridSide} tokens a side ({grid})"),
+            new(RecipeOption.Pooling, $"{PoolingKind.SequencePooling}",
                 "sequence pooling trains every token and every layer's SaPE² tables (a CLS head leaves the last layer's without gradient)"),
-            new("Initialization", $"{WeightInitialization.PyTorchDefault}",
+            new(RecipeOption.Initialization, $"{WeightInitialization.PyTorchDefault}",
                 "PyTorch's default initialisation learns faster in short runs than timm's truncated normal (measured)"),
-            new("Preset", $"{preset}", !cuda ? "a CPU: Micro trains in minutes"
+            new(RecipeOption.Preset, $"{preset}", !cuda ? "a CPU: Micro trains in minutes"
                 : preset == VitPreset.Tiny ? "a GPU and at least 10,000 images" : "fewer than 10,000 images: a small model overfits less"),
-            new("Epochs", $"{epochs}", $"about {passes:N0} image passes on {device} ({trainingImages:N0} images), within [5, {maxEpochs}]"),
-            new("BatchSize", $"{batch}", $"{(cuda ? 128 : 64)}, or an eighth of the images when fewer"),
-            new("LearningRate", Invariant(LearningRate), "a high rate suits small models and short runs (measured)"),
-            new("WarmupEpochs", Invariant(WarmupEpochs), "one epoch: longer warm-up wastes a short run"),
-            new("LabelSmoothing", Invariant(LabelSmoothing),
+            new(RecipeOption.Epochs, $"{epochs}",
+                $"about {passes:N0} image passes on {device} ({trainingImages:N0} images), within [5, {maxEpochs}]"),
+            new(RecipeOption.BatchSize, $"{batch}", $"{(cuda ? 128 : 64)}, or an eighth of the images when fewer"),
+            new(RecipeOption.LearningRate, Invariant(LearningRate), "a high rate suits small models and short runs (measured)"),
+            new(RecipeOption.WarmupEpochs, Invariant(WarmupEpochs), "one epoch: longer warm-up wastes a short run"),
+            new(RecipeOption.LabelSmoothing, Invariant(LabelSmoothing),
                 "as DeiT; on the embedded Fashion-MNIST subset it added 0.4 points in a 12-epoch run"),
-            new("Augmentation", $"crop (padding {padding}){(flip ? " and flip" : "")}",
+            new(RecipeOption.Augmentation, $"crop (padding {padding}){(flip ? " and flip" : "")}",
                 "light augmentation (RandAugment and Mixup/CutMix only pay off over hundreds of epochs); " + (flip
                     ? "mirroring for colour images (photographs)"
                     : "no mirroring for grayscale images (digits and characters are not mirror-symmetric; " +
@@ -131,20 +141,21 @@ internal static class AutoRecipe
         var augmentation = AugmentationOptions.None with { RandomResizedCrop = true, ResizedCropMinScale = 0.5, HorizontalFlip = true };
         var choices = new List<RecipeChoice>
         {
-            new("Tokenizer", $"{TokenizerKind.PretrainedBackbone}", "colour photos: start from ImageNet features (ML.NET's ResNet18) " +
+            new(RecipeOption.Tokenizer, $"{TokenizerKind.PretrainedBackbone}", "colour photos: start from ImageNet features (ML.NET's ResNet18) " +
                 "instead of learning a stem from a few hundred images"),
-            new("PatchSize", $"{PretrainedStride}", "the backbone cut after its last stage: 7×7 tokens of its most semantic features"),
-            new("BackboneLearningRateScale", "0", "frozen: each image's features are computed once and reused every epoch (the fast CPU path)"),
-            new("KeepAspectByCenterCrop", "true", "ImageNet networks learnt from centre crops; stretched photos distort what they see"),
-            new("Pooling", $"{PoolingKind.GlobalAverage}", "the mean of the tokens, as the backbone's own classifier pools its features"),
-            new("Initialization", $"{WeightInitialization.PyTorchDefault}", "learns faster in short runs (measured)"),
-            new("Preset", $"{VitPreset.Micro}", "a small transformer on top of the pretrained features: few images to learn from"),
-            new("Epochs", $"{PretrainedEpochs}", "epochs over cached features cost little"),
-            new("BatchSize", $"{batch}", "32, or an eighth of the images when fewer"),
-            new("LearningRate", Invariant(1e-3), "the backbone's features are already good: a gentler rate than from scratch"),
-            new("WarmupEpochs", Invariant(WarmupEpochs), "one epoch"),
-            new("LabelSmoothing", Invariant(LabelSmoothing), "as DeiT"),
-            new("Augmentation", $"random resized crop (from half the area) and flip, in {PretrainedFeatureViews} cached views",
+            new(RecipeOption.PatchSize, $"{PretrainedStride}", "the backbone cut after its last stage: 7×7 tokens of its most semantic features"),
+            new(RecipeOption.BackboneLearningRateScale, "0",
+                "frozen: each image's features are computed once and reused every epoch (the fast CPU path)"),
+            new(RecipeOption.KeepAspectByCenterCrop, "true", "ImageNet networks learnt from centre crops; stretched photos distort what they see"),
+            new(RecipeOption.Pooling, $"{PoolingKind.GlobalAverage}", "the mean of the tokens, as the backbone's own classifier pools its features"),
+            new(RecipeOption.Initialization, $"{WeightInitialization.PyTorchDefault}", "learns faster in short runs (measured)"),
+            new(RecipeOption.Preset, $"{VitPreset.Micro}", "a small transformer on top of the pretrained features: few images to learn from"),
+            new(RecipeOption.Epochs, $"{PretrainedEpochs}", "epochs over cached features cost little"),
+            new(RecipeOption.BatchSize, $"{batch}", "32, or an eighth of the images when fewer"),
+            new(RecipeOption.LearningRate, Invariant(1e-3), "the backbone's features are already good: a gentler rate than from scratch"),
+            new(RecipeOption.WarmupEpochs, Invariant(WarmupEpochs), "one epoch"),
+            new(RecipeOption.LabelSmoothing, Invariant(LabelSmoothing), "as DeiT"),
+            new(RecipeOption.Augmentation, $"random resized crop (from half the area) and flip, in {PretrainedFeatureViews} cached views",
                 "the frozen backbone sees each training image and three augmented copies once"),
         };
         return new Recipe(PretrainedStride, VitPreset.Micro, PretrainedEpochs, batch, 1e-3, WarmupEpochs, LabelSmoothing, augmentation, choices)
@@ -166,13 +177,13 @@ internal static class AutoRecipe
         var augmentation = AugmentationOptions.None with { RandomResizedCrop = true, ResizedCropMinScale = 0.5, HorizontalFlip = true };
         var choices = new List<RecipeChoice>
         {
-            new("Epochs", $"{epochs}", "fine-tuning pretrained weights needs few passes"),
-            new("BatchSize", $"{batch}", $"{(cuda ? 64 : 16)}, or an eighth of the images when fewer"),
-            new("LearningRate", Invariant(1e-4), "fine-tuning: a rate that keeps the pretrained features (timm, DeiT)"),
-            new("WarmupEpochs", Invariant(WarmupEpochs), "one epoch"),
-            new("LabelSmoothing", Invariant(LabelSmoothing), "as DeiT"),
-            new("Augmentation", "random resized crop (from half the area) and flip", "light augmentation for a short fine-tune"),
-            new("KeepAspectByCenterCrop", "true", "timm's ViTs learnt from centre crops; stretched photos distort what they see"),
+            new(RecipeOption.Epochs, $"{epochs}", "fine-tuning pretrained weights needs few passes"),
+            new(RecipeOption.BatchSize, $"{batch}", $"{(cuda ? 64 : 16)}, or an eighth of the images when fewer"),
+            new(RecipeOption.LearningRate, Invariant(1e-4), "fine-tuning: a rate that keeps the pretrained features (timm, DeiT)"),
+            new(RecipeOption.WarmupEpochs, Invariant(WarmupEpochs), "one epoch"),
+            new(RecipeOption.LabelSmoothing, Invariant(LabelSmoothing), "as DeiT"),
+            new(RecipeOption.Augmentation, "random resized crop (from half the area) and flip", "light augmentation for a short fine-tune"),
+            new(RecipeOption.KeepAspectByCenterCrop, "true", "timm's ViTs learnt from centre crops; stretched photos distort what they see"),
         };
         return new Recipe(patchSize, VitPreset.Tiny, epochs, batch, 1e-4, WarmupEpochs, LabelSmoothing, augmentation, choices)
         {
