@@ -59,8 +59,9 @@ internal sealed class BatchLoader : IBatchSource
         PlanBatches(data.Count, options.BatchSize, options.Training ? new Random(SeedOf(epoch, -1)) : null);
 
     /// <summary>
-    /// The indices 0 … <paramref name="count"/> − 1 in batches of <paramref name="batchSize"/>: in order, or shuffled by <paramref name="shuffle"/>
-    /// for training, when a last batch of fewer than two is dropped (a batch of one cannot be mixed). Shared by every batch source.
+    /// The indices 0 … <paramref name="count"/> − 1 in batches of <paramref name="batchSize"/>: in order, or shuffled by
+    /// <paramref name="shuffle"/> for training, when a last batch of fewer than two is dropped (a batch of one cannot be mixed). Shared by
+    /// every batch source.
     /// </summary>
     public static List<int[]> PlanBatches(int count, int batchSize, Random? shuffle)
     {
