@@ -34,7 +34,7 @@ public sealed class DashboardTests
             double metric = (encoding == "Sape2" ? 0.9 : encoding == "Absolute" ? 0.8 : 0.7) + random.NextDouble() * 0.01;
             string rateText = rate.ToString("R", CultureInfo.InvariantCulture);
             string json = $$"""{"PositionEncoding":"{{encoding}}","LearningRate":{{rateText}},"Preset":"Micro"}""";
-            return (json, metric);
+            return ((IReadOnlyDictionary<string, string>)ParameterImportance.Flatten(json), metric);
         }).ToList();
         var shares = ParameterImportance.Of(trials);
         Assert.AreEqual("PositionEncoding", shares[0].Knob);

@@ -61,12 +61,13 @@ public sealed partial class Sape2Experiment
         int plannedEpochs = maxEpochsPerTrial ?? automaticEpochs;
         var state = new RunState(space, activeTuner, OtherEncodings(space), new AshaRule(asha, plannedEpochs), validationLabels);
         using var store = shared ? TrialStore.Open(storage!, study!) : TrialStore.Open(checkpointFolder);
+        long trainRows = DataViewImages.CountRows(train);
         var identity = new List<(string, string)>
         {
             ("label column", labelColumn), ("feature column", featureColumn), ("metric", metric.ToString()), ("seed", $"{experimentSeed}"),
             ("search space", space.Fingerprint()), ("tuner", tunerName), ("asha", asha.ToString()),
             ("epochs per trial", $"{plannedEpochs}"),
-            ("training rows", $"{DataViewImages.CountRows(train)}"), ("validation rows", $"{validationLabels.Length}"),
+            ("training rows", $"{trainRows}"), ("validation rows", $"{validationLabels.Length}"),
             // the rows themselves: the same counts of other images, or of swapped labels, are other data (a study recorded before this
             // key existed takes it on its next run)
             ("training data", DataViewImages.Fingerprint(train, featureColumn, labelColumn)),
@@ -139,7 +140,7 @@ public sealed partial class Sape2Experiment
                 $"trained {best.EpochsTrained} of its {best.PlannedEpochs} planned epoch(s), the last one possibly cut short, so it is a " +
                 "partial model. Raise SetTrainingTimeInSeconds (or lower SetMaxEpochsPerTrial) for a full one.");
         if (searchDeadline < deadline)
-            FitFinal(best, state, wholeData ?? train, DataViewImages.CountRows(train), cache, deadline - clock.Elapsed, userCancellation, ch);
+            FitFinal(best, state, wholeData ?? train, trainRows, cache, deadline - clock.Elapsed, userCancellation, ch);
         return best;
     }
 

@@ -5,7 +5,7 @@ namespace Microsoft.ML.SaPE2.AutoML;
 
 /// <summary>One trial as a study's store holds it, whatever its status (running ones included).</summary>
 internal sealed record StoredTrial(int Id, string ParametersJson, string Status, double? Metric, int Epochs, int PlannedEpochs,
-    double Seconds, string? Reason, string Worker, string Device, bool NeverPrune, int? RerunOf);
+    double Seconds, string? Reason, string Worker, string Device, int? RerunOf);
 
 /// <summary>A trial's validation metric (and loss) at the end of one epoch.</summary>
 internal sealed record StoredEpoch(int Trial, int Epoch, double? Metric, double? ValidationLoss);
@@ -38,10 +38,9 @@ internal sealed partial class TrialStore
         var settings = Rows(transaction, "SELECT key, value FROM sape2_settings WHERE study = @study ORDER BY key",
             r => (r.GetString(0), r.GetString(1)));
         var trials = Rows(transaction, "SELECT id, parameters, status, metric, epochs, planned_epochs, seconds, reason, worker, device, " +
-            "never_prune, rerun_of FROM sape2_trials WHERE study = @study ORDER BY id",
+            "rerun_of FROM sape2_trials WHERE study = @study ORDER BY id",
             r => new StoredTrial(r.GetInt32(0), r.GetString(1), r.GetString(2), NullableDouble(r, 3), r.GetInt32(4), r.GetInt32(5),
-                r.GetDouble(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetString(8), r.GetString(9), r.GetInt32(10) != 0,
-                r.IsDBNull(11) ? null : r.GetInt32(11)));
+                r.GetDouble(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetString(8), r.GetString(9), r.IsDBNull(10) ? null : r.GetInt32(10)));
         var epochs = Rows(transaction, "SELECT trial, epoch, metric, validation_loss FROM sape2_epochs WHERE study = @study ORDER BY trial, epoch",
             r => new StoredEpoch(r.GetInt32(0), r.GetInt32(1), NullableDouble(r, 2), NullableDouble(r, 3)));
         var rungs = Rows(transaction, "SELECT trial, rung, loss FROM sape2_rungs WHERE study = @study ORDER BY rung, trial",

@@ -104,8 +104,10 @@ internal sealed class DashboardServer : IDisposable
     internal static string StudyJson(StudySnapshot s)
     {
         string? metric = s.Settings.FirstOrDefault(k => k.Key == "metric").Value;
+        var knobs = s.Trials.ToDictionary(t => t.Id, t => (IReadOnlyDictionary<string, string>)ParameterImportance.Flatten(t.ParametersJson));
+        var curves = s.Epochs.ToLookup(e => e.Trial);
         var importance = ParameterImportance.Of(s.Trials.Where(t => t.Status is "Completed" or "Pruned" && t.Metric is not null)
-            .Select(t => (t.ParametersJson, t.Metric!.Value)).ToList());
+            .Select(t => (knobs[t.Id], t.Metric!.Value)).ToList());
         return JsonSerializer.Serialize(new
         {
             study = s.Study, source = s.Source, seconds = s.SecondsSinceStart, bestTrial = s.BestTrial, metric = metric ?? "MicroAccuracy",
@@ -114,8 +116,8 @@ internal sealed class DashboardServer : IDisposable
             {
                 id = t.Id, status = t.Status, metric = t.Metric, epochs = t.Epochs, plannedEpochs = t.PlannedEpochs, seconds = t.Seconds,
                 reason = t.Reason, worker = t.Worker, device = t.Device, rerunOf = t.RerunOf,
-                parameters = ParameterImportance.Flatten(t.ParametersJson),
-                curve = s.Epochs.Where(e => e.Trial == t.Id).Select(e => new { epoch = e.Epoch, metric = e.Metric, loss = e.ValidationLoss }),
+                parameters = knobs[t.Id],
+                curve = curves[t.Id].Select(e => new { epoch = e.Epoch, metric = e.Metric, loss = e.ValidationLoss }),
             }),
             rungs = s.Rungs.Select(r => new { trial = r.Trial, rung = r.Rung, loss = r.Loss }),
             importance = importance.Select(i => new { knob = i.Knob, share = i.Share }),

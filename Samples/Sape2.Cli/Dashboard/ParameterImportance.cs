@@ -11,9 +11,10 @@ namespace Sape2.Cli.Dashboard;
 /// </summary>
 internal static class ParameterImportance
 {
-    public static IReadOnlyList<(string Knob, double Share)> Of(IReadOnlyList<(string ParametersJson, double Metric)> trials)
+    /// <summary>Each knob's share, largest first, from the trials' knobs (<see cref="Flatten"/>) and metrics.</summary>
+    public static IReadOnlyList<(string Knob, double Share)> Of(IReadOnlyList<(IReadOnlyDictionary<string, string> Knobs, double Metric)> trials)
     {
-        var scored = trials.Where(t => double.IsFinite(t.Metric)).Select(t => (Knobs: Flatten(t.ParametersJson), t.Metric)).ToList();
+        var scored = trials.Where(t => double.IsFinite(t.Metric)).ToList();
         if (scored.Count < 3) return [];
         double mean = scored.Average(t => t.Metric);
         double total = scored.Sum(t => (t.Metric - mean) * (t.Metric - mean));
