@@ -16,11 +16,11 @@ internal static class DeviceChoice
     {
         if (!string.Equals(optionsDevice.Trim(), "auto", StringComparison.OrdinalIgnoreCase))
             return (optionsDevice, "Options.Device");
-        var context = environment as IHostEnvironmentInternal;
-        if (context?.GpuDeviceId is not { } id) return ("auto", "automatic: CUDA when available, else the CPU");
+        var (gpuDeviceId, fallbackToCpu) = MLNetInternals.DeviceRequest(environment);
+        if (gpuDeviceId is not { } id) return ("auto", "automatic: CUDA when available, else the CPU");
         if (TorchSharp.torch.cuda.is_available() && id < TorchSharp.torch.cuda.device_count())
             return ($"cuda:{id}", $"MLContext.GpuDeviceId = {id}");
-        if (context.FallbackToCpu)
+        if (fallbackToCpu)
             return ("cpu", $"MLContext.GpuDeviceId = {id} but CUDA device {id} is not available to TorchSharp; MLContext.FallbackToCpu = true");
         throw new InvalidOperationException($"MLContext.GpuDeviceId = {id} asks for CUDA device {id}, which is not available to TorchSharp, " +
             "and MLContext.FallbackToCpu = false. Reference a CUDA build of libtorch (TorchSharp-cuda-linux or TorchSharp-cuda-windows), " +

@@ -81,7 +81,7 @@ internal static class ImageColumn
     /// <summary>The same check on an estimator's input shape.</summary>
     public static void Check(SchemaShape schema, string name)
     {
-        if (!schema.TryFindColumn(name, out var column))
+        if (MLNetInternals.FindColumn(schema, name) is not { } column)
             throw new ArgumentOutOfRangeException(nameof(name), $"Could not find image column '{name}'.");
         bool bytes = column.Kind == SchemaShape.Column.VectorKind.VariableVector && column.ItemType == NumberDataViewType.Byte;
         bool image = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is ImageDataViewType;

@@ -1,5 +1,4 @@
 using Microsoft.ML.Data;
-using Microsoft.ML.Data.IO;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.SaPE2;
@@ -13,7 +12,7 @@ internal static class LabelKeyValues
     public static void Save(IHost host, ModelSaveContext ctx, DataViewSchema.DetachedColumn label)
     {
         var keyValues = label.Annotations.Schema.GetColumnOrNull(AnnotationUtils.Kinds.KeyValues);
-        ctx.Writer.Write(keyValues is not null);
+        MLNetInternals.WriterOf(ctx).Write(keyValues is not null);
         if (keyValues is null) return;
         ForItemType(nameof(SaveValues), keyValues.Value).Invoke(null, new object[] { host, ctx, label, keyValues.Value });
     }
@@ -22,8 +21,7 @@ internal static class LabelKeyValues
     {
         VBuffer<T> values = default;
         label.Annotations.GetGetter<VBuffer<T>>(keyValues)(ref values);
-        var saver = new BinarySaver(host, new BinarySaver.Arguments());
-        if (!saver.TryWriteTypeAndValue(ctx.Writer.BaseStream, (VectorDataViewType)keyValues.Type, ref values, out _))
+        if (!MLNetInternals.TryWriteTypeAndValue(host, MLNetInternals.WriterOf(ctx).BaseStream, (VectorDataViewType)keyValues.Type, ref values))
             throw new InvalidOperationException($"The key values of label column '{label.Name}' have type {keyValues.Type}, which ML.NET cannot " +
                 $"serialise.");
     }
@@ -31,9 +29,10 @@ internal static class LabelKeyValues
     public static DataViewSchema.DetachedColumn Load(IHostEnvironment env, ModelLoadContext ctx, string name, int classes)
     {
         var keyType = new KeyDataViewType(typeof(uint), classes);
-        if (!ctx.Reader.ReadBoolean()) return new DataViewSchema.DetachedColumn(name, keyType);
-        var saver = new BinarySaver(env, new BinarySaver.Arguments());
-        if (!saver.TryLoadTypeAndValue(ctx.Reader.BaseStream, out var type, out var value) || type is not VectorDataViewType vector || value is null)
+        var reader = MLNetInternals.ReaderOf(ctx);
+        if (!reader.ReadBoolean()) return new DataViewSchema.DetachedColumn(name, keyType);
+        if (!MLNetInternals.TryLoadTypeAndValue(env, reader.BaseStream, out var type, out var value) || type is not VectorDataViewType vector
+            || value is null)
             throw new InvalidOperationException($"The saved SaPE² model's key values for label column '{name}' are corrupt.");
         var getter = (Delegate)ForItemType(nameof(Getter), vector).Invoke(null, new[] { value })!;
         var annotations = new DataViewSchema.Annotations.Builder();

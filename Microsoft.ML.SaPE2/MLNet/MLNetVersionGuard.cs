@@ -6,7 +6,7 @@ namespace Microsoft.ML.SaPE2;
 
 /// <summary>
 /// Fails fast on an ML.NET other than the one this library was compiled against. Every ML.NET release has assembly
-/// version 1.0.0.0, so the runtime would not notice; the internals we use (MLNet/MLNetInternalsUsed.txt) are only known to
+/// version 1.0.0.0, so the runtime would not notice; the internals we use (MLNet/Internals/MLNetInternalsUsed.txt) are only known to
 /// match the release the build compiled against, and ML.NET's assemblies of two releases do not mix.
 /// </summary>
 internal static class MLNetVersionGuard

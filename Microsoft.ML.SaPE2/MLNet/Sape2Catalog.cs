@@ -46,6 +46,6 @@ public static class Sape2Catalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         MLNetVersionGuard.Check();
-        return new Sape2ImageClassificationTrainer(CatalogUtils.GetEnvironment(catalog), options);
+        return new Sape2ImageClassificationTrainer(MLNetInternals.EnvironmentOf(catalog), options);
     }
 }

@@ -52,7 +52,7 @@ public sealed partial class Sape2ImageClassificationTransformer
             if (keyValues is { Type: VectorDataViewType { ItemType: TextDataViewType } })
             {
                 var names = new VBuffer<ReadOnlyMemory<char>>(classes, parent.ClassNames.Select(n => n.AsMemory()).ToArray());
-                score.AddSlotNames(classes, (ref VBuffer<ReadOnlyMemory<char>> destination) => names.CopyTo(ref destination));
+                MLNetInternals.AddSlotNames(score, classes, (ref VBuffer<ReadOnlyMemory<char>> destination) => names.CopyTo(ref destination));
             }
             var predicted = ScorerAnnotations(AnnotationUtils.Const.ScoreValueKind.PredictedLabel, setId);
             predicted.Add(parent.label.Annotations, name => name == AnnotationUtils.Kinds.KeyValues);
@@ -71,7 +71,7 @@ public sealed partial class Sape2ImageClassificationTransformer
             builder.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
                 Text(AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification));
             builder.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, Text(valueKind));
-            builder.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType, (ref uint value) => value = setId);
+            builder.Add(AnnotationUtils.Kinds.ScoreColumnSetId, MLNetInternals.ScoreColumnSetIdType, (ref uint value) => value = setId);
             return builder;
         }
 
@@ -126,7 +126,7 @@ public sealed partial class Sape2ImageClassificationTransformer
         protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput) =>
             column => (activeOutput(0) || activeOutput(1)) && column == imageColumn;
 
-        protected override void SaveModel(ModelSaveContext ctx) => parent.SaveModel(ctx);
+        protected override void SaveModel(ModelSaveContext ctx) => ((ICanSaveModel)parent).Save(ctx);
 
         /// <summary>
         /// ML.NET's ONNX hook: true when the image column holds pixel vectors. Encoded bytes and images cannot be: ONNX has no
@@ -144,15 +144,13 @@ public sealed partial class Sape2ImageClassificationTransformer
         public void SaveAsOnnx(OnnxContext ctx)
         {
             var graph = new MLNetOnnxGraph(ctx);
-            var probabilities = VitOnnx.Probabilities(graph, parent.Classifier, ctx.GetVariableName(parent.FeatureColumnName));
+            var probabilities = VitOnnx.Probabilities(graph, parent.Classifier, graph.ColumnVariable(parent.FeatureColumnName));
             var keyIndex = graph.Op("ArgMax", new[] { probabilities }, OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 1));
             var key = graph.Add(keyIndex, graph.Int64s(1));                                                  // keys count from 1
             const long UInt32 = 12;
             var scoreType = new VectorDataViewType(NumberDataViewType.Single, parent.ClassNames.Count);
-            var score = ctx.AddIntermediateVariable(scoreType, parent.ScoreColumnName);
-            ctx.CreateNode("Identity", probabilities, score, ctx.GetNodeName("Identity"), "");
-            var predicted = ctx.AddIntermediateVariable(parent.label.Type, parent.PredictedLabelColumnName);
-            ctx.CreateNode("Cast", key, predicted, ctx.GetNodeName("Cast"), "").AddAttribute("to", UInt32);
+            graph.SetColumn(parent.ScoreColumnName, scoreType, "Identity", probabilities);
+            graph.SetColumn(parent.PredictedLabelColumnName, parent.label.Type, "Cast", key, OnnxAttribute.Int("to", UInt32));
         }
     }
 

@@ -168,28 +168,23 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         _ => throw new ArgumentOutOfRangeException(nameof(option), $"No option {option}."),
     };
 
-    /// <summary>The input columns' check of <see cref="GetOutputSchema"/> on a data view's schema (<c>SchemaShape.Create</c> is internal to
-    /// ML.NET, so callers outside this layer come through here).</summary>
-    internal void CheckInputSchema(DataViewSchema schema) => GetOutputSchema(SchemaShape.Create(schema));
+    /// <summary>The input columns' check of <see cref="GetOutputSchema"/> on a data view's schema.</summary>
+    internal void CheckInputSchema(DataViewSchema schema) => GetOutputSchema(MLNetInternals.ShapeOf(schema));
 
     /// <summary>Checks the input columns and describes the output columns.</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         ImageColumn.Check(inputSchema, options.FeatureColumnName);
-        if (!inputSchema.TryFindColumn(options.LabelColumnName, out var label))
+        if (MLNetInternals.FindColumn(inputSchema, options.LabelColumnName) is not { } label)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Could not find label column '{options.LabelColumnName}'.");
         if (label.Kind != SchemaShape.Column.VectorKind.Scalar || !label.IsKey || label.ItemType != NumberDataViewType.UInt32)
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Schema mismatch for label column '{options.LabelColumnName}': " +
                 $"expected Key<UInt32>, got {(label.IsKey ? "Key<" + label.ItemType + ">" : label.ItemType)}. Use MapValueToKey.");
         // The annotations ML.NET's multiclass trainers declare (SdcaMaximumEntropy, LightGbm), so tools that read them work.
         var columns = inputSchema.ToDictionary(c => c.Name);
-        columns[options.ScoreColumnName] = new SchemaShape.Column(options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector,
-            NumberDataViewType.Single, false, new SchemaShape(AnnotationUtils.AnnotationsForMulticlassScoreColumn(label)));
-        var keyValues = label.Annotations.Where(a => a.Name == AnnotationUtils.Kinds.KeyValues);
-        columns[options.PredictedLabelColumnName] = new SchemaShape.Column(options.PredictedLabelColumnName,
-            SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true,
-            new SchemaShape(keyValues.Concat(AnnotationUtils.GetTrainerOutputAnnotation())));
+        columns[options.ScoreColumnName] = MLNetInternals.MulticlassScoreColumn(options.ScoreColumnName, label);
+        columns[options.PredictedLabelColumnName] = MLNetInternals.PredictedLabelColumn(options.PredictedLabelColumnName, label);
         return new SchemaShape(columns.Values);
     }
 
@@ -208,16 +203,16 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     {
         var input = trainData ?? throw new ArgumentNullException(nameof(trainData));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        GetOutputSchema(SchemaShape.Create(input.Schema));
+        GetOutputSchema(MLNetInternals.ShapeOf(input.Schema));
         var labelColumn = input.Schema[options.LabelColumnName];
         var classNames = LabelKeys.ClassNames(labelColumn);
         using var ch = host.Start("Training");
         using var initial = InitialModel.Load(options.InitialModel);
-        using var checkpoint = PretrainedVit(message => ch.Info($"SaPE² trainer: {message}."));
+        using var checkpoint = PretrainedVit(message => ch.Log($"SaPE² trainer: {message}."));
         var (device, deviceReason, format, recipe, choices, holdBack, architecture, training) =
             CheckBeforeDecoding(input, validationData, initial, checkpoint);
         if (checkpoint is not null)
-            training = training with { Initialize = model => ch.Info($"SaPE² trainer: {checkpoint.GraftOnto(model)}.") };
+            training = training with { Initialize = model => ch.Log($"SaPE² trainer: {checkpoint.GraftOnto(model)}.") };
         bool cuda = device.type == TorchSharp.DeviceType.CUDA;
 
         int seed = options.Seed ?? host.Rand.Next();
@@ -227,18 +222,18 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var train = Read(input, InvalidImageException.TrainingData);
         var validation = validationData is null ? null : Read(validationData, InvalidImageException.ValidationData);
         if (validation is null && holdBack > 0) (train, validation) = HoldBack(train, holdBack, seed, ch);
-        ch.Info($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
+        ch.Log($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
             $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
-        ch.Info($"SaPE² trainer: Device = {device} ({deviceReason}).");
+        ch.Log($"SaPE² trainer: Device = {device} ({deviceReason}).");
         if (initial is not null)
-            ch.Info($"SaPE² trainer: starting from InitialModel '{options.InitialModel}': its architecture, input size and weights; " +
+            ch.Log($"SaPE² trainer: starting from InitialModel '{options.InitialModel}': its architecture, input size and weights; " +
                 $"{InitialWeights.KnownClasses(initial.Classifier, classNames)} of the {classNames.Count} classes keep their trained head rows.");
         if (options.Precision == TrainingPrecision.BFloat16 && !cuda)
-            ch.Warning("SaPE² trainer: Precision = BFloat16 on the CPU works, but a CPU without bf16 instructions emulates it: measured " +
+            ch.Warn("SaPE² trainer: Precision = BFloat16 on the CPU works, but a CPU without bf16 instructions emulates it: measured " +
                 "4–6 times slower than Float32 (Docs/benchmarks.md). It is meant for CUDA.");
         foreach (var choice in choices.Where(c => !IsSet(options, c.Option)))
-            ch.Info($"SaPE² trainer: {choice.Option} = {choice.Value} (automatic: {choice.Rule}).");
-        ch.Info($"SaPE² trainer: model {architecture.PositionEncoding}{(architecture.AbsolutePosition ? "+APE" : "")}, " +
+            ch.Log($"SaPE² trainer: {choice.Option} = {choice.Value} (automatic: {choice.Rule}).");
+        ch.Log($"SaPE² trainer: model {architecture.PositionEncoding}{(architecture.AbsolutePosition ? "+APE" : "")}, " +
             $"{architecture.Tokenizer} tokenizer, {architecture.GridHeight}×{architecture.GridWidth} tokens, dim {architecture.EmbedDim}, " +
                 $"depth {architecture.Depth}, heads {architecture.NumHeads}, {architecture.Pooling}.");
 
@@ -247,25 +242,25 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         {
             timeLimit = TimeSpan.FromSeconds(Math.Max(seconds - clock.Elapsed.TotalSeconds, 0.001));   // decoding counts against the budget
             if (clock.Elapsed.TotalSeconds >= seconds)
-                ch.Warning($"Reading the images took {clock.Elapsed.TotalSeconds:F1} s of the {seconds} s TrainingTimeInSeconds; training " +
+                ch.Warn($"Reading the images took {clock.Elapsed.TotalSeconds:F1} s of the {seconds} s TrainingTimeInSeconds; training " +
                     $"takes one step.");
         }
         var progress = new ProgressRelay(ch, options.Progress, options.MetricsCallback);
         using var backboneWeights = BackboneFiles.Weights(architecture.Backbone, options.BackboneFolder);
         if (architecture.Backbone is { } backbone)
-            ch.Info($"SaPE² trainer: backbone {backbone.Source}, {(training.BackboneLearningRateScale == 0 ? "frozen (features computed once, " +
+            ch.Log($"SaPE² trainer: backbone {backbone.Source}, {(training.BackboneLearningRateScale == 0 ? "frozen (features computed once, " +
                 $"{training.FeatureViews} view(s) of each training image)"
                 : $"fine-tuned at {training.BackboneLearningRateScale} of the learning rate")}.");
         var result = VisionTransformerTrainer.Fit(train, validation, architecture,
             training with { Seed = seed, TimeLimit = timeLimit, BackboneWeights = backboneWeights?.Tensors }, progress, options.CancellationToken,
-            beforeEachStep: host.CheckAlive);   // MLContext.CancelExecution aborts, as in ML.NET's own trainers
+            beforeEachStep: () => MLNetInternals.ThrowIfCancelled(host));   // MLContext.CancelExecution aborts, as in ML.NET's own trainers
         if (result.Cancelled)
-            ch.Warning($"SaPE² trainer: training was cancelled after {result.Classifier.History.Count} epoch(s); the model is the best " +
+            ch.Warn($"SaPE² trainer: training was cancelled after {result.Classifier.History.Count} epoch(s); the model is the best " +
                 $"so far (epoch {result.BestEpoch}), and its TrainingCancelled property says so.");
         if (result.ShortenedByTimeLimit)
-            ch.Info($"SaPE² trainer: TrainingTimeInSeconds = {options.TrainingTimeInSeconds} s shortened the run to " +
+            ch.Log($"SaPE² trainer: TrainingTimeInSeconds = {options.TrainingTimeInSeconds} s shortened the run to " +
                 $"{result.Classifier.History.Count} of {options.Epochs ?? recipe.Epochs} epoch(s).");
-        ch.Info($"SaPE² trainer: done after {result.Classifier.History.Count} epoch(s) in {clock.Elapsed.TotalSeconds:F1} s; best epoch " +
+        ch.Log($"SaPE² trainer: done after {result.Classifier.History.Count} epoch(s) in {clock.Elapsed.TotalSeconds:F1} s; best epoch " +
             $"{result.BestEpoch}, validation accuracy {result.BestValidationAccuracy?.ToString("P2") ?? "n/a"}.");
         return new Sape2ImageClassificationTransformer(host, result.Classifier, options.FeatureColumnName, labelColumn,
             options.ScoreColumnName, options.PredictedLabelColumnName) { TrainingCancelled = result.Cancelled };
@@ -317,7 +312,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     /// left to learn from (what the recipe is sized for).</summary>
     private (long TrainRows, long ValidationRows, double HoldBack, int LearningRows) RowCounts(IDataView input, IDataView? validationData)
     {
-        if (validationData is not null) GetOutputSchema(SchemaShape.Create(validationData.Schema));
+        if (validationData is not null) GetOutputSchema(MLNetInternals.ShapeOf(validationData.Schema));
         long trainRows = DataViewImages.CountRows(input);
         double holdBack = validationData is null ? options.ValidationSetFraction ?? 0 : 0;
         return (trainRows, validationData is null ? 0 : DataViewImages.CountRows(validationData), holdBack,
@@ -357,7 +352,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     /// </summary>
     internal (int Epochs, VitConfig Architecture) PlannedFit(IDataView trainData, IDataView? validationData)
     {
-        GetOutputSchema(SchemaShape.Create(trainData.Schema));
+        GetOutputSchema(MLNetInternals.ShapeOf(trainData.Schema));
         using var initial = InitialModel.Load(options.InitialModel);
         using var checkpoint = PretrainedVit(_ => { });
         var plan = CheckBeforeDecoding(trainData, validationData, initial, checkpoint);
@@ -401,11 +396,11 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         var (train, validation) = data.SplitStratified(fraction, seed);
         if (validation.Count == 0)
         {
-            ch.Info($"SaPE² trainer: ValidationSetFraction = {fraction}: too few images per class to hold any back; training without " +
+            ch.Log($"SaPE² trainer: ValidationSetFraction = {fraction}: too few images per class to hold any back; training without " +
                 "validation.");
             return (data, null);
         }
-        ch.Info($"SaPE² trainer: ValidationSetFraction = {fraction}: {validation.Count} of the {data.Count} training images held back " +
+        ch.Log($"SaPE² trainer: ValidationSetFraction = {fraction}: {validation.Count} of the {data.Count} training images held back " +
             "(stratified) to pick the best epoch, as no validation set was given.");
         return (train, validation);
     }
@@ -418,7 +413,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         {
             progress?.Report(value);
             if (!value.EpochCompleted) return;
-            channel.Info($"Epoch {value.Epoch}/{value.Epochs}: train loss {value.TrainLoss:F4}, train accuracy {value.TrainAccuracy:P2}, " +
+            channel.Log($"Epoch {value.Epoch}/{value.Epochs}: train loss {value.TrainLoss:F4}, train accuracy {value.TrainAccuracy:P2}, " +
                 $"validation accuracy {(value.ValidationAccuracy is { } a ? a.ToString("P2") : "n/a")}, {value.ImagesPerSecond:F0} images/s.");
             metrics?.Invoke(value);
         }

@@ -7,11 +7,6 @@ using Microsoft.ML.Runtime;
 using Microsoft.ML.SaPE2.Modeling;
 using Microsoft.ML.SaPE2.Training;
 
-[assembly: LoadableClass(typeof(Sape2ImageClassificationTransformer), null, typeof(SignatureLoadModel),
-    Sape2ImageClassificationTransformer.UserName, Sape2ImageClassificationTransformer.LoaderSignature)]
-[assembly: LoadableClass(typeof(IRowMapper), typeof(Sape2ImageClassificationTransformer), null, typeof(SignatureLoadRowMapper),
-    Sape2ImageClassificationTransformer.UserName, Sape2ImageClassificationTransformer.LoaderSignature)]
-
 namespace Microsoft.ML.SaPE2;
 
 /// <summary>
@@ -87,7 +82,7 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     IDataView ITransformer.Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new SingleCursorView(new RowToRowMapperTransform(Host, input, new Mapper(this, input.Schema, source: input), MakeRowMapper));
+        return MLNetInternals.MapRows(Host, input, new Mapper(this, input.Schema, source: input), MakeRowMapper);
     }
 
     /// <inheritdoc cref="ITransformer.Transform"/>
@@ -101,13 +96,8 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         Classifier.Dispose();
     }
 
-    private static VersionInfo GetVersionInfo() => new(
-        modelSignature: "SAPE2IMG",
-        verWrittenCur: 0x00010001,    // 1.1: initial format
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
-        loaderSignature: LoaderSignature,
-        loaderAssemblyName: typeof(Sape2ImageClassificationTransformer).Assembly.FullName);
+    private static VersionInfo GetVersionInfo() =>
+        MLNetInternals.Version("SAPE2IMG", 0x00010001, LoaderSignature, typeof(Sape2ImageClassificationTransformer));   // 1.1: initial format
 
     /// <summary>What the model entry records besides the weights.</summary>
     private sealed record SavedMetadata(CheckpointMetadata Model, string WeightsSha256)
@@ -141,13 +131,10 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     protected override void SaveModel(ModelSaveContext ctx)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        ctx.CheckAtModel();
-        ctx.SetVersionInfo(GetVersionInfo());
-        ctx.SaveNonEmptyString(FeatureColumnName);
-        ctx.SaveNonEmptyString(label.Name);
-        ctx.SaveNonEmptyString(ScoreColumnName);
-        ctx.SaveNonEmptyString(PredictedLabelColumnName);
-        ctx.Writer.Write(ClassNames.Count);
+        var writer = MLNetInternals.BeginEntry(ctx, GetVersionInfo());
+        foreach (string column in new[] { FeatureColumnName, label.Name, ScoreColumnName, PredictedLabelColumnName })
+            MLNetInternals.SaveString(ctx, column);
+        writer.Write(ClassNames.Count);
         LabelKeyValues.Save(Host, ctx, label);
         var weights = ModelWeights.Save(Classifier.Model);
         var saved = new SavedMetadata(Classifier.Metadata(), Convert.ToHexString(SHA256.HashData(weights))) { TrainingCancelled = TrainingCancelled };
@@ -155,8 +142,8 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         {
             ModelSha256 = saved.Integrity(FeatureColumnName, label.Name, ScoreColumnName, PredictedLabelColumnName, ClassNames.Count),
         };
-        ctx.Writer.Write(JsonSerializer.Serialize(saved));
-        ctx.SaveBinaryStream(WeightsEntry, writer => writer.Write(weights));
+        writer.Write(JsonSerializer.Serialize(saved));
+        MLNetInternals.SaveStream(ctx, WeightsEntry, stream => stream.Write(weights));
     }
 
     // Factory method for SignatureLoadRowMapper.
@@ -168,18 +155,18 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     {
         MLNetVersionGuard.Check();
         ArgumentNullException.ThrowIfNull(env);
-        ctx.CheckAtModel(GetVersionInfo());
-        string feature = ctx.LoadNonEmptyString();
-        string labelName = ctx.LoadNonEmptyString();
-        string score = ctx.LoadNonEmptyString();
-        string predicted = ctx.LoadNonEmptyString();
-        int classes = ctx.Reader.ReadInt32();
+        var reader = MLNetInternals.OpenEntry(ctx, GetVersionInfo());
+        string feature = MLNetInternals.LoadString(ctx);
+        string labelName = MLNetInternals.LoadString(ctx);
+        string score = MLNetInternals.LoadString(ctx);
+        string predicted = MLNetInternals.LoadString(ctx);
+        int classes = reader.ReadInt32();
         if (classes < 2) throw new InvalidOperationException($"The saved SaPE² model is corrupt: it claims {classes} classes.");
         var labelColumn = LabelKeyValues.Load(env, ctx, labelName, classes);
         SavedMetadata saved;
         try
         {
-            saved = JsonSerializer.Deserialize<SavedMetadata>(ctx.Reader.ReadString()) ?? throw new JsonException("empty metadata");
+            saved = JsonSerializer.Deserialize<SavedMetadata>(reader.ReadString()) ?? throw new JsonException("empty metadata");
             if (saved.Model is null || saved.WeightsSha256 is null) throw new JsonException("the model or its weights' checksum is missing");
         }
         catch (JsonException e)
@@ -187,7 +174,7 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
             throw new InvalidOperationException($"The saved SaPE² model's metadata is corrupt: {e.Message}", e);
         }
         byte[] weights = Array.Empty<byte>();
-        if (!ctx.TryLoadBinaryStream(WeightsEntry, reader => weights = reader.ReadBytes((int)reader.BaseStream.Length)))
+        if (!MLNetInternals.TryLoadStream(ctx, WeightsEntry, stream => weights = stream.ReadBytes((int)stream.BaseStream.Length)))
             throw new InvalidOperationException($"The saved SaPE² model has no '{WeightsEntry}' entry; the file is truncated or not a " +
                 "SaPE² model.");
         if (!Convert.ToHexString(SHA256.HashData(weights)).Equals(saved.WeightsSha256, StringComparison.Ordinal))
