@@ -40,8 +40,11 @@ public sealed partial class Sape2Experiment
     private string? storage, study;
     private Sape2AshaOptions asha = new();
     private Sape2ImageClassificationTrainer.Options trainerTemplate = new();
-    private bool onPretrainedBackbone;   // the default trial's model tokenizes with the pretrained backbone (photos)
+    private bool finalFit = true;
+    private Func<int, ISape2Tuner>? tunerFactory;
     private readonly List<Sape2TrialResult> trials = new();
+    /// <summary>The last run's settings and whether its images went to the pretrained backbone (for <see cref="TrainerOptions"/>).</summary>
+    private (ExperimentSettings Settings, bool OnPretrainedBackbone)? lastRun;
     private int running;
 
     internal Sape2Experiment(MLContext ml) => this.ml = ml;
@@ -210,7 +213,83 @@ public sealed partial class Sape2Experiment
         return this;
     }
 
-    private Func<int, ISape2Tuner>? tunerFactory;
+    /// <summary>
+    /// Whether the search gets half the budget and the best configuration is then trained again on all the training rows for as many
+    /// epochs as the rest of the budget allows (up to three times the trials' schedule), and returned (default true). The final fit is
+    /// skipped — and the best trial's own model returned — in a shared study, when the search was cancelled, or when the remaining
+    /// budget cannot train the best trial's planned schedule on all the rows. See Docs/automl.md for what it gained.
+    /// </summary>
+    public Sape2Experiment SetFinalFit(bool enabled)
+    {
+        finalFit = enabled;
+        return this;
+    }
+
+    /// <summary>
+    /// Runs trials until the budget, <see cref="SetMaxModelToExplore"/>, the tuner or <paramref name="cancellationToken"/>
+    /// ends the experiment, and returns the best trial at the highest rung reached, with its fitted <c>Model</c>. The
+    /// budget's end or a cancellation stops the running trial within one training step; it is never an error while some
+    /// trial has a model. Throws only when every trial failed (naming the first failure), when nothing was trained before a
+    /// cancellation, or when <c>MLContext.CancelExecution</c> aborts. The settings are read when it is called: Set… calls during
+    /// the run apply to the next one.
+    /// </summary>
+    public Task<Sape2TrialResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref running, 1) == 1) throw new InvalidOperationException("This experiment is already running.");
+        ExperimentSettings settings;
+        try
+        {
+            // A drawn seed is kept, so a second run (a resume) splits, tunes and trains as the first did.
+            seed ??= ((IHostEnvironment)ml).Register(nameof(Sape2Experiment)).Rand.Next();
+            settings = Snapshot();
+        }
+        catch
+        {
+            Volatile.Write(ref running, 0);
+            throw;
+        }
+        var coordinator = new ExperimentCoordinator(ml, settings, trials);
+        return Task.Run(() =>
+        {
+            try
+            {
+                return coordinator.Run(settings.Seed!.Value, cancellationToken);
+            }
+            finally
+            {
+                lastRun = (settings, coordinator.OnPretrainedBackbone);
+                Volatile.Write(ref running, 0);
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// The trainer options <paramref name="trial"/> trained with (its knobs, seed and epochs over the template of
+    /// <see cref="SetTrainerOptions"/>), without the experiment's hooks: train them with
+    /// <c>Fit(train, validation)</c> on the same data to reproduce it (Model Builder-style code generation prints them). For the
+    /// trial whose model is the final fit (<see cref="Sape2TrialResult.FinalFit"/>), the final fit's: its epochs, no hold-back —
+    /// <c>Fit(data)</c> on all the rows reproduces it.
+    /// </summary>
+    public Sape2ImageClassificationTrainer.Options TrainerOptions(Sape2TrialResult trial)
+    {
+        ArgumentNullException.ThrowIfNull(trial);
+        var (settings, onPretrainedBackbone) = lastRun ?? (Snapshot(), false);
+        return settings.TrialOptions(trial.Parameters, trial.Seed, trial.FinalFit?.Epochs ?? trial.PlannedEpochs, onPretrainedBackbone, default);
+    }
+
+    /// <summary>A trial's seed: the experiment's and the trial id mixed, so reruns and resumes train the same.</summary>
+    internal static int TrialSeed(int experimentSeed, int trialId) => unchecked(experimentSeed * 1_000_003 + trialId * 7_919 + 17);
+
+    /// <summary>The settings as they are now, for one run.</summary>
+    private ExperimentSettings Snapshot() => new()
+    {
+        Train = trainData, Validation = validationData, Whole = wholeData, LabelColumn = labelColumn, FeatureColumn = featureColumn,
+        Metric = metric, SearchSpace = searchSpace, TrainingTimeInSeconds = trainingTimeInSeconds, MaxModels = maxModels,
+        MaxEpochsPerTrial = maxEpochsPerTrial, Seed = seed, Tuner = tuner, TunerFactory = tunerFactory ?? (s => new Sape2CostFrugalTuner(s)),
+        TunerName = tunerName, Monitor = monitor, CheckpointFolder = checkpointFolder, Storage = storage, Study = study, Asha = asha,
+        TrainerTemplate = trainerTemplate.Copy(), FinalFit = finalFit, WorkerName = WorkerName, HeartbeatInterval = HeartbeatInterval,
+        HeartbeatTimeout = HeartbeatTimeout,
+    };
 
     private Sape2Experiment SetTuner(ISape2Tuner? instance, string name, Func<int, ISape2Tuner>? factory)
     {
@@ -220,6 +299,4 @@ public sealed partial class Sape2Experiment
 
     private static string NonEmpty(string value, string name) =>
         string.IsNullOrWhiteSpace(value) ? throw new ArgumentOutOfRangeException(name, "Must name something; got an empty string.") : value;
-
-    private IHost Host => ((IHostEnvironment)ml).Register(nameof(Sape2Experiment));
 }

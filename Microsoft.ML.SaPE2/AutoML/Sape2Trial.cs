@@ -81,30 +81,3 @@ public sealed class Sape2TrialResult
     /// </summary>
     public Sape2FinalFit? FinalFit { get; internal set; }
 }
-
-/// <summary>Proposes trial parameters and learns from results (ML.NET AutoML's <c>ITuner</c>, named apart so both can be imported).</summary>
-public interface ISape2Tuner
-{
-    /// <summary>The parameters of the next trial; null when the tuner has nothing more to try (a finished grid).</summary>
-    Sape2TrialParameters? Propose(Sape2TrialSettings settings);
-
-    /// <summary>Learns from a finished trial, including trials the tuner did not propose (trial 0, the other encodings).</summary>
-    void Update(Sape2TrialResult result);
-}
-
-/// <summary>Receives an experiment's events (ML.NET AutoML's <c>IMonitor</c>, named apart); every method is optional.</summary>
-public interface ISape2Monitor
-{
-    /// <summary>A trial starts.</summary>
-    void ReportRunningTrial(Sape2TrialSettings settings) { }
-    /// <summary>A trial finished an epoch.</summary>
-    void ReportEpoch(Sape2TrialSettings settings, TrainingProgress progress) { }
-    /// <summary>A trial trained all its epochs.</summary>
-    void ReportCompletedTrial(Sape2TrialResult result) { }
-    /// <summary>A trial was stopped at a rung or for sitting at chance.</summary>
-    void ReportPrunedTrial(Sape2TrialResult result) { }
-    /// <summary>A trial failed; the experiment goes on.</summary>
-    void ReportFailTrial(Sape2TrialSettings settings, Exception exception) { }
-    /// <summary>A trial became the best so far.</summary>
-    void ReportBestTrial(Sape2TrialResult result) { }
-}

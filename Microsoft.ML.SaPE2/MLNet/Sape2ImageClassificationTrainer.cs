@@ -350,13 +350,12 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     /// experiment plans every trial's schedule and rungs with it) — and the model's architecture. Makes every check a fit makes before it
     /// decodes an image, so an experiment refuses options no trial could train with before its first trial.
     /// </summary>
-    internal (int Epochs, VitConfig Architecture) PlannedFit(IDataView trainData, IDataView? validationData)
+    internal FitPlan PlannedFit(IDataView trainData, IDataView? validationData)
     {
         GetOutputSchema(MLNetInternals.ShapeOf(trainData.Schema));
         using var initial = InitialModel.Load(options.InitialModel);
         using var checkpoint = PretrainedVit(_ => { });
-        var plan = CheckBeforeDecoding(trainData, validationData, initial, checkpoint);
-        return (plan.Training.Epochs, plan.Architecture);
+        return CheckBeforeDecoding(trainData, validationData, initial, checkpoint);
     }
 
     /// <summary>
@@ -364,9 +363,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
     /// validated) and the training options (seed and time limit set later), and that the model and the images fit in memory. A
     /// one-class label is refused after reading, by the engine.
     /// </summary>
-    private (TorchSharp.torch.Device Device, string DeviceReason, ImageFormat Format, AutoRecipe.Recipe Recipe, List<RecipeChoice> Choices,
-        double HoldBack, VitConfig Architecture, TrainingOptions Training) CheckBeforeDecoding(IDataView input, IDataView? validationData,
-            InitialModel? initial, Interop.TimmCheckpoint? checkpoint)
+    private FitPlan CheckBeforeDecoding(IDataView input, IDataView? validationData, InitialModel? initial, Interop.TimmCheckpoint? checkpoint)
     {
         var classNames = LabelKeys.ClassNames(input.Schema[options.LabelColumnName]);
         var (deviceText, deviceReason) = DeviceChoice.Resolve(options.Device, host);
@@ -384,7 +381,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             training = training with { InitialModel = initial.Classifier, Normalization = initial.Classifier.Normalization };
         MemoryEstimate.EnsureFits(sized, training.BatchSize, trainRows + validationRows, training.EmaDecay > 0, device,
             training.BackboneLearningRateScale > 0, training.FeatureViews);
-        return (device, deviceReason, format, recipe, choices, holdBack, architecture, training);
+        return new FitPlan(device, deviceReason, format, recipe, choices, holdBack, architecture, training);
     }
 
     /// <summary>

@@ -3,18 +3,8 @@ using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.SaPE2.AutoML;
 
-/// <summary>
-/// How the model <see cref="Sape2Experiment.RunAsync"/> returned was trained after the search: the best trial's configuration again,
-/// on every training row (the validation hold-back of <c>SetDataset(data)</c> included) and for a schedule as long as the rest of the
-/// budget allows (AutoGluon's refit_full, with the budget spent on epochs).
-/// </summary>
-/// <param name="Epochs">The final fit's planned epochs (its cosine schedule's length).</param>
-/// <param name="EpochsTrained">The epochs it trained; fewer when the budget's end or a cancellation cut it short.</param>
-/// <param name="TrainingRows">The rows it learned from.</param>
-/// <param name="Seconds">Wall-clock seconds, images included.</param>
-public sealed record Sape2FinalFit(int Epochs, int EpochsTrained, long TrainingRows, double Seconds);
-
-public sealed partial class Sape2Experiment
+/// <summary>The final fit after the search (see <see cref="Sape2FinalFit"/>).</summary>
+internal sealed partial class ExperimentCoordinator
 {
     /// <summary>With a final fit, the search gets this share of the budget; the final fit what is left.</summary>
     private const double SearchShareBeforeFinalFit = 0.5;
@@ -23,23 +13,9 @@ public sealed partial class Sape2Experiment
     /// <summary>The share of the remaining budget the final fit's epochs are planned to fill (the rest absorbs the estimate's error).</summary>
     private const double FinalFitBudgetUse = 0.9;
 
-    private bool finalFit = true;
-
-    /// <summary>
-    /// Whether the search gets half the budget and the best configuration is then trained again on all the training rows for as many
-    /// epochs as the rest of the budget allows (up to three times the trials' schedule), and returned (default true). The final fit is
-    /// skipped — and the best trial's own model returned — in a shared study, when the search was cancelled, or when the remaining
-    /// budget cannot train the best trial's planned schedule on all the rows. See Docs/automl.md for what it gained.
-    /// </summary>
-    public Sape2Experiment SetFinalFit(bool enabled)
-    {
-        finalFit = enabled;
-        return this;
-    }
-
     /// <summary>The end of the search: half the budget when a final fit follows, else the whole budget.</summary>
-    private TimeSpan SearchDeadline(TimeSpan deadline, bool shared) =>
-        finalFit && !shared ? deadline * SearchShareBeforeFinalFit : deadline;
+    private TimeSpan SearchDeadline(TimeSpan deadline) =>
+        settings.FinalFit && !settings.Shared ? deadline * SearchShareBeforeFinalFit : deadline;
 
     /// <summary>
     /// Trains <paramref name="best"/>'s configuration on <paramref name="data"/> for the epochs the <paramref name="remaining"/> budget
@@ -47,7 +23,7 @@ public sealed partial class Sape2Experiment
     /// schedule would be shorter than the trial's planned one; a final fit cancelled before its first epoch, or failing, leaves the trial's
     /// model in place.
     /// </summary>
-    private void FitFinal(Sape2TrialResult best, RunState state, IDataView data, long trialRows, DecodedImageCache cache, TimeSpan remaining,
+    private void FitFinal(Sape2TrialResult best, ExperimentState state, IDataView data, long trialRows, DecodedImageCache cache, TimeSpan remaining,
         CancellationToken userCancellation, IChannel ch)
     {
         if (best.Model is null || state.SecondsPerEpoch is not { } perEpoch || userCancellation.IsCancellationRequested) return;
@@ -63,7 +39,7 @@ public sealed partial class Sape2Experiment
         }
         ch.Log($"SaPE² experiment: final fit: trial {best.TrialId}'s configuration on all {rows} training rows for {epochs} epochs " +
             $"(about {perEpochOnAll:F1} s each; {remaining.TotalSeconds:F0} s of the budget left).");
-        var options = TrialOptions(best.Parameters, best.Seed, epochs, userCancellation);
+        var options = settings.TrialOptions(best.Parameters, best.Seed, epochs, OnPretrainedBackbone, userCancellation);
         options.TrainingTimeInSeconds = Math.Max(1, remaining.TotalSeconds);
         var clock = Stopwatch.StartNew();
         Sape2ImageClassificationTransformer model;
