@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.SaPE2.Data;
@@ -99,7 +100,7 @@ internal static class BatchAugmenter
             var changed = op switch
             {
                 Op.AutoContrast => AutoContrast(x),
-                Op.Brightness => (x * (1 + 0.9f * f)).clamp(0, 1),
+                Op.Brightness => UnitRange(x * (1 + 0.9f * f)),
                 Op.Contrast => Blend(x.mean(new long[] { 1, 2, 3 }, keepdim: true), x, 1 + 0.9f * f),
                 Op.Color => Blend(x.mean(new long[] { 1 }, keepdim: true), x, 1 + 0.9f * f),
                 Op.Solarize => where(x >= 1 - 0.99f * f.abs(), 1 - x, x),
@@ -111,13 +112,21 @@ internal static class BatchAugmenter
         return x;
     }
 
-    private static Tensor Blend(Tensor degenerate, Tensor x, Tensor factor) => (degenerate + factor * (x - degenerate)).clamp(0, 1);
+    private static Tensor Blend(Tensor degenerate, Tensor x, Tensor factor) => UnitRange(degenerate + factor * (x - degenerate));
+
+    /// <summary>Clamped to [0, 1], with owned Scalars alive through the native call (TorchSharpScalarTests).</summary>
+    private static Tensor UnitRange(Tensor x)
+    {
+        using Scalar zero = 0f.ToScalar(), one = 1f.ToScalar();
+        return x.clamp(zero, one);
+    }
 
     private static Tensor AutoContrast(Tensor x)
     {
         var low = x.amin(new long[] { 2, 3 }, keepdim: true);
         var high = x.amax(new long[] { 2, 3 }, keepdim: true);
-        return ((x - low) / (high - low).clamp_min(1e-3f)).clamp(0, 1);
+        using var smallestRange = 1e-3f.ToScalar();
+        return UnitRange((x - low) / (high - low).clamp_min(smallestRange));
     }
 
     private static Tensor Posterize(Tensor x, int bits)

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.SaPE2.Data;
@@ -10,7 +11,8 @@ internal static class Preprocessing
     {
         using var scope = NewDisposeScope();
         var bytes = tensor(pixels, new long[] { count, format.Channels, format.Height, format.Width }, dtype: ScalarType.Byte);
-        return bytes.to(ScalarType.Float32).div_(255f).MoveToOuterDisposeScope();
+        using var maximum = 255f.ToScalar();   // an owned Scalar, alive through the native call (TorchSharpScalarTests)
+        return bytes.to(ScalarType.Float32).div_(maximum).MoveToOuterDisposeScope();
     }
 
     /// <summary>(B, C, H, W) in [0, 1] to normalised model input.</summary>

@@ -27,7 +27,8 @@ public sealed class DropPath : nn.Module<Tensor, Tensor>
         var shape = new long[x.dim()];
         Array.Fill(shape, 1L);
         shape[0] = x.shape[0];
-        var keep = empty(shape, dtype: x.dtype, device: x.device).bernoulli_(1 - probability).div_(1 - probability);   // (B, 1, …)
+        using var keepProbability = (1 - probability).ToScalar();   // owned, alive through the native call (TorchSharpScalarTests)
+        var keep = empty(shape, dtype: x.dtype, device: x.device).bernoulli_(1 - probability).div_(keepProbability);   // (B, 1, …)
         return (x * keep).MoveToOuterDisposeScope();
     }
 }

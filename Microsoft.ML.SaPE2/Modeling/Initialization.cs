@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.SaPE2.Modeling;
@@ -20,7 +21,8 @@ public static class Initialization
         using var noGrad = no_grad();
         double cdfLower = NormalCdf(lower / std), cdfUpper = NormalCdf(upper / std);
         tensor.uniform_(2 * cdfLower - 1, 2 * cdfUpper - 1);   // in erf space
-        tensor.erfinv_().mul_(std * Math.Sqrt(2)).clamp_(lower, upper);   // clamp: erfinv(±1) is infinite
+        using Scalar scale = (std * Math.Sqrt(2)).ToScalar(), low = lower.ToScalar(), high = upper.ToScalar();   // owned (TorchSharpScalarTests)
+        tensor.erfinv_().mul_(scale).clamp_(low, high);   // clamp: erfinv(±1) is infinite
     }
 
     private static double NormalCdf(double x) => 0.5 * (1 + Erf(x / Math.Sqrt(2)));

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.SaPE2.Modeling;
@@ -23,7 +24,8 @@ internal sealed class PositionClampCounter
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Interlocked.Add(ref reached, positions.ge(lastEntry).sum().item<long>());
+        using var last = lastEntry.ToScalar();   // owned, alive through the native call (TorchSharpScalarTests)
+        Interlocked.Add(ref reached, positions.ge(last).sum().item<long>());
         Interlocked.Add(ref total, positions.numel());
     }
 }

@@ -102,7 +102,8 @@ public static class Sape2Bias
         var positions = PositionMath.SuffixSum(gates);
         if (scale != 1.0) positions = positions * scale;
         clampCounter?.Count(positions, tableSize - 1);
-        return positions.clamp_max(tableSize - 1);
+        using var last = (tableSize - 1).ToScalar();   // owned, alive through the native call (TorchSharpScalarTests)
+        return positions.clamp_max(last);
     }
 
     /// <summary>
@@ -125,7 +126,8 @@ public static class Sape2Bias
         {
             distance = cdist(vectors, vectors, 2, compute_mode.donot_use_mm_for_euclid_dist);   // (G, N, N)
             if (!vectors.requires_grad) return distance.MoveToOuterDisposeScope();              // scoring: no gradient to shape
-            inverse = distance.reciprocal().masked_fill_(distance.eq(0), 0);                    // 1/D̂, 0 where D̂ = 0
+            using var zero = 0f.ToScalar();                                                     // owned (TorchSharpScalarTests)
+            inverse = distance.reciprocal().masked_fill_(distance.eq(zero), zero);              // 1/D̂, 0 where D̂ = 0
         }
         var fixedVectors = vectors.detach();
         var self = (vectors * fixedVectors).sum(-1, keepdim: true);                       // (G, N, 1): x_i·x̂_i

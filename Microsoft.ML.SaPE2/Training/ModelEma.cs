@@ -39,8 +39,9 @@ internal sealed class ModelEma : IDisposable
     {
         double d = DecayAt(step);
         using var noGrad = no_grad();
+        using Scalar decay = d.ToScalar(), rest = (1 - d).ToScalar();   // owned, alive through the native calls (TorchSharpScalarTests)
         foreach (var (average, current) in Model.parameters().Zip(source.parameters()))
-            average.mul_(d).add_(current, alpha: 1 - d);
+            average.mul_(decay).add_(current, alpha: rest);
         CopyBuffers(source);
     }
 

@@ -31,8 +31,11 @@ public abstract class AttentionPositionEncoding : nn.Module, INoWeightDecay
         (Logits(query, key, grid, prefixTokens), null);
 
     /// <summary>The content term <c>q·kᵀ/√d</c> of every attention, (B, heads, T, T).</summary>
-    protected static Tensor ScaledDotProduct(Tensor query, Tensor key) =>
-        query.matmul(key.transpose(-2, -1)).mul_(1.0 / Math.Sqrt(query.shape[^1]));
+    protected static Tensor ScaledDotProduct(Tensor query, Tensor key)
+    {
+        using var scale = (1.0 / Math.Sqrt(query.shape[^1])).ToScalar();   // owned, alive through the native call (TorchSharpScalarTests)
+        return query.matmul(key.transpose(-2, -1)).mul_(scale);
+    }
 
     /// <summary>Pads a patch-only (…, N, N) term with zero rows and columns for the <paramref name="prefixTokens"/> leading tokens.</summary>
     protected static Tensor PadForPrefix(Tensor patchTerm, int prefixTokens) =>

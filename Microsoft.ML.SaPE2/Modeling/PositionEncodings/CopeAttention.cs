@@ -38,5 +38,9 @@ public sealed class CopeAttention : AttentionPositionEncoding
     }
 
     /// <summary>CoPE positions from gates (…, N, N): suffix sums along the key axis, clamped at <paramref name="maxPosition"/>.</summary>
-    public static Tensor Positions(Tensor gates, long maxPosition) => PositionMath.SuffixSum(gates).clamp_max(maxPosition);
+    public static Tensor Positions(Tensor gates, long maxPosition)
+    {
+        using var largest = maxPosition.ToScalar();   // owned, alive through the native call (TorchSharpScalarTests)
+        return PositionMath.SuffixSum(gates).clamp_max(largest);
+    }
 }

@@ -36,7 +36,8 @@ internal static class PositionMath
         var weight = positions - floor;                                  // (…, K), differentiable
         // The indices come from a NaN-free, in-range copy: a diverging model must give a NaN loss (which the
         // trainer reports), never an out-of-bounds gather in native code. In range, this changes nothing.
-        var safe = positions.detach().nan_to_num(0, 0, 0).clamp(0, logits.shape[^1] - 1);
+        using Scalar first = 0L.ToScalar(), last = (logits.shape[^1] - 1).ToScalar();   // owned (TorchSharpScalarTests)
+        var safe = positions.detach().nan_to_num(0, 0, 0).clamp(first, last);
         var lower = logits.gather(-1, safe.floor().to(ScalarType.Int64));   // Z[⌊p⌋]
         var upper = logits.gather(-1, safe.ceil().to(ScalarType.Int64));    // Z[⌈p⌉]
         return (weight * upper + (1 - weight) * lower).MoveToOuterDisposeScope();

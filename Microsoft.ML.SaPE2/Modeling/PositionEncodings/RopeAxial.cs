@@ -42,7 +42,8 @@ public sealed class RopeAxial : RotaryAttention
     protected override Tensor Angles(Tensor columns, Tensor rows)
     {
         using var scope = NewDisposeScope();
-        var exponent = arange(0, headDim, 4, dtype: columns.dtype, device: columns.device).div(headDim);   // (d/4)
+        using Scalar start = 0.ToScalar(), end = headDim.ToScalar(), step = 4.ToScalar();   // owned (TorchSharpScalarTests)
+        var exponent = arange(start, end, step, dtype: columns.dtype, device: columns.device).div(end);    // (d/4)
         var frequencies = pow(Theta, exponent).reciprocal();                                                // (d/4)
         var angles = cat(new[] { columns.outer(frequencies), rows.outer(frequencies) }, 1);                 // (N, d/2)
         return angles.MoveToOuterDisposeScope();

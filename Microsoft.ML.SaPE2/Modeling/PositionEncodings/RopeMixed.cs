@@ -37,7 +37,8 @@ public sealed class RopeMixed : RotaryAttention
     private static Tensor InitialFrequencies(int numHeads, int headDim)
     {
         using var scope = NewDisposeScope();
-        var magnitude = pow(Theta, arange(0, headDim, 4, dtype: ScalarType.Float32).div(headDim)).reciprocal();   // (d/4)
+        using Scalar start = 0.ToScalar(), end = headDim.ToScalar(), step = 4.ToScalar();   // owned (TorchSharpScalarTests)
+        var magnitude = pow(Theta, arange(start, end, step, dtype: ScalarType.Float32).div(end)).reciprocal();      // (d/4)
         var direction = rand(numHeads, 1) * (2 * Math.PI);                                                          // (heads, 1)
         var fx = cat(new[] { magnitude * direction.cos(), magnitude * (direction + Math.PI / 2).cos() }, 1);       // (heads, d/2)
         var fy = cat(new[] { magnitude * direction.sin(), magnitude * (direction + Math.PI / 2).sin() }, 1);

@@ -48,9 +48,10 @@ public abstract class RotaryAttention : AttentionPositionEncoding
     protected virtual Tensor Rotation(PatchGrid grid, ScalarType dtype, Device device)
     {
         using var scope = NewDisposeScope();
-        var index = arange(grid.Count, dtype: ReducedPrecision.AtLeastFloat32(dtype), device: device);
-        var columns = index.remainder(grid.Width);                                  // x of each patch, (N)
-        var rows = index.div(grid.Width, rounding_mode: RoundingMode.floor);        // y of each patch, (N)
+        using Scalar count = grid.Count.ToScalar(), width = grid.Width.ToScalar();   // owned (TorchSharpScalarTests)
+        var index = arange(count, dtype: ReducedPrecision.AtLeastFloat32(dtype), device: device);
+        var columns = index.remainder(width);                                       // x of each patch, (N)
+        var rows = index.div(width, rounding_mode: RoundingMode.floor);             // y of each patch, (N)
         var angles = Angles(columns, rows);
         var rotation = stack(new[] { angles.cos(), angles.sin() });
         return ReducedPrecision.In(rotation, dtype).MoveToOuterDisposeScope();

@@ -76,8 +76,10 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         var grid = settings.Grid;
         long n = grid.Count;
         double scale = 1.0 / Math.Sqrt(d);
+        // Every Scalar is owned, alive through its native calls (TorchSharpScalarTests).
+        using Scalar scaleScalar = scale.ToScalar(), lastEntry = (m - 1).ToScalar(), one = 1.ToScalar(), minusOne = (-1).ToScalar();
         // (B, h, T, T): q·kᵀ/√d; from bf16 q and k too, everything from here on is in fp32.
-        var logits = ReducedPrecision.Widened(query.matmul(key.transpose(-2, -1))).mul_(scale);
+        var logits = ReducedPrecision.Widened(query.matmul(key.transpose(-2, -1))).mul_(scaleScalar);
         var patchEmbeddingLogits = PatchRows(embeddingLogits, settings);                     // Eq. 13: (B, h, H, W, 2, M)
         var created = saved is null ? null : new List<Tensor>();   // saved, and made here
         double ratio = settings.GateScale / scale;                                            // 1 for the spec's s = 1/√d
@@ -91,9 +93,10 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
                 : SameLinePairs(logits, group.First, settings).unsqueeze(4);
             var gates = (ratio == 1.0 ? gateLogits : gateLogits * ratio).sigmoid();
             var rawPositions = gates.matmul(settings.SuffixOnes.Get(gates.device, gates.dtype, length));   // Eq. 10
-            if (group.PositionScale != 1.0) rawPositions.mul_(group.PositionScale);
+            using var positionScale = group.PositionScale.ToScalar();
+            if (group.PositionScale != 1.0) rawPositions.mul_(positionScale);
             settings.ClampCounter?.Count(rawPositions, m - 1);
-            var positions = rawPositions.clamp_max(m - 1);
+            var positions = rawPositions.clamp_max(lastEntry);
             var floor = positions.floor();
             // A NaN position (a diverging model) reads entry 0, never out of bounds; its NaN still reaches the loss.
             var indices = cat(new[] { floor, positions.ceil() }, -1).nan_to_num_(0, 0, 0).to(ScalarType.Int64);   // (…, 2K)
@@ -101,7 +104,7 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
             var lower = read.narrow(-1, 0, length);
             var difference = read.narrow(-1, length, length) - lower;
             var weight = positions - floor;
-            var interpolated = lower.addcmul(weight, difference, 1);                           // Eq. 14: (B, h, H, W, A, K)
+            var interpolated = lower.addcmul(weight, difference, one);                         // Eq. 14: (B, h, H, W, A, K)
             var vectors = interpolated.permute(4, 0, 1, 2, 3, 5).reshape(a * b * h, n, length);   // Eq. 12: (A·B·h, N, K)
             var distances = cdist(vectors, vectors, 2, compute_mode.donot_use_mm_for_euclid_dist);   // Eq. 15: (A·B·h, N, N)
             var perAxis = distances.view(a, b, h, n, n);
@@ -110,12 +113,14 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
             if (created is not null)
             {
                 // σ'(x)·(what turns a gate's gradient into one of q·kᵀ): the gate logit is s·q·k and the position scaled.
-                var gateSlope = gates.addcmul(gates, gates, -1).mul_(group.PositionScale * settings.GateScale);
+                using var gateScale = (group.PositionScale * settings.GateScale).ToScalar();
+                var gateSlope = gates.addcmul(gates, gates, minusOne).mul_(gateScale);
                 created.AddRange(new[] { gateSlope, weight, difference, indices, vectors, perAxis });
             }
         }
         double coefficient = settings.BiasSign * (settings.BiasInsideScale ? scale : 1.0);   // Eq. 16
-        PatchBlock(logits, settings).add_(bias!, coefficient);
+        using var coefficientScalar = coefficient.ToScalar();
+        PatchBlock(logits, settings).add_(bias!, coefficientScalar);
         if (saved is not null && created is not null)
         {
             // libtorch takes them after this returns: they live in the caller's scope until then.
@@ -160,7 +165,8 @@ internal sealed class Sape2Logits : autograd.SingleTensorFunction<Sape2Logits>
         var grid = settings.Grid;
         long n = grid.Count;
         double scale = 1.0 / Math.Sqrt(d);
-        var dContent = gradient.mul(scale);                                                  // with respect to q·kᵀ: (B, h, T, T)
+        using var scaleScalar = scale.ToScalar();                                            // owned (TorchSharpScalarTests)
+        var dContent = gradient.mul(scaleScalar);                                            // with respect to q·kᵀ: (B, h, T, T)
         var biasGradient = PatchBlock(settings.BiasInsideScale ? dContent : gradient, settings);   // ÷ σ: (B, h, N, N)
         var symmetric = biasGradient + biasGradient.transpose(-1, -2);                     // b is symmetric in its two patches
         var dEmbedding = zeros(new[] { b, h, t, 2 * m }, dtype: gradient.dtype, device: query.device);   // 0 for the prefix tokens

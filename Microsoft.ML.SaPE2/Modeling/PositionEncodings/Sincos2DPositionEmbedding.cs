@@ -55,9 +55,10 @@ public sealed class Sincos2DPositionEmbedding : TokenPositionEncoding
     public static Tensor Table(PatchGrid grid, int embedDim, Device? device = null)
     {
         using var scope = NewDisposeScope();
-        var index = arange(grid.Count, dtype: ScalarType.Float64, device: device);
-        var x = index.remainder(grid.Width);                                      // column of each patch
-        var y = index.div(grid.Width, rounding_mode: RoundingMode.floor);         // row of each patch
+        using Scalar count = grid.Count.ToScalar(), width = grid.Width.ToScalar();   // owned (TorchSharpScalarTests)
+        var index = arange(count, dtype: ScalarType.Float64, device: device);
+        var x = index.remainder(width);                                           // column of each patch
+        var y = index.div(width, rounding_mode: RoundingMode.floor);              // row of each patch
         var table = cat(new[] { Axis(x, embedDim / 2, device), Axis(y, embedDim / 2, device) }, 1);   // (N, C)
         return table.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
@@ -65,7 +66,8 @@ public sealed class Sincos2DPositionEmbedding : TokenPositionEncoding
     /// <summary>MAE's 1D embedding: (N, D) = [sin(pos ⊗ ω) | cos(pos ⊗ ω)], ω_k = 1 / 10000^(k / (D/2)).</summary>
     private static Tensor Axis(Tensor positions, int dim, Device? device)
     {
-        var omega = arange(dim / 2, dtype: ScalarType.Float64, device: device).div(dim / 2.0);
+        using Scalar half = (dim / 2).ToScalar(), halfReal = (dim / 2.0).ToScalar();   // owned (TorchSharpScalarTests)
+        var omega = arange(half, dtype: ScalarType.Float64, device: device).div(halfReal);
         omega = pow(10000.0, omega).reciprocal();                                  // (D/2)
         var angles = positions.outer(omega);                                      // (N, D/2)
         return cat(new[] { angles.sin(), angles.cos() }, 1);                       // (N, D)
