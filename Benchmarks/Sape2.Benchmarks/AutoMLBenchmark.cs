@@ -14,7 +14,7 @@ namespace Sape2.Benchmarks;
 /// </summary>
 internal static class AutoMLBenchmark
 {
-    public static void Run(string dataRoot, uint seconds, int seed, bool finalFit, TextWriter report)
+    public static void Run(string dataRoot, uint seconds, int seed, bool finalFit, bool ensemble, TextWriter report)
     {
         var ml = new MLContext(seed: seed);
         var trainRows = ml.Data.LoadFromEnumerable(FolderRow.Read(Path.Combine(dataRoot, "train")));
@@ -48,7 +48,7 @@ internal static class AutoMLBenchmark
         // A checkpoint folder keeps the best trial's own model (best-model.zip), so that a final fit can be compared with it on the test set.
         string checkpoint = Directory.CreateTempSubdirectory("sape2-automl-").FullName;
         var experiment = ml.Sape2Auto().CreateExperiment().SetDataset(train).SetColumns("Label", "Image").SetTrainingTimeInSeconds(seconds)
-            .SetFinalFit(finalFit).SetCheckpoint(checkpoint);
+            .SetFinalFit(finalFit).SetEnsemble(ensemble).SetCheckpoint(checkpoint);
         var best = experiment.RunAsync().GetAwaiter().GetResult();
         double experimentWall = clock.Elapsed.TotalSeconds;
         var trials = experiment.Trials;
@@ -60,6 +60,18 @@ internal static class AutoMLBenchmark
             $"{Encoding(p)}, lr {p.LearningRate:G2}, wd {p.WeightDecay:G2}, {p.Augmentation}, patch " +
             $"{(p.PatchSize == 0 ? "auto" : p.PatchSize)}, {best.EpochsTrained} epochs | {best.ValidationMetrics!.MicroAccuracy:P1} | " +
             $"{scored.MicroAccuracy:P1} | {scored.MacroAccuracy:P1} | {experimentWall:F0} s |");
+        if (best.Ensemble is { } chosen)
+        {
+            // The first member alone (the final fit, or the best trial's own model): what the ensemble adds to it on the test set.
+            var first = best.Model.WithClassifier(best.Model.Classifier);   // shares the member's network: not disposed here
+            var firstScored = ml.MulticlassClassification.Evaluate(first.Transform(test));
+            report.WriteLine($"| … of which its first member alone ({(best.FinalFit is null ? "the trial's own model" : "the final fit")}) | | | " +
+                $"{best.TrialId} | | {firstScored.MicroAccuracy:P1} | {firstScored.MacroAccuracy:P1} | |");
+            report.WriteLine();
+            report.WriteLine($"Ensemble: trials {string.Join(", ", chosen.TrialIds)}, weights " +
+                $"{string.Join(", ", chosen.Weights.Select(w => w.ToString("F2")))}; " +
+                $"validation accuracy of the trial models' average {chosen.ValidationMetric:P1} (the rows it was selected on).");
+        }
         if (best.FinalFit is { } final)
         {
             var own = ml.Model.LoadSape2Model(Path.Combine(checkpoint, "best-model.zip"), out _);

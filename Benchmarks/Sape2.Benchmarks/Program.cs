@@ -75,7 +75,7 @@ switch (mode)
         return fuzz.Failures.Count == 0 ? 0 : 1;
     case "automl":
         AutoMLBenchmark.Run(Arg("data", Path.Combine(repo, "Samples", "data", "fashion-mnist-mini")), uint.Parse(Arg("seconds", "300")),
-            int.Parse(Arg("seed", "1")), bool.Parse(Arg("final-fit", "true")), report);
+            int.Parse(Arg("seed", "1")), bool.Parse(Arg("final-fit", "true")), bool.Parse(Arg("ensemble", "true")), report);
         break;
     case "memory":
         MemoryBenchmark.Run(report);

@@ -67,10 +67,15 @@ internal sealed partial class ExperimentCoordinator
         {
             result.Model = model;
             state.Best = result;
-            if (previous is not null) { previous.Model?.Dispose(); previous.Model = null; }
+            if (previous?.Model is { } beaten)
+            {
+                if (!state.Pool.Any(p => p.Model == beaten)) beaten.Dispose();   // a resumed run's best, loaded from its file
+                previous.Model = null;                                          // a pooled one stays in the pool, or is freed there
+            }
             settings.Monitor?.ReportBestTrial(result);
         }
-        else model?.Dispose();   // scored and beaten: free its native weights now
+        // The pool keeps the best few for the ensemble (only the best without one) and frees the others' native weights now.
+        if (model is not null) state.Keep(result, model, settings.Ensemble && !settings.Shared ? EnsemblePoolSize : 1);
         ch.Log($"SaPE² experiment: trial {result.TrialId} {result.Status.ToString().ToLowerInvariant()} after {result.EpochsTrained} epoch(s), " +
             $"{result.Seconds:F1} s, {settings.Metric} {result.Metric:F4}{(result.Reason is null ? "" : $" ({result.Reason})")}; best so far: " +
             $"trial {state.Best?.TrialId.ToString() ?? "none"}.");

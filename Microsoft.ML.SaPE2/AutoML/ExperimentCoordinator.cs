@@ -80,8 +80,12 @@ internal sealed partial class ExperimentCoordinator(MLContext ml, ExperimentSett
             ch.Warn($"SaPE² experiment: the budget ended before any trial finished its schedule: the returned model (trial {best.TrialId}) " +
                 $"trained {best.EpochsTrained} of its {best.PlannedEpochs} planned epoch(s), the last one possibly cut short, so it is a " +
                 "partial model. Raise SetTrainingTimeInSeconds (or lower SetMaxEpochsPerTrial) for a full one.");
+        var ensemble = settings.Ensemble && !settings.Shared && !userCancellation.IsCancellationRequested
+            ? SelectEnsemble(state, best, validation, validationLabels, ch) : null;
         if (SearchDeadline(deadline) < deadline)
             FitFinal(best, state, settings.Whole ?? train, trainRows, cache, deadline - clock.Elapsed, userCancellation, ch);
+        if (ensemble is not null) BuildEnsemble(best, ensemble, ch);
+        state.ReleasePool(best.Model);
         return best;
     }
 

@@ -35,6 +35,7 @@ internal sealed record ExperimentSettings
     /// <summary>A copy of <see cref="Sape2Experiment.SetTrainerOptions"/>'s options.</summary>
     public required Sape2ImageClassificationTrainer.Options TrainerTemplate { get; init; }
     public bool FinalFit { get; init; }
+    public bool Ensemble { get; init; }
     public required string WorkerName { get; init; }
     public TimeSpan HeartbeatInterval { get; init; }
     public TimeSpan HeartbeatTimeout { get; init; }

@@ -22,6 +22,31 @@ internal sealed class ExperimentState(Sape2SearchSpace space, ISape2Tuner tuner,
     public HashSet<int> Seen { get; } = new();
     public Sape2TrialResult? Best { get; set; }
     public bool PlanLogged { get; set; }
+    /// <summary>The models of the best trials this worker finished (the best trial's always among them), for the ensemble; owned here
+    /// until <see cref="ReleasePool"/>.</summary>
+    public IReadOnlyList<(Sape2TrialResult Result, Sape2ImageClassificationTransformer Model)> Pool => pool;
+    private readonly List<(Sape2TrialResult Result, Sape2ImageClassificationTransformer Model)> pool = new();
+
+    /// <summary>Adds a finished trial's model to <see cref="Pool"/>, which keeps the best trial's and the <paramref name="size"/> − 1
+    /// others of lowest loss; the rest are disposed.</summary>
+    public void Keep(Sape2TrialResult result, Sape2ImageClassificationTransformer model, int size)
+    {
+        pool.Add((result, model));
+        var ordered = pool.OrderBy(p => p.Model == Best?.Model ? 0 : 1).ThenBy(p => p.Result.Loss).ToList();
+        foreach (var (_, evicted) in ordered.Skip(Math.Max(1, size))) if (evicted != Best?.Model) evicted.Dispose();
+        pool.Clear();
+        pool.AddRange(ordered.Take(Math.Max(1, size)));
+    }
+
+    /// <summary>Disposes the pooled models that <paramref name="returned"/> does not use (an ensemble shares its members' networks).</summary>
+    public void ReleasePool(Sape2ImageClassificationTransformer? returned)
+    {
+        var used = returned?.EnsembleMembers.ToHashSet() ?? [];
+        foreach (var (_, model) in pool)
+            if (model != returned && !model.EnsembleMembers.Any(used.Contains)) model.Dispose();
+        pool.Clear();
+    }
+
     /// <summary>Trials that failed one after another, counted from the last one that did not.</summary>
     public int FailuresInARow { get; private set; }
 

@@ -40,7 +40,7 @@ public sealed partial class Sape2Experiment
     private string? storage, study;
     private Sape2AshaOptions asha = new();
     private Sape2ImageClassificationTrainer.Options trainerTemplate = new();
-    private bool finalFit = true;
+    private bool finalFit = true, ensemble = true;
     private Func<int, ISape2Tuner>? tunerFactory;
     private readonly List<Sape2TrialResult> trials = new();
     /// <summary>The last run's settings and whether its images went to the pretrained backbone (for <see cref="TrainerOptions"/>).</summary>
@@ -226,6 +226,19 @@ public sealed partial class Sape2Experiment
     }
 
     /// <summary>
+    /// Whether the returned model averages the best trial's with those of other trials that improve it on the validation rows
+    /// (Caruana's ensemble selection over the best five trial models, from the best; default true). The best trial's member is its final
+    /// fit when there is one; <see cref="Sape2TrialResult.Ensemble"/> names the members. Not in a shared study (other workers' models
+    /// are not on this machine). An ensemble scores, saves, loads and exports to ONNX as one model; it takes as long to score as its
+    /// networks together. See Docs/automl.md for what it gained.
+    /// </summary>
+    public Sape2Experiment SetEnsemble(bool enabled)
+    {
+        ensemble = enabled;
+        return this;
+    }
+
+    /// <summary>
     /// Runs trials until the budget, <see cref="SetMaxModelToExplore"/>, the tuner or <paramref name="cancellationToken"/>
     /// ends the experiment, and returns the best trial at the highest rung reached, with its fitted <c>Model</c>. The
     /// budget's end or a cancellation stops the running trial within one training step; it is never an error while some
@@ -287,7 +300,8 @@ public sealed partial class Sape2Experiment
         Metric = metric, SearchSpace = searchSpace, TrainingTimeInSeconds = trainingTimeInSeconds, MaxModels = maxModels,
         MaxEpochsPerTrial = maxEpochsPerTrial, Seed = seed, Tuner = tuner, TunerFactory = tunerFactory ?? (s => new Sape2CostFrugalTuner(s)),
         TunerName = tunerName, Monitor = monitor, CheckpointFolder = checkpointFolder, Storage = storage, Study = study, Asha = asha,
-        TrainerTemplate = trainerTemplate.Copy(), FinalFit = finalFit, WorkerName = WorkerName, HeartbeatInterval = HeartbeatInterval,
+        TrainerTemplate = trainerTemplate.Copy(), FinalFit = finalFit, Ensemble = ensemble, WorkerName = WorkerName,
+        HeartbeatInterval = HeartbeatInterval,
         HeartbeatTimeout = HeartbeatTimeout,
     };
 

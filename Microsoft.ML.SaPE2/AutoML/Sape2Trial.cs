@@ -80,4 +80,10 @@ public sealed class Sape2TrialResult
     /// the validation rows, so no held-out figure of it exists inside the experiment.
     /// </summary>
     public Sape2FinalFit? FinalFit { get; internal set; }
+
+    /// <summary>
+    /// The ensemble <see cref="Model"/> averages, when ensemble selection kept more than this trial (<see cref="Sape2Experiment.SetEnsemble"/>);
+    /// null otherwise. This trial is its first member (its final fit, when there was one).
+    /// </summary>
+    public Sape2Ensemble? Ensemble { get; internal set; }
 }

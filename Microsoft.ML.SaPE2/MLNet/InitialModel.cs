@@ -17,7 +17,7 @@ internal sealed class InitialModel : IDisposable
     {
         if (path is null) return null;
         var model = new MLContext().Model.LoadSape2Model(path, out _);
-        return new InitialModel(model, Sape2ImageClassificationTransformer.FindIn(model).Classifier);
+        return new InitialModel(model, Sape2ImageClassificationTransformer.FindIn(model).SingleNetwork($"InitialModel '{path}'"));
     }
 
     /// <inheritdoc />

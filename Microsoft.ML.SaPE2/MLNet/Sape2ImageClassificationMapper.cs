@@ -144,7 +144,8 @@ public sealed partial class Sape2ImageClassificationTransformer
         public void SaveAsOnnx(OnnxContext ctx)
         {
             var graph = new MLNetOnnxGraph(ctx);
-            var probabilities = VitOnnx.Probabilities(graph, parent.Classifier, graph.ColumnVariable(parent.FeatureColumnName));
+            var probabilities = VitOnnx.AveragedProbabilities(graph, parent.members, parent.memberWeights,
+                graph.ColumnVariable(parent.FeatureColumnName));
             var keyIndex = graph.Op("ArgMax", new[] { probabilities }, OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 1));
             var key = graph.Add(keyIndex, graph.Int64s(1));                                                  // keys count from 1
             const long UInt32 = 12;
@@ -193,7 +194,7 @@ public sealed partial class Sape2ImageClassificationTransformer
         private float[] Single()
         {
             var pixels = readImage().ToModelPixels(parent.Classifier.Format, new ImageRowLocation(row.Position, parent.FeatureColumnName));
-            return parent.Classifier.PredictProbabilities(pixels, 1);
+            return parent.PredictProbabilities(pixels, 1);
         }
 
         private float[]? Batched()
@@ -227,7 +228,7 @@ public sealed partial class Sape2ImageClassificationTransformer
             var pixels = new byte[ids.Count * format.PixelCount];
             Data.ParallelDecoding.For(ids.Count, i =>
                 images[i].ToModelPixels(format, new ImageRowLocation(rows[i], parent.FeatureColumnName)).CopyTo(pixels, i * format.PixelCount));
-            var probabilities = parent.Classifier.PredictProbabilities(pixels, ids.Count, TransformBatchSize);
+            var probabilities = parent.PredictProbabilities(pixels, ids.Count, TransformBatchSize);
             int classes = parent.ClassNames.Count;
             for (int i = 0; i < ids.Count; i++) ahead[ids[i]] = probabilities.AsSpan(i * classes, classes).ToArray();
         }

@@ -21,13 +21,20 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     internal const string UserName = "SaPE² Image Classification";
     private const string WeightsEntry = "SaPE2Weights";
     private readonly DataViewSchema.DetachedColumn label;
+    private readonly ImageClassifier[] members;
+    private readonly float[] memberWeights;
     private bool disposed;
 
     internal Sape2ImageClassificationTransformer(IHostEnvironment env, ImageClassifier classifier, string featureColumnName,
                                                  DataViewSchema.DetachedColumn label, string scoreColumnName, string predictedLabelColumnName)
+        : this(env, [classifier], [1f], featureColumnName, label, scoreColumnName, predictedLabelColumnName) { }
+
+    private Sape2ImageClassificationTransformer(IHostEnvironment env, IReadOnlyList<ImageClassifier> networks, IReadOnlyList<float> weights,
+        string featureColumnName, DataViewSchema.DetachedColumn label, string scoreColumnName, string predictedLabelColumnName)
         : base(env.Register(nameof(Sape2ImageClassificationTransformer)))
     {
-        Classifier = classifier;
+        memberWeights = CheckedWeights(networks, weights);
+        members = networks.ToArray();
         FeatureColumnName = featureColumnName;
         this.label = label;
         ScoreColumnName = scoreColumnName;
@@ -42,8 +49,9 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     internal Sape2ImageClassificationTransformer WithClassifier(ImageClassifier classifier) =>
         new(Host, classifier, FeatureColumnName, label, ScoreColumnName, PredictedLabelColumnName) { TrainingCancelled = TrainingCancelled };
 
-    /// <summary>The trained network with its input format, normalisation, class names and training history.</summary>
-    public ImageClassifier Classifier { get; }
+    /// <summary>The trained network with its input format, normalisation, class names and training history (of an ensemble, the first
+    /// of <see cref="EnsembleMembers"/>).</summary>
+    public ImageClassifier Classifier => members[0];
     /// <summary>Class names in score-slot order (the label's key values as text).</summary>
     public IReadOnlyList<string> ClassNames => Classifier.ClassNames;
     /// <summary>The architecture, position encoding included.</summary>
@@ -93,11 +101,17 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     {
         if (disposed) return;
         disposed = true;
-        Classifier.Dispose();
+        foreach (var member in members) member.Dispose();
     }
 
-    private static VersionInfo GetVersionInfo() =>
-        MLNetInternals.Version("SAPE2IMG", 0x00010001, LoaderSignature, typeof(Sape2ImageClassificationTransformer));   // 1.1: initial format
+    // 1.1: initial format; 1.2: ensembles (a single network is still written as 1.1, which earlier versions read).
+    private const uint SingleNetworkFormat = 0x00010001, EnsembleFormat = 0x00010002;
+
+    private static VersionInfo GetVersionInfo(uint written = EnsembleFormat) => MLNetInternals.Version("SAPE2IMG", written, readable: written,
+        readsBackTo: SingleNetworkFormat, LoaderSignature, typeof(Sape2ImageClassificationTransformer));
+
+    /// <summary>An ensemble member after the first, in the metadata: its network's metadata, weights' checksum and weight.</summary>
+    private sealed record SavedMember(CheckpointMetadata Model, string WeightsSha256, float Weight);
 
     /// <summary>What the model entry records besides the weights.</summary>
     private sealed record SavedMetadata(CheckpointMetadata Model, string WeightsSha256)
@@ -110,10 +124,15 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         /// recorded, which are checked by their weights alone.</summary>
         public string? ModelSha256 { get; init; }
 
+        /// <summary>An ensemble's first weight and its other members (null for a single network, and in files before 1.2).</summary>
+        public float? Weight { get; init; }
+        public IReadOnlyList<SavedMember>? OtherMembers { get; init; }
+
         public string Integrity(string feature, string label, string score, string predicted, int classes) =>
             Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", feature, label, score, predicted,
                 classes.ToString(System.Globalization.CultureInfo.InvariantCulture), JsonSerializer.Serialize(Model), WeightsSha256,
-                TrainingCancelled ? "cancelled" : "complete"))));
+                TrainingCancelled ? "cancelled" : "complete")
+                + (OtherMembers is null ? "" : $"\n{Weight}\n{JsonSerializer.Serialize(OtherMembers)}"))));
     }
 
     // *** Binary format ***
@@ -125,25 +144,38 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
     // int: number of classes
     // bool: whether key values follow
     // (type, value): the label's key values (BinarySaver), when present
-    // string: metadata JSON (architecture, input format, normalisation, class names, history, SHA-256 of the weights)
-    // binary stream "SaPE2Weights": TorchSharp module weights, raw
+    // string: metadata JSON (architecture, input format, normalisation, class names, history, SHA-256 of the weights; from 1.2 an
+    //         ensemble's weights and its other members' metadata)
+    // binary stream "SaPE2Weights": TorchSharp module weights, raw (the first member's)
+    // binary streams "SaPE2Weights.1", "SaPE2Weights.2", …: the other members' weights (1.2)
     /// <summary>Writes the model entry; the format is described above.</summary>
     protected override void SaveModel(ModelSaveContext ctx)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        var writer = MLNetInternals.BeginEntry(ctx, GetVersionInfo());
+        var writer = MLNetInternals.BeginEntry(ctx, GetVersionInfo(members.Length == 1 ? SingleNetworkFormat : EnsembleFormat));
         foreach (string column in new[] { FeatureColumnName, label.Name, ScoreColumnName, PredictedLabelColumnName })
             MLNetInternals.SaveString(ctx, column);
         writer.Write(ClassNames.Count);
         LabelKeyValues.Save(Host, ctx, label);
-        var weights = ModelWeights.Save(Classifier.Model);
-        var saved = new SavedMetadata(Classifier.Metadata(), Convert.ToHexString(SHA256.HashData(weights))) { TrainingCancelled = TrainingCancelled };
+        var weights = members.Select(m => ModelWeights.Save(m.Model)).ToArray();
+        var saved = new SavedMetadata(Classifier.Metadata(), Convert.ToHexString(SHA256.HashData(weights[0])))
+        {
+            TrainingCancelled = TrainingCancelled,
+        };
+        if (members.Length > 1)
+            saved = saved with
+            {
+                Weight = memberWeights[0],
+                OtherMembers = members.Skip(1).Select((m, i) => new SavedMember(m.Metadata(), Convert.ToHexString(SHA256.HashData(weights[i + 1])),
+                    memberWeights[i + 1])).ToArray(),
+            };
         saved = saved with
         {
             ModelSha256 = saved.Integrity(FeatureColumnName, label.Name, ScoreColumnName, PredictedLabelColumnName, ClassNames.Count),
         };
         writer.Write(JsonSerializer.Serialize(saved));
-        MLNetInternals.SaveStream(ctx, WeightsEntry, stream => stream.Write(weights));
+        for (int i = 0; i < weights.Length; i++)
+            MLNetInternals.SaveStream(ctx, i == 0 ? WeightsEntry : $"{WeightsEntry}.{i}", stream => stream.Write(weights[i]));
     }
 
     // Factory method for SignatureLoadRowMapper.
@@ -173,13 +205,7 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         {
             throw new InvalidOperationException($"The saved SaPE² model's metadata is corrupt: {e.Message}", e);
         }
-        byte[] weights = Array.Empty<byte>();
-        if (!MLNetInternals.TryLoadStream(ctx, WeightsEntry, stream => weights = stream.ReadBytes((int)stream.BaseStream.Length)))
-            throw new InvalidOperationException($"The saved SaPE² model has no '{WeightsEntry}' entry; the file is truncated or not a " +
-                "SaPE² model.");
-        if (!Convert.ToHexString(SHA256.HashData(weights)).Equals(saved.WeightsSha256, StringComparison.Ordinal))
-            throw new InvalidOperationException($"The saved SaPE² model's '{WeightsEntry}' entry does not match its checksum: the file was " +
-                $"truncated or edited. Save the model again.");
+        var weights = LoadWeights(ctx, WeightsEntry, saved.WeightsSha256);
         if (saved.ModelSha256 is { } recorded && !recorded.Equals(saved.Integrity(feature, labelName, score, predicted, classes),
                 StringComparison.Ordinal))
             throw new InvalidOperationException("The saved SaPE² model's settings (columns, architecture, classes or normalisation) do not " +
@@ -189,10 +215,36 @@ public sealed partial class Sape2ImageClassificationTransformer : RowToRowTransf
         if (m.ClassNames.Count != classes || m.Config.NumClasses != classes)
             throw new InvalidOperationException($"The saved SaPE² model is inconsistent: {classes} classes in the header, {m.ClassNames.Count} " +
                 $"names and {m.Config.NumClasses} outputs in the metadata.");
-        var classifier = ImageClassifier.Load(m, weights, $"the model's '{WeightsEntry}' entry");
-        return new Sape2ImageClassificationTransformer(env, classifier, feature, labelColumn, score, predicted)
+        var networks = new List<ImageClassifier>();
+        try
         {
-            TrainingCancelled = saved.TrainingCancelled,
-        };
+            networks.Add(ImageClassifier.Load(m, weights, $"the model's '{WeightsEntry}' entry"));
+            foreach (var (member, i) in (saved.OtherMembers ?? []).Select((member, i) => (member, i + 1)))
+                networks.Add(ImageClassifier.Load(member.Model, LoadWeights(ctx, $"{WeightsEntry}.{i}", member.WeightsSha256),
+                    $"the model's '{WeightsEntry}.{i}' entry"));
+            float[] memberWeights = saved.OtherMembers is { } others ? [saved.Weight ?? float.NaN, .. others.Select(o => o.Weight)] : [1f];
+            return new Sape2ImageClassificationTransformer(env, networks, memberWeights, feature, labelColumn, score, predicted)
+            {
+                TrainingCancelled = saved.TrainingCancelled,
+            };
+        }
+        catch (Exception e)
+        {
+            foreach (var network in networks) network.Dispose();
+            if (e is ArgumentException) throw new InvalidOperationException($"The saved SaPE² ensemble is inconsistent: {e.Message}", e);
+            throw;
+        }
+    }
+
+    /// <summary>The binary stream <paramref name="entry"/>, checked against <paramref name="sha256"/>.</summary>
+    private static byte[] LoadWeights(ModelLoadContext ctx, string entry, string sha256)
+    {
+        byte[] weights = Array.Empty<byte>();
+        if (!MLNetInternals.TryLoadStream(ctx, entry, stream => weights = stream.ReadBytes((int)stream.BaseStream.Length)))
+            throw new InvalidOperationException($"The saved SaPE² model has no '{entry}' entry; the file is truncated or not a SaPE² model.");
+        if (!Convert.ToHexString(SHA256.HashData(weights)).Equals(sha256, StringComparison.Ordinal))
+            throw new InvalidOperationException($"The saved SaPE² model's '{entry}' entry does not match its checksum: the file was " +
+                $"truncated or edited. Save the model again.");
+        return weights;
     }
 }

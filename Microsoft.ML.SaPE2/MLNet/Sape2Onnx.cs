@@ -33,7 +33,7 @@ public static class Sape2Onnx
     public static void Export(ITransformer model, Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        stream.Write(Export(Sape2ImageClassificationTransformer.FindIn(model).Classifier));
+        stream.Write(Export(Sape2ImageClassificationTransformer.FindIn(model)));
     }
 
     /// <summary>Writes the SaPE² classifier in <paramref name="model"/> to <paramref name="path"/>, through a temporary file (an
@@ -41,22 +41,30 @@ public static class Sape2Onnx
     public static void Export(ITransformer model, string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var bytes = Export(Sape2ImageClassificationTransformer.FindIn(model).Classifier);
+        var bytes = Export(Sape2ImageClassificationTransformer.FindIn(model));
         AtomicFile.Write(path, temporary => File.WriteAllBytes(temporary, bytes));
     }
 
     /// <summary>The ONNX model file of <paramref name="classifier"/>.</summary>
-    internal static byte[] Export(ImageClassifier classifier)
+    internal static byte[] Export(ImageClassifier classifier) => Export([classifier], [1f]);
+
+    /// <summary>The ONNX model file of <paramref name="model"/>'s networks (an ensemble's averaged in the graph).</summary>
+    private static byte[] Export(Sape2ImageClassificationTransformer model) => Export(model.EnsembleMembers, model.EnsembleWeights);
+
+    private static byte[] Export(IReadOnlyList<ImageClassifier> members, IReadOnlyList<float> weights)
     {
+        var classifier = members[0];
         var format = classifier.Format;
         var graph = new OnnxModelBuilder();
         var pixels = graph.Input(InputName, OnnxModelBuilder.Float32, format.Channels, format.Height, format.Width);
-        var probabilities = VitOnnx.Probabilities(graph, classifier, pixels);
+        var probabilities = VitOnnx.AveragedProbabilities(graph, members, weights, pixels);
         var predicted = graph.Op("ArgMax", new[] { probabilities }, OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 0));
         graph.Output(probabilities, ScoresName, OnnxModelBuilder.Float32, classifier.ClassNames.Count);
         graph.Output(predicted, PredictedIndexName, OnnxModelBuilder.Int64);
         string version = typeof(Sape2Onnx).Assembly.GetName().Version?.ToString() ?? "";
         var metadata = InteropMetadata.Of(classifier);
+        if (members.Count > 1)   // the config above is the first member's; the weights say how many networks the graph averages
+            metadata["sape2.ensemble_weights"] = System.Text.Json.JsonSerializer.Serialize(weights);
         metadata["sape2.input"] = $"float32 (batch, {format.Channels}, {format.Height}, {format.Width}), pixel values 0-255, channel-major " +
             (format.Channels == 1 ? "gray" : "RGB");
         return graph.ToModel("sape2_image_classifier", version, metadata);

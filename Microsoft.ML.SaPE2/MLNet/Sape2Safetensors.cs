@@ -25,7 +25,7 @@ public static class Sape2Safetensors
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        Save(Sape2ImageClassificationTransformer.FindIn(model).Classifier, path);
+        Save(Sape2ImageClassificationTransformer.FindIn(model).SingleNetwork("A safetensors file"), path);
     }
 
     /// <summary><see cref="SaveSafetensors"/> of the classifier itself.</summary>
@@ -52,7 +52,7 @@ public static class Sape2Safetensors
         ArgumentException.ThrowIfNullOrEmpty(path);
         var template = Sape2ImageClassificationTransformer.FindIn(model);
         var (entries, metadata) = SafetensorsFile.Read(path);
-        Check(template.Classifier, metadata, path);
+        Check(template.SingleNetwork("Importing safetensors weights"), metadata, path);
         var classifier = ImageClassifier.Load(template.Classifier.Metadata(), ModelWeights.Save(template.Classifier.Model), path);
         try
         {

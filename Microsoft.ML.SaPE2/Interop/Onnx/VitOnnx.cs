@@ -39,6 +39,23 @@ internal sealed class VitOnnx
         return new VitOnnx(graph, classifier, weights).Forward(pixels);
     }
 
+    /// <summary>
+    /// The weighted average of <paramref name="members"/>' probabilities (an ensemble; <paramref name="weights"/> sum to 1), each member
+    /// normalising the pixels its own way; one member is <see cref="Probabilities"/> itself.
+    /// </summary>
+    public static string AveragedProbabilities(OnnxGraph graph, IReadOnlyList<ImageClassifier> members, IReadOnlyList<float> weights,
+        string pixels)
+    {
+        if (members.Count == 1) return Probabilities(graph, members[0], pixels);
+        string? sum = null;
+        for (int i = 0; i < members.Count; i++)
+        {
+            var weighted = graph.Mul(Probabilities(graph, members[i], pixels), graph.Scalar(weights[i]));
+            sum = sum is null ? weighted : graph.Add(sum, weighted);
+        }
+        return sum!;
+    }
+
     private string Forward(string pixels)
     {
         var tokens = Tokens(Normalized(pixels));                                   // (B, T, C)

@@ -67,9 +67,10 @@ internal static class MLNetInternals
 
     // *** Model entries (Model.Save / Model.Load) ***
 
-    /// <summary>A version record for a model entry.</summary>
-    public static VersionInfo Version(string signature, uint version, string loaderSignature, Type loader) =>
-        new(modelSignature: signature, verWrittenCur: version, verReadableCur: version, verWeCanReadBack: version,
+    /// <summary>A version record for a model entry: the version written, the oldest reader version that can read it, and the oldest
+    /// written version this code reads back.</summary>
+    public static VersionInfo Version(string signature, uint written, uint readable, uint readsBackTo, string loaderSignature, Type loader) =>
+        new(modelSignature: signature, verWrittenCur: written, verReadableCur: readable, verWeCanReadBack: readsBackTo,
             loaderAssemblyName: loader.Assembly.FullName, loaderSignature: loaderSignature);
 
     /// <summary>Starts writing a model entry of <paramref name="version"/>; its binary writer.</summary>
