@@ -13,24 +13,8 @@ namespace Microsoft.ML.SaPE2.Tests.Interop;
 [TestClass]
 public sealed class OnnxMLNetTests
 {
-    public sealed class PixelRow
-    {
-        [VectorType(784)] public float[] Pixels { get; set; } = Array.Empty<float>();
-        public string Label { get; set; } = "";
-    }
-
     static readonly string TestFolder = Path.Combine(RepositoryPaths.FashionMnistMini, "test");
 
-    static List<PixelRow> PixelRows(string split, int perClass)
-    {
-        string root = Path.Combine(RepositoryPaths.FashionMnistMini, split);
-        var format = new ImageFormat { Height = 28, Width = 28, Channels = 1 };
-        return FashionRows(split, perClass).Select(r => new PixelRow
-        {
-            Label = r.Label,
-            Pixels = ImageDecoder.Decode(File.ReadAllBytes(Path.Combine(root, r.ImagePath)), format, r.ImagePath).Select(b => (float)b).ToArray(),
-        }).ToList();
-    }
 
     [TestMethod]
     public void ConvertToOnnxExportsAPipelineTrainedOnPixelVectors()

@@ -12,22 +12,6 @@ namespace Microsoft.ML.SaPE2.Tests.MLNet;
 [TestClass]
 public sealed class EnsembleTests
 {
-    public sealed class PixelRow
-    {
-        [VectorType(784)] public float[] Pixels { get; set; } = Array.Empty<float>();
-        public string Label { get; set; } = "";
-    }
-
-    static List<PixelRow> PixelRows(string split, int perClass)
-    {
-        string root = Path.Combine(RepositoryPaths.FashionMnistMini, split);
-        var format = new ImageFormat { Height = 28, Width = 28, Channels = 1 };
-        return FashionRows(split, perClass).Select(r => new PixelRow
-        {
-            Label = r.Label,
-            Pixels = ImageDecoder.Decode(File.ReadAllBytes(Path.Combine(root, r.ImagePath)), format, r.ImagePath).Select(b => (float)b).ToArray(),
-        }).ToList();
-    }
 
     [TestMethod]
     public void AnEnsembleAveragesItsNetworksAndSavesLoadsAndExportsAsOneModel()

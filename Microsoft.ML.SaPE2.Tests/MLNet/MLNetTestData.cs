@@ -15,6 +15,25 @@ internal static class MLNetTestData
         public string Label { get; set; } = "";
     }
 
+    /// <summary>A Fashion-MNIST image as ML.NET's ExtractPixels gives it: 784 raw 0–255 values, and its class name.</summary>
+    public sealed class PixelRow
+    {
+        [Microsoft.ML.Data.VectorType(784)] public float[] Pixels { get; set; } = Array.Empty<float>();
+        public string Label { get; set; } = "";
+    }
+
+    /// <summary><see cref="FashionRows"/> decoded to <see cref="PixelRow"/>s.</summary>
+    public static List<PixelRow> PixelRows(string split, int perClass)
+    {
+        string root = Path.Combine(RepositoryPaths.FashionMnistMini, split);
+        var format = new ImageFormat { Height = 28, Width = 28, Channels = 1 };
+        return FashionRows(split, perClass).Select(r => new PixelRow
+        {
+            Label = r.Label,
+            Pixels = ImageDecoder.Decode(File.ReadAllBytes(Path.Combine(root, r.ImagePath)), format, r.ImagePath).Select(b => (float)b).ToArray(),
+        }).ToList();
+    }
+
     /// <summary>The first <paramref name="perClass"/> images of each class of the embedded Fashion-MNIST subset.</summary>
     public static List<ImagePathRow> FashionRows(string split, int perClass)
     {

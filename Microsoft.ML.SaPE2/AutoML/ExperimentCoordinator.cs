@@ -43,7 +43,8 @@ internal sealed partial class ExperimentCoordinator(MLContext ml, ExperimentSett
         var (started, now) = settings.Shared ? store.Clock() : (0, 0);
         var deadline = settings.Shared ? clock.Elapsed + TimeSpan.FromSeconds(settings.Budget - (now - started))
             : TimeSpan.FromSeconds(settings.Budget);
-        var budget = new BudgetStopRule(clock, SearchDeadline(deadline), deadline, settings.Budget);
+        var searchDeadline = SearchDeadline(deadline);
+        var budget = new BudgetStopRule(clock, searchDeadline, deadline, settings.Budget);
         IStopRule[] stopRules = settings.MaxModels is { } most
             ? [new CancellationStopRule(userCancellation), budget, new MaxModelsStopRule(most, store), new FailureStreakStopRule()]
             : [new CancellationStopRule(userCancellation), budget, new FailureStreakStopRule()];
@@ -82,7 +83,7 @@ internal sealed partial class ExperimentCoordinator(MLContext ml, ExperimentSett
                 "partial model. Raise SetTrainingTimeInSeconds (or lower SetMaxEpochsPerTrial) for a full one.");
         var ensemble = settings.Ensemble && !settings.Shared && !userCancellation.IsCancellationRequested
             ? SelectEnsemble(state, best, validation, validationLabels, ch) : null;
-        if (SearchDeadline(deadline) < deadline)
+        if (searchDeadline < deadline)
             FitFinal(best, state, settings.Whole ?? train, trainRows, cache, deadline - clock.Elapsed, userCancellation, ch);
         if (ensemble is not null) BuildEnsemble(best, ensemble, ch);
         state.ReleasePool(best.Model);
