@@ -46,6 +46,9 @@ public sealed class PretrainedBackboneTests
         Assert.AreEqual(224, sape2.Architecture.ImageHeight);
         Assert.AreEqual(new PatchGrid(7, 7), new PatchGrid(sape2.Architecture.GridHeight, sape2.Architecture.GridWidth));
         Assert.IsTrue(log.Any(l => l.Contains("Tokenizer = PretrainedBackbone (automatic: colour photos")), "The choice is logged with its rule.");
+        Assert.IsTrue(log.Any(l => l.StartsWith("SaPE² trainer: RefitOnAllRows: training again on all 36 rows for 4 epoch(s)")),
+            "On the frozen backbone the held-back photos are trained on in a second run:\n" + string.Join("\n", log));
+        Assert.AreEqual(4, sape2.TrainingHistory.Count);
 
         // Frozen: the backbone still holds ImageNet's weights.
         var (_, imagenet) = ImageNetResNet18.Load(null, 32);

@@ -274,6 +274,38 @@ public sealed class Sape2ImageClassificationTests
     }
 
     [TestMethod]
+    public void RefitOnAllRowsTrainsAgainOnEveryRowAfterTheHeldBackRun()
+    {
+        var ml = new MLContext(seed: 1);
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info) log.Enqueue(e.RawMessage); };
+        var rows = FashionRows("train", 12);
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows));
+        var data = Preprocessed(ml, rows, Path.Combine(RepositoryPaths.FashionMnistMini, "train"), keys);
+        Sape2ImageClassificationTrainer.Options Options(bool? refit) { var o = Quick(epochs: 2); o.RefitOnAllRows = refit; return o; }
+
+        using (var refitted = ml.MulticlassClassification.Trainers.Sape2ImageClassification(Options(true)).Fit(data))
+        {
+            Assert.IsTrue(log.Any(m => m.StartsWith("SaPE² trainer: RefitOnAllRows: training again on all 120 rows for 2 epoch(s)")),
+                string.Join("\n", log));
+            Assert.AreEqual(2, refitted.TrainingHistory.Count, "the second run's epochs: the first run's schedule");
+            Assert.IsTrue(refitted.TrainingHistory.All(h => h.ValidationAccuracy is null),
+                "The returned model is the second run's, which validates on nothing (it learned from the held-back rows).");
+        }
+        log.Clear();
+        using (var plain = ml.MulticlassClassification.Trainers.Sape2ImageClassification(Options(null)).Fit(data))
+        {
+            Assert.IsFalse(log.Any(m => m.Contains("RefitOnAllRows")), "Automatic: off when training from scratch.");
+            Assert.IsTrue(plain.TrainingHistory.All(h => h.ValidationAccuracy is not null));
+        }
+        log.Clear();
+        var given = Options(true);
+        given.ValidationSet = Preprocessed(ml, FashionRows("test", 2), Path.Combine(RepositoryPaths.FashionMnistMini, "test"), keys);
+        using (var validated = ml.MulticlassClassification.Trainers.Sape2ImageClassification(given).Fit(data))
+            Assert.IsFalse(log.Any(m => m.Contains("RefitOnAllRows")), "With a ValidationSet nothing was held back: nothing to refit on.");
+    }
+
+    [TestMethod]
     public void NewOptionsAreValidatedNamingThem()
     {
         var ml = new MLContext();

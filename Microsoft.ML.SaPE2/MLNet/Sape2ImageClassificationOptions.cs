@@ -78,6 +78,16 @@ public sealed partial class Sape2ImageClassificationTrainer
         /// train on everything without validation.
         /// </summary>
         public double? ValidationSetFraction = Defaults.ValidationSetFraction;
+        /// <summary>
+        /// After a run that held back <see cref="ValidationSetFraction"/> of the training data, train once more on every row, for the
+        /// epochs the first run chose, and return that model (AutoGluon's <c>refit_full</c>): the held-back images then teach too,
+        /// and the epoch is not picked on a handful of images. The log keeps the first run's validation figures; the returned
+        /// model's are not measured (it learned from those rows). Null: automatic — on with the frozen pretrained backbone, where
+        /// a second run costs seconds and a tenth of a few hundred photos is too few to pick an epoch on; off otherwise. It never
+        /// applies with a <see cref="ValidationSet"/>, after a cancellation, or when <see cref="TrainingTimeInSeconds"/> leaves no
+        /// time for it.
+        /// </summary>
+        public bool? RefitOnAllRows;
 
         /// <summary>Model size; null: automatic (Micro on a CPU; Tiny on a GPU with 10,000 images or more). The paper's backbone is <see
         /// cref="VitPreset.Small"/>.</summary>

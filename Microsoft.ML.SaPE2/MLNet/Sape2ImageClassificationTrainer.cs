@@ -165,6 +165,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
         RecipeOption.Augmentation => o.Augmentation is not null,
         RecipeOption.BackboneLearningRateScale => o.BackboneLearningRateScale.HasValue,
         RecipeOption.KeepAspectByCenterCrop => o.KeepAspectByCenterCrop.HasValue,
+        RecipeOption.RefitOnAllRows => o.RefitOnAllRows.HasValue,
         _ => throw new ArgumentOutOfRangeException(nameof(option), $"No option {option}."),
     };
 
@@ -221,6 +222,7 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             : DataViewImages.Read(data, options.FeatureColumnName, options.LabelColumnName, format, classNames, what);
         var train = Read(input, InvalidImageException.TrainingData);
         var validation = validationData is null ? null : Read(validationData, InvalidImageException.ValidationData);
+        var allRows = train;
         if (validation is null && holdBack > 0) (train, validation) = HoldBack(train, holdBack, seed, ch);
         ch.Log($"SaPE² trainer: {train.Count} training images, {validation?.Count ?? 0} validation images, {classNames.Count} classes, " +
             $"{format.Channels}×{format.Height}×{format.Width} input, {(cuda ? "CUDA" : "CPU")}.");
@@ -251,8 +253,9 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
             ch.Log($"SaPE² trainer: backbone {backbone.Source}, {(training.BackboneLearningRateScale == 0 ? "frozen (features computed once, " +
                 $"{training.FeatureViews} view(s) of each training image)"
                 : $"fine-tuned at {training.BackboneLearningRateScale} of the learning rate")}.");
-        var result = VisionTransformerTrainer.Fit(train, validation, architecture,
-            training with { Seed = seed, TimeLimit = timeLimit, BackboneWeights = backboneWeights?.Tensors }, progress, options.CancellationToken,
+        training = training with { Seed = seed, TimeLimit = timeLimit, BackboneWeights = backboneWeights?.Tensors };
+        var firstRun = System.Diagnostics.Stopwatch.StartNew();
+        var result = VisionTransformerTrainer.Fit(train, validation, architecture, training, progress, options.CancellationToken,
             beforeEachStep: () => MLNetInternals.ThrowIfCancelled(host));   // MLContext.CancelExecution aborts, as in ML.NET's own trainers
         if (result.Cancelled)
             ch.Warn($"SaPE² trainer: training was cancelled after {result.Classifier.History.Count} epoch(s); the model is the best " +
@@ -262,6 +265,8 @@ public sealed partial class Sape2ImageClassificationTrainer : IEstimator<Sape2Im
                 $"{result.Classifier.History.Count} of {options.Epochs ?? recipe.Epochs} epoch(s).");
         ch.Log($"SaPE² trainer: done after {result.Classifier.History.Count} epoch(s) in {clock.Elapsed.TotalSeconds:F1} s; best epoch " +
             $"{result.BestEpoch}, validation accuracy {result.BestValidationAccuracy?.ToString("P2") ?? "n/a"}.");
+        if (!ReferenceEquals(allRows, train) && (options.RefitOnAllRows ?? recipe.RefitOnAllRows))
+            result = RefitOnAllRows(allRows, train.Count, result, architecture, training, firstRun.Elapsed, clock.Elapsed, progress, ch);
         return new Sape2ImageClassificationTransformer(host, result.Classifier, options.FeatureColumnName, labelColumn,
             options.ScoreColumnName, options.PredictedLabelColumnName) { TrainingCancelled = result.Cancelled };
     }

@@ -10,7 +10,7 @@ internal sealed record RecipeChoice(RecipeOption Option, string Value, string Ru
 internal enum RecipeOption
 {
     ImageSize, Channels, Tokenizer, PatchSize, Pooling, Initialization, Preset, Epochs, BatchSize, LearningRate, WarmupEpochs, LabelSmoothing,
-    Augmentation, BackboneLearningRateScale, KeepAspectByCenterCrop,
+    Augmentation, BackboneLearningRateScale, KeepAspectByCenterCrop, RefitOnAllRows,
 }
 
 /// <summary>
@@ -132,8 +132,8 @@ internal static class AutoRecipe
 
     /// <summary>Epochs over the cached features of a frozen backbone: each one costs a fraction of a from-scratch epoch.</summary>
     public const int PretrainedEpochs = 40;
-    /// <summary>Versions of each training image whose features are cached: the image and three augmented copies.</summary>
-    public const int PretrainedFeatureViews = 4;
+    /// <summary>Versions of each training image whose features are cached: the image and seven augmented copies.</summary>
+    public const int PretrainedFeatureViews = 8;
 
     private static Recipe ChoosePretrained(int trainingImages, bool cuda)
     {
@@ -156,12 +156,14 @@ internal static class AutoRecipe
             new(RecipeOption.WarmupEpochs, Invariant(WarmupEpochs), "one epoch"),
             new(RecipeOption.LabelSmoothing, Invariant(LabelSmoothing), "as DeiT"),
             new(RecipeOption.Augmentation, $"random resized crop (from half the area) and flip, in {PretrainedFeatureViews} cached views",
-                "the frozen backbone sees each training image and three augmented copies once"),
+                $"the frozen backbone sees each training image and {PretrainedFeatureViews - 1} augmented copies once"),
+            new(RecipeOption.RefitOnAllRows, "true", "a second run on every row after the validated one: the held-back tenth of a few " +
+                "hundred photos is too few to pick an epoch on, and over cached features the run costs seconds"),
         };
         return new Recipe(PretrainedStride, VitPreset.Micro, PretrainedEpochs, batch, 1e-3, WarmupEpochs, LabelSmoothing, augmentation, choices)
         {
             Tokenizer = TokenizerKind.PretrainedBackbone, Pooling = PoolingKind.GlobalAverage, FeatureViews = PretrainedFeatureViews,
-            Normalization = Normalization.PixelValues(3),
+            Normalization = Normalization.PixelValues(3), RefitOnAllRows = true,
         };
     }
 
@@ -210,5 +212,7 @@ internal static class AutoRecipe
         public int FeatureViews { get; init; } = new TrainingOptions().FeatureViews;
         /// <summary>Pixel normalisation; null: the default (0.5, 0.5).</summary>
         public Normalization? Normalization { get; init; }
+        /// <summary>Whether a run that held back validation rows is followed by one on every row (see the option of that name).</summary>
+        public bool RefitOnAllRows { get; init; }
     }
 }
