@@ -37,7 +37,7 @@ internal sealed class CachedFeatures : IBatchSource, IDisposable
     /// </summary>
     public static CachedFeatures Compute(GraphBackbone backbone, ImageDataset data, Normalization normalization, int views,
         AugmentationOptions augmentation, int batchSize, double labelSmoothing, int seed, bool training, Device device,
-        CancellationToken cancellation)
+        CancellationToken cancellation, Action? beforeEachChunk = null)
     {
         if (!training) views = 1;
         var unmixed = augmentation with { MixupAlpha = 0, CutmixAlpha = 0 };
@@ -53,6 +53,7 @@ internal sealed class CachedFeatures : IBatchSource, IDisposable
                 for (int start = 0; start < data.Count; start += chunk)
                 {
                     cancellation.ThrowIfCancellationRequested();
+                    beforeEachChunk?.Invoke();
                     using var scope = NewDisposeScope();
                     int n = Math.Min(chunk, data.Count - start);
                     var unit = Preprocessing.ToUnitRange(data.Pixels(Enumerable.Range(start, n).ToArray()), n, format);

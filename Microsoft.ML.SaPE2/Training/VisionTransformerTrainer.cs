@@ -89,11 +89,14 @@ internal static class VisionTransformerTrainer
 
     /// <summary>Mean loss, accuracy and macro accuracy (the mean of per-class recalls over the classes present) of
     /// <paramref name="model"/> on <paramref name="data"/>, in evaluation mode.</summary>
-    public static ValidationScore Evaluate(VisionTransformer model, ImageDataset data, Normalization normalization, int batchSize, Device device) =>
-        Evaluate(model, new BatchLoader(data, new LoaderOptions { BatchSize = batchSize, Normalization = normalization, Workers = 1 }), data, device);
+    public static ValidationScore Evaluate(VisionTransformer model, ImageDataset data, Normalization normalization, int batchSize, Device device,
+        Action? beforeEachBatch = null) =>
+        Evaluate(model, new BatchLoader(data, new LoaderOptions { BatchSize = batchSize, Normalization = normalization, Workers = 1 }), data, device,
+            beforeEachBatch);
 
     /// <summary>The same figures from <paramref name="loader"/>'s batches of <paramref name="data"/> (images, or cached features).</summary>
-    private static ValidationScore Evaluate(VisionTransformer model, IBatchSource loader, ImageDataset data, Device device)
+    private static ValidationScore Evaluate(VisionTransformer model, IBatchSource loader, ImageDataset data, Device device,
+        Action? beforeEachBatch = null)
     {
         model.eval();
         using var noGrad = no_grad();
@@ -101,6 +104,7 @@ internal static class VisionTransformerTrainer
         var hitsPerClass = new long[data.ClassNames.Count];
         foreach (var batch in loader.Epoch(0))
         {
+            beforeEachBatch?.Invoke();
             using var scope = NewDisposeScope();
             using var owned = batch;
             var labels = batch.Labels.to(device);
@@ -127,6 +131,7 @@ internal static class VisionTransformerTrainer
         private readonly IProgress<TrainingProgress>? progress;
         private readonly CancellationToken cancellation;
         private readonly Action? beforeEachStep;
+        private readonly CollectionGate gate = new();   // collections between steps, not during TorchSharp's calls
         private IBatchSource? validationBatches;   // cached features with a frozen backbone; null: the images
         private readonly Stopwatch clock = Stopwatch.StartNew();
         private readonly Stopwatch epochsClock = new();
@@ -168,6 +173,10 @@ internal static class VisionTransformerTrainer
             {
                 model.Dispose();   // divergence, cancellation with nothing trained, a host abort: free the native weights
                 throw;
+            }
+            finally
+            {
+                gate.Dispose();   // the process never stays in a no-GC region
             }
         }
 
@@ -247,11 +256,11 @@ internal static class VisionTransformerTrainer
         {
             if (model.Backbone is not { } backbone || options.BackboneLearningRateScale > 0) return new FeatureCaches(null, null);
             var trainFeatures = CachedFeatures.Compute(backbone, train, normalization, options.FeatureViews, options.Augmentation, options.BatchSize,
-                options.LabelSmoothing, options.Seed, training: true, device, cancellation);
+                options.LabelSmoothing, options.Seed, training: true, device, cancellation, gate.BeforeStep);
             try
             {
                 var validationFeatures = validation is null ? null : CachedFeatures.Compute(backbone, validation, normalization, 1,
-                    options.Augmentation, options.BatchSize, 0, options.Seed, training: false, device, cancellation);
+                    options.Augmentation, options.BatchSize, 0, options.Seed, training: false, device, cancellation, gate.BeforeStep);
                 return new FeatureCaches(trainFeatures, validationFeatures);
             }
             catch
@@ -303,6 +312,7 @@ internal static class VisionTransformerTrainer
                     lr = schedule.At(state.Step);
                     double loss;
                     long hits;
+                    gate.BeforeStep();
                     using (NewDisposeScope())
                     {
                         (loss, hits) = stepper.Run(batch.Images.to(device, non_blocking: true),
@@ -332,8 +342,8 @@ internal static class VisionTransformerTrainer
         {
             var evaluated = ema?.Model ?? model;
             ValidationScore? score = validation is null ? null : validationBatches is not null
-                ? Evaluate(evaluated, validationBatches, validation, device)
-                : Evaluate(evaluated, validation, normalization, options.BatchSize, device);
+                ? Evaluate(evaluated, validationBatches, validation, device, gate.BeforeStep)
+                : Evaluate(evaluated, validation, normalization, options.BatchSize, device, gate.BeforeStep);
             double loss = totals.LossSum / totals.Seen, accuracy = (double)totals.Correct / totals.Seen,
                 imagesPerSecond = totals.Seen / totals.Clock.Elapsed.TotalSeconds;
             var metrics = new EpochMetrics(epoch + 1, loss, accuracy, score?.Loss, score?.Accuracy, totals.LearningRate,
