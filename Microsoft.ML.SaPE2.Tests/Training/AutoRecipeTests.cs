@@ -33,7 +33,7 @@ public sealed class AutoRecipeTests
             ImageSize = 32, Channels = 1, Tokenizer = TokenizerKind.Patch, PatchSize = 4, Pooling = PoolingKind.ClassToken,
             Initialization = WeightInitialization.TruncatedNormal, Preset = VitPreset.Micro, Epochs = 3, BatchSize = 8, LearningRate = 1e-3,
             WarmupEpochs = 1, LabelSmoothing = 0, Augmentation = AugmentationOptions.None, BackboneLearningRateScale = 0,
-            KeepAspectByCenterCrop = false,
+            KeepAspectByCenterCrop = false, RefitOnAllRows = false,
         };
         foreach (var option in Enum.GetValues<RecipeOption>())
         {
